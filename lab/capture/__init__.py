@@ -1,0 +1,2 @@
+"""Capture files and TCP: reading pcap/pcapng (with embedded TLS secrets), decoding frames,
+reassembling TCP streams."""

@@ -1,0 +1,96 @@
+"""Reading pcap and pcapng files with scapy's raw readers, keeping the TLS key log of a
+pcapng Decryption Secrets Block (scapy only feeds it to its own TLS layer)."""
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from scapy.error import Scapy_Exception
+from scapy.utils import RawPcapNgReader, RawPcapReader
+
+TLS_KEY_LOG_SECRETS = 0x544C534B  # pcapng DSB secrets type "TLSK"
+_PCAP_MAGICS = {b"\xa1\xb2\xc3\xd4", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x4d\x3c\xb2\xa1"}
+_PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+
+
+class CaptureError(Exception):
+    """The file is not a readable capture."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    number: int          # 1-based, as Wireshark counts
+    time: float
+    linktype: int
+    data: bytes
+    comments: tuple[str, ...] = ()
+
+
+@dataclass
+class Capture:
+    frames: list[Frame]
+    tls_key_logs: list[bytes] = field(default_factory=list)  # DSB contents, in file order
+    format: str = "pcap"
+
+
+class _NgReader(RawPcapNgReader):
+    """RawPcapNgReader that keeps Decryption Secrets Blocks instead of loading scapy's TLS layer."""
+
+    def __init__(self, filename, fdesc=None, magic=None):  # type: ignore[no-untyped-def]
+        self.secrets: list[bytes] = []
+        super().__init__(filename, fdesc, magic)
+        self.blocktypes[10] = self._keep_dsb
+
+    def _keep_dsb(self, block: bytes, size: int) -> None:
+        if len(block) < 8:
+            raise EOFError
+        stype, slen = struct.unpack(self.endian + "II", block[:8])
+        if stype == TLS_KEY_LOG_SECRETS and 8 + slen <= len(block):
+            self.secrets.append(block[8:8 + slen])
+
+
+def _iter_raw(reader, ng: bool) -> Iterator[tuple[bytes, float, int, tuple[str, ...]]]:
+    while True:
+        try:
+            rp = reader._read_packet()
+        except EOFError:
+            return
+        if rp is None:
+            return
+        data, meta = rp
+        if ng:
+            ts = ((meta.tshigh << 32) | meta.tslow) / float(meta.tsresol or 1000000)
+            comments = tuple(c.decode("utf-8", "replace") if isinstance(c, bytes) else str(c)
+                             for c in (meta.comments or ()))
+            yield data, ts, meta.linktype, comments
+        else:
+            usec = getattr(meta, "usec", 0)
+            yield data, meta.sec + usec / (1e9 if reader.nano else 1e6), reader.linktype, ()
+
+
+def read_capture(path: str) -> Capture:
+    """All frames of a pcap or pcapng file. Raises ``CaptureError`` with a one-line reason."""
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+            fh.seek(0)
+            if magic == _PCAPNG_MAGIC:
+                fh.read(4)
+                reader = _NgReader(path, fh, magic)
+                ng = True
+            elif magic in _PCAP_MAGICS:
+                fh.read(4)
+                reader = RawPcapReader.__new__(RawPcapReader)
+                RawPcapReader.__init__(reader, path, fh, magic)
+                ng = False
+            else:
+                raise CaptureError(f"{path} is not a pcap or pcapng capture file")
+            frames = [Frame(i, ts, lt, data, comments)
+                      for i, (data, ts, lt, comments) in enumerate(_iter_raw(reader, ng), 1)]
+            secrets = reader.secrets if ng else []
+    except OSError as exc:
+        raise CaptureError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (Scapy_Exception, struct.error, ValueError) as exc:
+        raise CaptureError(f"{path} is a malformed capture file ({exc})") from None
+    return Capture(frames, secrets, "pcapng" if ng else "pcap")

@@ -1,0 +1,156 @@
+"""TCP connection tracking and stream reassembly for captured segments.
+
+Handles out-of-order segments, retransmissions and overlaps, the duplicate copies a loopback
+capture records, sequence-number wrap-around and port reuse (a new SYN starts a new
+connection). Each delivered chunk carries the frame that completed it, as Wireshark reports a
+reassembled PDU in the frame where its last byte arrives.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from lab.capture.packets import ACK, FIN, RST, SYN, Segment, endpoint
+
+MOD = 1 << 32
+
+
+@dataclass
+class Chunk:
+    frame: int
+    time: float
+    direction: int  # 0: initiator (client) -> responder, 1: the reverse
+    data: bytes
+
+
+@dataclass
+class _Direction:
+    isn: int | None = None
+    next_rel: int = 0
+    pending: dict[int, tuple[bytes, Segment]] = field(default_factory=dict)
+    fin: bool = False
+    gaps: list[tuple[int, int]] = field(default_factory=list)  # (offset, missing bytes)
+
+
+@dataclass
+class TCPConnection:
+    client: tuple[str, int]
+    server: tuple[str, int]
+    first_frame: int
+    chunks: list[Chunk] = field(default_factory=list)
+    dirs: tuple[_Direction, _Direction] = field(default_factory=lambda: (_Direction(), _Direction()))
+    saw_syn: bool = False
+    closed: bool = False
+    reset: bool = False
+    frames: list[int] = field(default_factory=list)
+
+    @property
+    def client_str(self) -> str:
+        return endpoint(*self.client)
+
+    @property
+    def server_str(self) -> str:
+        return endpoint(*self.server)
+
+    def stream(self, direction: int) -> bytes:
+        return b"".join(c.data for c in self.chunks if c.direction == direction)
+
+    def swap(self) -> None:
+        """Exchange the roles of the two ends (when TLS shows the guess was wrong)."""
+        self.client, self.server = self.server, self.client
+        self.dirs = (self.dirs[1], self.dirs[0])
+        for c in self.chunks:
+            c.direction ^= 1
+
+    def add(self, seg: Segment, direction: int) -> None:
+        self.frames.append(seg.frame)
+        d = self.dirs[direction]
+        if seg.flags & RST:
+            self.reset = True
+        if seg.flags & SYN:
+            d.isn = (seg.seq + 1) % MOD
+            d.next_rel = 0
+            return
+        if d.isn is None:
+            d.isn = seg.seq  # capture started mid-connection
+        if seg.flags & FIN:
+            d.fin = True
+        if not seg.payload:
+            return
+        rel = (seg.seq - d.isn) % MOD
+        if rel >= MOD // 2:  # before our ISN: an old retransmission
+            return
+        end = rel + len(seg.payload)
+        if end <= d.next_rel:
+            return  # retransmission or loopback duplicate
+        if rel > d.next_rel:
+            prev = d.pending.get(rel)
+            if prev is None or len(prev[0]) < len(seg.payload):
+                d.pending[rel] = (seg.payload, seg)
+            return
+        self._deliver(seg, direction, seg.payload[d.next_rel - rel:])
+        self._drain(direction, seg)
+
+    def _deliver(self, seg: Segment, direction: int, data: bytes) -> None:
+        d = self.dirs[direction]
+        self.chunks.append(Chunk(seg.frame, seg.time, direction, data))
+        d.next_rel += len(data)
+
+    def _drain(self, direction: int, trigger: Segment | None) -> None:
+        """Deliver buffered segments that are now contiguous, in the frame that completed them."""
+        d = self.dirs[direction]
+        while d.pending:
+            ready = [r for r in d.pending if r <= d.next_rel]
+            if not ready:
+                return
+            for r in sorted(ready):
+                payload, seg = d.pending.pop(r)
+                if r + len(payload) > d.next_rel:
+                    self._deliver(trigger or seg, direction, payload[d.next_rel - r:])
+
+    def finish(self) -> None:
+        """Give up on holes: note each gap and deliver what follows it."""
+        for direction, d in enumerate(self.dirs):
+            while d.pending:
+                r = min(d.pending)
+                d.gaps.append((d.next_rel, r - d.next_rel))
+                d.next_rel = r
+                self._drain(direction, None)
+        # Merge the two directions by frame without reordering either one.
+        a = [c for c in self.chunks if c.direction == 0]
+        b = [c for c in self.chunks if c.direction == 1]
+        merged, i, j = [], 0, 0
+        while i < len(a) or j < len(b):
+            if j >= len(b) or (i < len(a) and a[i].frame <= b[j].frame):
+                merged.append(a[i])
+                i += 1
+            else:
+                merged.append(b[j])
+                j += 1
+        self.chunks = merged
+
+
+def track(segments: Iterable[Segment]) -> list[TCPConnection]:
+    """Group segments into connections and reassemble both directions."""
+    conns: list[TCPConnection] = []
+    live: dict[tuple, TCPConnection] = {}
+    for seg in segments:
+        a, b = (seg.src, seg.sport), (seg.dst, seg.dport)
+        key = (a, b) if a <= b else (b, a)
+        conn = live.get(key)
+        is_syn = bool(seg.flags & SYN) and not seg.flags & ACK
+        if conn is not None and is_syn and (conn.chunks or conn.closed or conn.reset) \
+                and conn.dirs[0].isn != (seg.seq + 1) % MOD:
+            conn = None  # port reuse: a fresh SYN after a finished connection
+        if conn is None:
+            client, server = (a, b) if is_syn or not seg.flags & SYN else (b, a)
+            conn = TCPConnection(client, server, seg.frame, saw_syn=is_syn)
+            live[key] = conn
+            conns.append(conn)
+        direction = 0 if a == conn.client else 1
+        conn.add(seg, direction)
+        if conn.dirs[0].fin and conn.dirs[1].fin:
+            conn.closed = True
+    for conn in conns:
+        conn.finish()
+    return conns

@@ -1,0 +1,112 @@
+"""The ``certlab`` command line. Commands are a registry (name -> (help, add_arguments, run)),
+as sslyze keeps its plugins; heavy imports happen inside each command so ``--help`` stays fast.
+
+Exit codes: 0 success, 1 a result did not match its expectation, 2 unusable input or usage.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+
+EXIT_OK, EXIT_MISMATCH, EXIT_INPUT = 0, 1, 2
+
+
+class CommandError(Exception):
+    """A one-line message for the user; the CLI prints it and exits 2."""
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write a whole file or nothing (temporary name, then rename)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".certlab-", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _dissect_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("capture", help="pcap or pcapng file (a pcapng's embedded key log is used)")
+    p.add_argument("--keylog", help="NSS key log file (SSLKEYLOGFILE format)")
+    p.add_argument("--server-key", action="append", default=[], metavar="PEM",
+                   help="server RSA private key, to decrypt TLS_RSA_* sessions (repeatable)")
+    p.add_argument("--port", action="append", type=int, default=[], metavar="N",
+                   help="treat TCP port N as TLS even if the first bytes do not look like it")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--out", help="write the output to this file instead of standard output")
+
+
+def _dissect_run(args: argparse.Namespace) -> int:
+    from lab import report
+    from lab.dissect import InputError, dissect
+    try:
+        result = dissect(args.capture, args.keylog, args.server_key, args.port)
+    except InputError as exc:
+        raise CommandError(str(exc)) from None
+    text = report.to_json(result) if args.json else report.to_text(result)
+    if args.out:
+        write_atomic(args.out, text + "\n")
+    else:
+        sys.stdout.write(text + "\n")
+    if not args.json:
+        for w in result.warnings:
+            print(f"certlab: warning: {w}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _demo_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="certlab-demo", help="folder for the capture, key log and PKI")
+    p.add_argument("--tls", choices=["1.2", "1.3"], default="1.3")
+
+
+def _demo_run(args: argparse.Namespace) -> int:
+    from lab.demo import DemoError, run_demo
+    try:
+        print(run_demo(args.out, args.tls))
+    except DemoError as exc:
+        raise CommandError(str(exc)) from None
+    return EXIT_OK
+
+
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
+                          Callable[[argparse.Namespace], int]]] = {
+    "dissect": ("show every TLS record and message of a capture, decrypted, and its client-auth story",
+                _dissect_args, _dissect_run),
+    "demo": ("record a real mutual-TLS handshake (Python ssl on both ends) and dissect it",
+             _demo_args, _demo_run),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="certlab", description="A packet-level lab for TLS client-"
+                                     "certificate authentication (mutual TLS).")
+    parser.add_argument("--version", action="version", version="certlab 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (help_text, add_args, _) in COMMANDS.items():
+        add_args(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_INPUT
+    try:
+        return COMMANDS[args.command][2](args)
+    except CommandError as exc:
+        print(f"certlab {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("certlab: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK

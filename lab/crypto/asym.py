@@ -1,0 +1,77 @@
+"""Public-key operations the lab checks: RSA premaster decryption (as Wireshark does with the
+server's key) and handshake signatures (CertificateVerify, ServerKeyExchange)."""
+from __future__ import annotations
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+
+from lab.crypto.prf import digest
+
+_SCHEME_HASH = {0x01: hashes.MD5, 0x02: hashes.SHA1, 0x03: hashes.SHA224, 0x04: hashes.SHA256,
+                0x05: hashes.SHA384, 0x06: hashes.SHA512}
+_PSS_HASH = {0x0804: hashes.SHA256, 0x0805: hashes.SHA384, 0x0806: hashes.SHA512,
+             0x0809: hashes.SHA256, 0x080A: hashes.SHA384, 0x080B: hashes.SHA512}
+_TLS13_ECDSA = {0x081A: hashes.SHA256, 0x081B: hashes.SHA384, 0x081C: hashes.SHA512}
+
+
+class KeyError_(ValueError):
+    """A private key file could not be used."""
+
+
+def load_private_key(pem: bytes, source: str = "key"):
+    try:
+        return serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise KeyError_(f"{source} is not an unencrypted PEM private key ({exc})") from None
+
+
+def decrypt_premaster(private_key, encrypted: bytes) -> bytes:
+    """RSA PKCS#1 v1.5 decryption of EncryptedPreMasterSecret (RFC 5246 section 7.4.7.1).
+    Raises ``ValueError`` if the key does not fit."""
+    if not isinstance(private_key, rsa.RSAPrivateKey):
+        raise ValueError("not an RSA key")
+    pms = private_key.decrypt(encrypted, padding.PKCS1v15())
+    if len(pms) != 48:
+        raise ValueError("decrypted premaster secret is not 48 bytes")
+    return pms
+
+
+def cv13_content(transcript_hash: bytes, server: bool) -> bytes:
+    """The content a TLS 1.3 CertificateVerify signs (RFC 8446 section 4.4.3)."""
+    ctx = b"TLS 1.3, server CertificateVerify" if server else b"TLS 1.3, client CertificateVerify"
+    return b"\x20" * 64 + ctx + b"\x00" + transcript_hash
+
+
+def verify(scheme: int | None, public_key, signature: bytes, data: bytes) -> None:
+    """Verify a handshake signature; raises ``InvalidSignature``. ``scheme`` None is the
+    SSLv3-TLS 1.1 form: RSA signs MD5||SHA1 without DigestInfo, ECDSA/DSA sign SHA-1."""
+    if scheme is None:
+        if isinstance(public_key, rsa.RSAPublicKey):
+            recovered = public_key.recover_data_from_signature(signature, padding.PKCS1v15(), None)
+            if recovered != digest("md5", data) + digest("sha1", data):
+                raise InvalidSignature("MD5+SHA1 digest mismatch")
+            return
+        public_key.verify(signature, data, ec.ECDSA(hashes.SHA1()))
+        return
+    if scheme in (0x0807, 0x0808):
+        if not isinstance(public_key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+            raise InvalidSignature("EdDSA scheme with a non-EdDSA key")
+        public_key.verify(signature, data)
+        return
+    if scheme in _PSS_HASH:
+        h = _PSS_HASH[scheme]()
+        public_key.verify(signature, data, padding.PSS(padding.MGF1(h), h.digest_size), h)
+        return
+    if scheme in _TLS13_ECDSA:
+        public_key.verify(signature, data, ec.ECDSA(_TLS13_ECDSA[scheme]()))
+        return
+    h = _SCHEME_HASH.get(scheme >> 8)
+    if h is None:
+        raise InvalidSignature(f"unsupported signature scheme 0x{scheme:04x}")
+    if (scheme & 0xFF) == 0x01:
+        public_key.verify(signature, data, padding.PKCS1v15(), h())
+    elif (scheme & 0xFF) == 0x03:
+        public_key.verify(signature, data, ec.ECDSA(h()))
+    else:
+        public_key.verify(signature, data, h())

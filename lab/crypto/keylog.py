@@ -1,0 +1,82 @@
+"""NSS key log files (SSLKEYLOGFILE format, draft-ietf-tls-keylogfile): read and write."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+LABELS_13 = ("CLIENT_EARLY_TRAFFIC_SECRET", "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+             "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0",
+             "EARLY_EXPORTER_SECRET", "EXPORTER_SECRET")
+LABELS = ("CLIENT_RANDOM", "RSA", *LABELS_13)
+
+
+class KeyLogError(ValueError):
+    """The key log is not in NSS key log format."""
+
+
+@dataclass
+class KeyLog:
+    """Secrets by label, then by client random (or by encrypted-premaster prefix for ``RSA``)."""
+    secrets: dict[str, dict[bytes, bytes]] = field(default_factory=dict)
+
+    def add(self, label: str, key: bytes, secret: bytes) -> None:
+        self.secrets.setdefault(label, {})[key] = secret
+
+    def get(self, label: str, key: bytes) -> bytes | None:
+        return self.secrets.get(label, {}).get(key)
+
+    def master_secret(self, client_random: bytes) -> bytes | None:
+        return self.get("CLIENT_RANDOM", client_random)
+
+    def premaster_for(self, encrypted_pre_master: bytes) -> bytes | None:
+        return self.get("RSA", encrypted_pre_master[:8])
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.secrets.values())
+
+    def merge(self, other: "KeyLog") -> "KeyLog":
+        for label, entries in other.secrets.items():
+            for k, v in entries.items():
+                self.add(label, k, v)
+        return self
+
+    def lines_for(self, client_random: bytes) -> list[str]:
+        return [f"{label} {client_random.hex()} {secret.hex()}"
+                for label, entries in self.secrets.items() if label != "RSA"
+                for key, secret in entries.items() if key == client_random]
+
+    def to_text(self) -> str:
+        return "".join(f"{label} {key.hex()} {secret.hex()}\n"
+                       for label, entries in self.secrets.items() for key, secret in entries.items())
+
+    @classmethod
+    def parse(cls, text: str, source: str = "key log") -> "KeyLog":
+        log = cls()
+        for n, line in enumerate(text.splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = line.split()
+            if len(parts) != 3:
+                raise KeyLogError(f"{source} line {n}: expected 'LABEL <hex> <hex>', got {line[:60]!r}")
+            label, key, secret = parts
+            try:
+                kb, sb = bytes.fromhex(key), bytes.fromhex(secret)
+            except ValueError:
+                raise KeyLogError(f"{source} line {n}: not hexadecimal: {line[:60]!r}") from None
+            if label not in LABELS:
+                continue  # Unknown labels (e.g. QUIC's) are skipped, as Wireshark does.
+            log.add(label, kb, sb)
+        return log
+
+    @classmethod
+    def from_file(cls, path: str) -> "KeyLog":
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            raise KeyLogError(f"cannot read key log {path}: {exc.strerror}") from None
+        try:
+            text = data.decode("ascii")
+        except UnicodeDecodeError:
+            raise KeyLogError(f"{path} is not a text key log (SSLKEYLOGFILE format)") from None
+        return cls.parse(text, path)

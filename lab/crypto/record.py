@@ -1,0 +1,161 @@
+"""Record protection (RFC 8446 section 5.2-5.3; RFC 5246 section 6.2.3; RFC 7366
+encrypt_then_mac; RFC 7905 ChaCha20-Poly1305). Bytes in, bytes out; one instance per direction
+and epoch, tracking its own sequence number."""
+from __future__ import annotations
+
+import hmac as _hmac
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
+
+from lab.crypto.prf import hmac_digest
+from lab.crypto.suites import SuiteParams
+
+
+class RecordDecryptError(Exception):
+    """A record did not authenticate or decode under the keys we hold (wrong key log?)."""
+
+
+def _aead(params: SuiteParams, key: bytes):
+    if params.cipher == "aes_gcm":
+        return AESGCM(key)
+    if params.cipher == "chacha20":
+        return ChaCha20Poly1305(key)
+    return AESCCM(key, tag_length=params.tag_len)
+
+
+def _block_cipher(params: SuiteParams, key: bytes):
+    if params.cipher == "aes_cbc":
+        return algorithms.AES(key), 16
+    try:  # 3DES moved to the "decrepit" module in cryptography 43.
+        from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+    except ImportError:  # pragma: no cover - older cryptography
+        TripleDES = algorithms.TripleDES  # type: ignore[attr-defined]
+    return TripleDES(key), 8
+
+
+class RecordProtection:
+    """Protects or unprotects the records of one direction.
+
+    TLS 1.3: ``iv`` is the 12-byte write IV. TLS 1.2 AEAD: ``iv`` is the implicit salt from the
+    key block (4 bytes, or 12 for ChaCha20). CBC: ``iv`` is the TLS 1.0 initial IV (unused from
+    TLS 1.1 on, where each record carries its own) and ``mac_key`` the HMAC key.
+    """
+
+    def __init__(self, params: SuiteParams, version: int, key: bytes, iv: bytes,
+                 mac_key: bytes = b"", encrypt_then_mac: bool = False) -> None:
+        self.params, self.version, self.key, self.iv = params, version, key, iv
+        self.mac_key, self.etm = mac_key, encrypt_then_mac
+        self.seq = 0
+        self._aead_obj = _aead(params, key) if params.aead else None
+
+    def _xor_nonce(self) -> bytes:
+        seq = self.seq.to_bytes(len(self.iv), "big")
+        return bytes(a ^ b for a, b in zip(self.iv, seq))
+
+    def decrypt(self, opaque_type: int, record_version: int, fragment: bytes) -> tuple[int, bytes]:
+        """(content type, plaintext) of one protected record; advances the sequence number."""
+        try:
+            if self.version >= 0x0304:
+                out = self._open13(opaque_type, record_version, fragment)
+            elif self.params.aead:
+                out = opaque_type, self._open12_aead(opaque_type, record_version, fragment)
+            elif self.params.cipher == "null":
+                out = opaque_type, self._check_mac(opaque_type, record_version, fragment)
+            else:
+                out = opaque_type, self._open_cbc(opaque_type, record_version, fragment)
+        except (InvalidTag, ValueError) as exc:
+            raise RecordDecryptError(str(exc) or "authentication failed") from None
+        self.seq += 1
+        return out
+
+    def _open13(self, opaque_type: int, record_version: int, fragment: bytes) -> tuple[int, bytes]:
+        aad = bytes([opaque_type]) + record_version.to_bytes(2, "big") + len(fragment).to_bytes(2, "big")
+        inner = self._aead_obj.decrypt(self._xor_nonce(), fragment, aad)
+        stripped = inner.rstrip(b"\x00")
+        if not stripped:
+            raise ValueError("TLSInnerPlaintext has no content type")
+        return stripped[-1], stripped[:-1]
+
+    def _aad12(self, content_type: int, record_version: int, length: int) -> bytes:
+        return (self.seq.to_bytes(8, "big") + bytes([content_type]) +
+                record_version.to_bytes(2, "big") + length.to_bytes(2, "big"))
+
+    def _open12_aead(self, content_type: int, record_version: int, fragment: bytes) -> bytes:
+        if self.params.cipher == "chacha20":
+            nonce, ct = self._xor_nonce(), fragment
+        else:
+            nonce, ct = self.iv + fragment[:8], fragment[8:]
+        aad = self._aad12(content_type, record_version, len(ct) - self.params.tag_len)
+        return self._aead_obj.decrypt(nonce, ct, aad)
+
+    def _mac(self, content_type: int, record_version: int, data: bytes) -> bytes:
+        return hmac_digest(self.params.mac, self.mac_key,
+                           self._aad12(content_type, record_version, len(data)) + data)
+
+    def _check_mac(self, content_type: int, record_version: int, data: bytes) -> bytes:
+        n = self.params.mac_len
+        if len(data) < n:
+            raise ValueError("record shorter than its MAC")
+        body, mac = data[:len(data) - n], data[len(data) - n:]
+        if not _hmac.compare_digest(mac, self._mac(content_type, record_version, body)):
+            raise ValueError("bad record MAC")
+        return body
+
+    def _open_cbc(self, content_type: int, record_version: int, fragment: bytes) -> bytes:
+        algo, block = _block_cipher(self.params, self.key)
+        n = self.params.mac_len
+        if self.etm:
+            fragment = self._check_mac(content_type, record_version, fragment)
+        if len(fragment) % block or not fragment:
+            raise ValueError("CBC record is not a whole number of blocks")
+        if self.version >= 0x0302:
+            iv, ct = fragment[:block], fragment[block:]
+        else:
+            iv, ct = self.iv, fragment
+            self.iv = fragment[-block:]
+        dec = Cipher(algo, modes.CBC(iv)).decryptor()
+        plain = dec.update(ct) + dec.finalize()
+        pad = plain[-1] + 1 if plain else 0
+        if pad > len(plain) or plain[-pad:] != bytes([pad - 1]) * pad:
+            raise ValueError("bad CBC padding")
+        plain = plain[:-pad]
+        if self.etm:
+            return plain
+        return self._check_mac(content_type, record_version, plain) if n else plain
+
+    def encrypt(self, content_type: int, record_version: int, plaintext: bytes,
+                explicit_nonce: bytes | None = None) -> tuple[int, bytes]:
+        """(opaque type, protected fragment). AEAD only (the engine's suites); TLS 1.3 adds no padding."""
+        if not self.params.aead:
+            raise NotImplementedError("CBC record encryption is not supported yet")
+        if self.version >= 0x0304:
+            inner = plaintext + bytes([content_type])
+            aad = bytes([23]) + record_version.to_bytes(2, "big") + \
+                (len(inner) + self.params.tag_len).to_bytes(2, "big")
+            out = 23, self._aead_obj.encrypt(self._xor_nonce(), inner, aad)
+        else:
+            aad = self._aad12(content_type, record_version, len(plaintext))
+            if self.params.cipher == "chacha20":
+                out = content_type, self._aead_obj.encrypt(self._xor_nonce(), plaintext, aad)
+            else:
+                explicit = explicit_nonce if explicit_nonce is not None else self.seq.to_bytes(8, "big")
+                out = content_type, explicit + self._aead_obj.encrypt(self.iv + explicit, plaintext, aad)
+        self.seq += 1
+        return out
+
+
+def tls12_record_keys(params: SuiteParams, block: bytes) -> dict[str, bytes]:
+    """Split a TLS 1.0-1.2 key block (RFC 5246 section 6.3)."""
+    m, k, i = params.mac_len, params.key_len, params.fixed_iv_len
+    names = ("client_mac", "server_mac", "client_key", "server_key", "client_iv", "server_iv")
+    sizes = (m, m, k, k, i, i)
+    out, off = {}, 0
+    for name, size in zip(names, sizes):
+        out[name], off = block[off:off + size], off + size
+    return out
+
+
+def key_block_length(params: SuiteParams) -> int:
+    return 2 * (params.mac_len + params.key_len + params.fixed_iv_len)

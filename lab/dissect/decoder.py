@@ -1,0 +1,367 @@
+"""Decoding one TLS connection from its two reassembled byte streams.
+
+Fed chunks in capture order, it frames records, decrypts what the keys allow, reassembles
+handshake messages across records, dissects each with our layers (telling them the negotiated
+version and key exchange), follows key changes (TLS 1.2 ChangeCipherSpec and renegotiation,
+TLS 1.3 handshake/application secrets and KeyUpdate) and hands every message to the
+client-auth tracker.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from scapy.packet import Packet, Raw
+
+from lab.crypto.record import RecordDecryptError, RecordProtection
+from lab.crypto.suites import SuiteParams, suite
+from lab.crypto import tls13
+from lab.crypto.prf import digest
+from lab.dissect import describe
+from lab.dissect.clientauth import ClientAuthTracker
+from lab.dissect.keys import (KeySource, session_hash, tls12_master_from_premaster,
+                              tls12_protections, tls13_protection)
+from lab.dissect.model import DIRECTIONS, ConnectionInfo, MessageInfo, RecordInfo
+from layers.alert import Alert, ApplicationData, ChangeCipherSpec, Heartbeat
+from layers.handshake import Hint, parse_handshake
+from layers.record import SSLv2Record
+from layers.registry import HandshakeType as H, ExtensionType as E
+
+MAX_RECORD = (1 << 14) + 2048 + 256  # RFC 5246 6.2.3 ciphertext limit, with slack for forgeries
+CLIENT, SERVER = 0, 1
+
+
+@dataclass
+class HandshakeState:
+    """One handshake (the first, or a renegotiation) of a connection."""
+    client_random: bytes = b""
+    server_random: bytes = b""
+    offered_session_id: bytes = b""
+    offered_ticket: bytes = b""
+    session_id: bytes = b""
+    version: int | None = None
+    suite_code: int | None = None
+    params: SuiteParams | None = None
+    ems: bool = False
+    etm: bool = False
+    offered_ems: bool = False
+    offered_etm: bool = False
+    resumed: bool = False
+    hrr: bool = False
+    server_hello_seen: bool = False
+    pms: bytes | None = None
+    master: bytes | None = None
+    ems_hash: bytes | None = None
+    transcript: bytearray = field(default_factory=bytearray)
+    protections: tuple[RecordProtection, RecordProtection] | None = None
+
+    @property
+    def tls13(self) -> bool:
+        return (self.version or 0) >= 0x0304
+
+
+class ConnectionDecoder:
+    def __init__(self, info: ConnectionInfo, keys: KeySource) -> None:
+        self.info, self.keys = info, keys
+        self.hs = HandshakeState()
+        self.buf = [bytearray(), bytearray()]
+        self.hs_buf = [bytearray(), bytearray()]
+        self.hs_buf_encrypted = [False, False]
+        self.cipher: list[RecordProtection | None] = [None, None]
+        self.protected = [False, False]
+        self.traffic_secret: list[bytes | None] = [None, None]
+        self.main_done = [False, False]
+        self.dead = [False, False]
+        self.first_record = [True, True]
+        self.auth = ClientAuthTracker(info)
+
+    # -- framing ----------------------------------------------------------------------------
+    def feed(self, direction: int, data: bytes, frame: int) -> None:
+        if self.dead[direction]:
+            return
+        buf = self.buf[direction]
+        buf += data
+        while len(buf) >= 5:
+            if 20 <= buf[0] <= 24 and buf[1] in (3, 0x7F):
+                n = int.from_bytes(buf[3:5], "big")
+                if n > MAX_RECORD:
+                    self._stop(direction, frame, f"record length {n} exceeds the TLS maximum")
+                    return
+                if len(buf) < 5 + n:
+                    return
+                wire = bytes(buf[:5 + n])
+                del buf[:5 + n]
+                self.first_record[direction] = False
+                self._record(direction, wire[0], int.from_bytes(wire[1:3], "big"), wire[5:], frame, wire)
+            elif self.first_record[direction] and buf[0] & 0x80 and buf[2] == 1:
+                n = ((buf[0] & 0x7F) << 8 | buf[1]) + 2
+                if len(buf) < n:
+                    return
+                wire = bytes(buf[:n])
+                del buf[:n]
+                self.first_record[direction] = False
+                self._sslv2(direction, wire, frame)
+            else:
+                self._stop(direction, frame, "data that is not a TLS record")
+                return
+
+    def _stop(self, direction: int, frame: int, why: str) -> None:
+        self.info.note(f"frame {frame}: {DIRECTIONS[direction]} sent {why}; stopped decoding that direction")
+        self.dead[direction] = True
+        self.buf[direction].clear()
+
+    def finish(self) -> None:
+        for d in (CLIENT, SERVER):
+            if self.buf[d] and not self.dead[d]:
+                self.info.note(f"{DIRECTIONS[d]}: capture ends inside a record ({len(self.buf[d])} bytes left)")
+            if self.hs_buf[d]:
+                self.info.note(f"{DIRECTIONS[d]}: capture ends inside a handshake message")
+        self.auth.finish(self.hs)
+
+    def _sslv2(self, direction: int, wire: bytes, frame: int) -> None:
+        pkt = SSLv2Record(wire)
+        self.info.records.append(RecordInfo(DIRECTIONS[direction], 0x80, 0x0002, len(wire) - 2, False,
+                                            frame, wire=wire))
+        body = pkt.payload
+        self._add(MessageInfo(DIRECTIONS[direction], "handshake", 1, "client_hello", False, frame, pkt,
+                              wire[2:], {"sslv2": True}))
+        challenge = bytes(getattr(body, "challenge", b""))
+        self.hs = HandshakeState(client_random=challenge.rjust(32, b"\x00")[-32:])
+
+    # -- records ----------------------------------------------------------------------------
+    def _record(self, d: int, ctype: int, version: int, fragment: bytes, frame: int, wire: bytes) -> None:
+        protected = self.protected[d] and (not self.hs.tls13 or ctype == 23)
+        rec = RecordInfo(DIRECTIONS[d], ctype, version, len(fragment), protected, frame, wire=wire)
+        self.info.records.append(rec)
+        if not protected:
+            self._content(d, ctype, fragment, False, frame)
+            return
+        cipher = self.cipher[d]
+        if cipher is None:
+            rec.decrypted = False
+            self._opaque(d, ctype, fragment, frame)
+            return
+        try:
+            inner, plain = cipher.decrypt(ctype, version, fragment)
+        except RecordDecryptError as exc:
+            rec.decrypted = False
+            self.info.note(f"frame {frame}: {DIRECTIONS[d]} record did not decrypt ({exc}): "
+                           "the key log or server key does not match this connection")
+            self.cipher[d] = None
+            self._opaque(d, ctype, fragment, frame)
+            return
+        rec.decrypted, rec.inner_type = True, inner
+        self._content(d, inner, plain, True, frame)
+
+    def _opaque(self, d: int, ctype: int, fragment: bytes, frame: int) -> None:
+        """An encrypted record we cannot read: one message, named as Wireshark names it."""
+        if self.hs.tls13 or ctype == 23:
+            kind, name = "application_data", "application_data"
+        elif ctype == 22:
+            kind, name = "handshake", "encrypted_handshake_message"
+        elif ctype == 21:
+            kind, name = "alert", "encrypted_alert"
+        else:
+            kind = name = describe.content_name(ctype)
+        self.info.note(f"{DIRECTIONS[d]}: encrypted, no key for this connection")
+        self._add(MessageInfo(DIRECTIONS[d], kind, None, name, True, frame, None, fragment, decrypted=False))
+
+    def _content(self, d: int, ctype: int, data: bytes, encrypted: bool, frame: int) -> None:
+        who = DIRECTIONS[d]
+        if ctype == 22:
+            if self.hs_buf[d] and self.hs_buf_encrypted[d] != encrypted:
+                self.info.note(f"frame {frame}: {who} changed keys inside a handshake message")
+            self.hs_buf[d] += data
+            self.hs_buf_encrypted[d] = encrypted
+            self._drain_handshake(d, encrypted, frame)
+        elif ctype == 21:
+            for i in range(0, len(data) - 1, 2):
+                a = Alert(data[i:i + 2])
+                self._add(MessageInfo(who, "alert", a.description, describe.alert_name(a.description),
+                                      encrypted, frame, a, data[i:i + 2],
+                                      {"level": {1: "warning", 2: "fatal"}.get(a.level, str(a.level)),
+                                       "level_code": a.level}))
+            if len(data) % 2:
+                self.info.note(f"frame {frame}: {who} sent a malformed alert ({len(data)} bytes)")
+        elif ctype == 20:
+            self._add(MessageInfo(who, "change_cipher_spec", None, "change_cipher_spec", encrypted, frame,
+                                  ChangeCipherSpec(data), data))
+            if not self.hs.tls13:
+                self._activate_tls12(d, frame)
+        elif ctype == 23:
+            self._add(MessageInfo(who, "application_data", None, "application_data", encrypted, frame,
+                                  ApplicationData(data), data))
+        elif ctype == 24:
+            self._add(MessageInfo(who, "heartbeat", data[0] if data else None, "heartbeat", encrypted,
+                                  frame, Heartbeat(data), data))
+        else:
+            self._add(MessageInfo(who, "unknown", ctype, f"content_type_{ctype}", encrypted, frame,
+                                  Raw(data), data))
+
+    def _add(self, msg: MessageInfo) -> None:
+        self.info.messages.append(msg)
+
+    # -- handshake messages ---------------------------------------------------------------------
+    def _drain_handshake(self, d: int, encrypted: bool, frame: int) -> None:
+        buf = self.hs_buf[d]
+        while len(buf) >= 4:
+            n = int.from_bytes(buf[1:4], "big")
+            if len(buf) < 4 + n:
+                return
+            raw = bytes(buf[:4 + n])
+            del buf[:4 + n]
+            self._handshake(d, raw, encrypted, frame)
+
+    def _hint(self) -> Hint:
+        hs = self.hs
+        return Hint(hs.version, "tls13" if hs.tls13 else (hs.params.kx if hs.params else None))
+
+    def _handshake(self, d: int, raw: bytes, encrypted: bool, frame: int) -> None:
+        t = raw[0]
+        try:
+            layer: Packet | None = parse_handshake(raw, self._hint())
+        except Exception as exc:  # a forged or broken body; keep the bytes, say so
+            layer = None
+            self.info.note(f"frame {frame}: malformed {describe.handshake_name(t)} ({type(exc).__name__})")
+        body = layer.payload if layer is not None else None
+        name = describe.handshake_name(t, layer)
+        msg = MessageInfo(DIRECTIONS[d], "handshake", t, name, encrypted, frame, layer, raw,
+                          describe.handshake_fields(name, body))
+        self._add(msg)
+        if body is None or isinstance(body, Raw) and t not in (H.hello_request, H.server_hello_done,
+                                                                 H.end_of_early_data):
+            self._plain_transcript(t, raw)
+            return
+        hs = self.hs
+        if t == H.client_hello and d == CLIENT:
+            self._client_hello(body, raw, encrypted)
+            return
+        if t == H.server_hello and d == SERVER:
+            self._server_hello(body, raw, name == "hello_retry_request", frame)
+            return
+        before = bytes(hs.transcript)
+        self._plain_transcript(t, raw)
+        self.auth.message(d, t, body, msg, hs, before, self.main_done[CLIENT])
+        if t == H.client_key_exchange and d == CLIENT:
+            self._client_key_exchange(body)
+        elif t == H.finished and hs.tls13:
+            self._tls13_finished(d)
+        elif t == H.key_update and hs.tls13 and self.traffic_secret[d] and hs.params:
+            self.traffic_secret[d] = tls13.next_traffic_secret(hs.params.prf_hash, self.traffic_secret[d])
+            self.cipher[d] = tls13_protection(hs.params, self.traffic_secret[d])
+        elif t == H.finished and not hs.tls13 and d == SERVER:
+            self._remember_session()
+        elif t == H.new_session_ticket and not hs.tls13 and hs.master is not None:
+            self.keys.sessions.setdefault(bytes(getattr(body, "ticket", b"")), hs.master)
+
+    def _plain_transcript(self, t: int, raw: bytes) -> None:
+        if t not in (H.hello_request, H.new_session_ticket, H.key_update):
+            self.hs.transcript += raw
+
+    def _client_hello(self, body: Packet, raw: bytes, encrypted: bool) -> None:
+        prev = self.hs
+        if prev.hrr and not prev.server_hello_seen:
+            prev.transcript += raw  # ClientHello2 after a HelloRetryRequest
+            prev.client_random = bytes(body.random)
+            return
+        if prev.client_random or encrypted:
+            self.info.handshakes += 1
+        else:
+            self.info.handshakes = 1
+        hs = self.hs = HandshakeState(client_random=bytes(body.random),
+                                      offered_session_id=bytes(body.legacy_session_id))
+        hs.transcript += raw
+        for ext in body.extensions:
+            t = ext.extension_type
+            if t == E.extended_master_secret:
+                hs.offered_ems = True
+            elif t == E.encrypt_then_mac:
+                hs.offered_etm = True
+            elif t == E.session_ticket:
+                hs.offered_ticket = bytes(getattr(ext.payload, "ticket", b""))
+            elif t == E.server_name and self.info.sni is None:
+                names = getattr(ext.payload, "server_name_list", [])
+                if names:
+                    self.info.sni = bytes(names[0].host_name).decode("ascii", "replace")
+        self.auth.client_hello(body, encrypted)
+
+    def _server_hello(self, body: Packet, raw: bytes, is_hrr: bool, frame: int) -> None:
+        hs = self.hs
+        version = body.legacy_version
+        ext_types = set()
+        for ext in body.extensions:
+            ext_types.add(ext.extension_type)
+            if ext.extension_type == E.supported_versions and hasattr(ext.payload, "selected_version"):
+                version = ext.payload.selected_version
+        hs.version, hs.suite_code = version, body.cipher_suite
+        hs.params = suite(body.cipher_suite)
+        self.info.version, self.info.cipher_suite = version, body.cipher_suite
+        if is_hrr:
+            hs.hrr = True
+            if hs.params:  # RFC 8446 4.4.1: ClientHello1 becomes message_hash
+                h = digest(hs.params.prf_hash, bytes(hs.transcript))
+                hs.transcript = bytearray(bytes([254, 0, 0, len(h)]) + h)
+            hs.transcript += raw
+            return
+        hs.server_hello_seen = True
+        hs.server_random = bytes(body.random)
+        hs.session_id = bytes(body.legacy_session_id)
+        hs.transcript += raw
+        hs.ems = hs.offered_ems and E.extended_master_secret in ext_types
+        hs.etm = hs.offered_etm and E.encrypt_then_mac in ext_types
+        if hs.params is None:
+            self.info.note(f"frame {frame}: cipher suite 0x{body.cipher_suite:04x} is not one certlab decrypts")
+        if hs.tls13:
+            self.protected = [True, True]
+            self._tls13_keys("CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET")
+        else:
+            hs.resumed = bool(hs.session_id) and hs.session_id == hs.offered_session_id
+        self.auth.server_hello(hs)
+
+    def _tls13_keys(self, client_label: str, server_label: str) -> None:
+        hs = self.hs
+        for d, label in ((CLIENT, client_label), (SERVER, server_label)):
+            secret = self.keys.tls13_secret(label, hs.client_random) if client_label else None
+            if secret is None or hs.params is None:
+                self.cipher[d] = None
+                continue
+            self.traffic_secret[d] = secret
+            self.cipher[d] = tls13_protection(hs.params, secret)
+
+    def _tls13_finished(self, d: int) -> None:
+        if self.main_done[d]:
+            return  # a post-handshake authentication Finished changes no keys
+        self.main_done[d] = True
+        label = "CLIENT_TRAFFIC_SECRET_0" if d == CLIENT else "SERVER_TRAFFIC_SECRET_0"
+        secret = self.keys.tls13_secret(label, self.hs.client_random)
+        if secret is None or self.hs.params is None:
+            self.cipher[d] = None
+            return
+        self.traffic_secret[d] = secret
+        self.cipher[d] = tls13_protection(self.hs.params, secret)
+
+    def _client_key_exchange(self, body: Packet) -> None:
+        hs = self.hs
+        enc = getattr(body, "encrypted_pre_master_secret", None)
+        if enc is not None:
+            hs.pms = self.keys.premaster(bytes(enc))
+        if hs.ems and hs.params and hs.version:
+            hs.ems_hash = session_hash(hs.version, hs.params, bytes(hs.transcript))
+
+    def _activate_tls12(self, d: int, frame: int) -> None:
+        hs = self.hs
+        self.protected[d] = True
+        if hs.protections is None and hs.params is not None and hs.version:
+            master = self.keys.master(hs.client_random, [hs.session_id, hs.offered_ticket])
+            if master is None and hs.pms is not None:
+                master = tls12_master_from_premaster(hs.version, hs.params, hs.pms, hs.client_random,
+                                                     hs.server_random, hs.ems_hash if hs.ems else None)
+            hs.master = master
+            if master is not None:
+                hs.protections = tls12_protections(hs.version, hs.params, master, hs.client_random,
+                                                   hs.server_random, hs.etm and not hs.params.aead)
+        self.cipher[d] = hs.protections[d] if hs.protections else None
+
+    def _remember_session(self) -> None:
+        hs = self.hs
+        if hs.master is not None and hs.session_id:
+            self.keys.sessions.setdefault(hs.session_id, hs.master)

@@ -1,0 +1,140 @@
+"""Names and field summaries for dissected messages (Wireshark's wording for humans,
+snake_case names and plain JSON values for machines)."""
+from __future__ import annotations
+
+from typing import Any
+
+from scapy.packet import NoPayload, Packet, Raw
+
+from lab import x509view
+from layers.registry import (ALERT_NAMES, CIPHER_SUITE_NAMES, EXTENSION_NAMES, HANDSHAKE_NAMES,
+                             SIGNATURE_SCHEME_NAMES, VERSION_LABELS, name_of,
+                             AlertDescription, CipherSuite, SignatureScheme)
+
+_WS_OVERRIDES = {"client_key_exchange": "Client Key Exchange", "hello_retry_request": "Hello Retry Request",
+                 "application_data": "Application Data", "change_cipher_spec": "Change Cipher Spec",
+                 "encrypted_handshake_message": "Encrypted Handshake Message",
+                 "encrypted_alert": "Encrypted Alert"}
+
+
+def handshake_name(msg_type: int, layer: Packet | None = None) -> str:
+    if msg_type == 2 and layer is not None and getattr(layer.payload, "is_hello_retry_request", False):
+        return "hello_retry_request"
+    return HANDSHAKE_NAMES.get(msg_type, f"unknown_handshake_{msg_type}")
+
+
+def display_name(name: str) -> str:
+    """Wireshark's Info-column wording: ``client_hello`` -> ``Client Hello``."""
+    return _WS_OVERRIDES.get(name) or " ".join(w.capitalize() for w in name.split("_"))
+
+
+def alert_display(level: int, desc: int) -> str:
+    lvl = {1: "Warning", 2: "Fatal"}.get(level, str(level))
+    d = ALERT_NAMES.get(desc, str(desc))
+    return f"Alert (Level: {lvl}, Description: {display_name(d)})"
+
+
+def version_label(v: int | None) -> str:
+    return VERSION_LABELS.get(v, f"0x{v:04x}") if v is not None else "unknown"
+
+
+def suite_name(code: int | None) -> str | None:
+    return None if code is None else CIPHER_SUITE_NAMES.get(code, f"0x{code:04x}")
+
+
+def scheme_name(code: int) -> str:
+    return name_of(SignatureScheme, code)
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Packet):
+        return packet_dict(v)
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v).hex()
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
+
+
+def packet_dict(pkt: Packet) -> dict:
+    """Every field of a layer and the layers it carries, as JSON-ready values."""
+    out: dict[str, Any] = {}
+    layer: Packet | NoPayload = pkt
+    while isinstance(layer, Packet):
+        if isinstance(layer, Raw):
+            out["trailing_data"] = bytes(layer.load).hex()
+        else:
+            for f in layer.fields_desc:
+                out[f.name] = _plain(layer.getfieldval(f.name))
+        layer = layer.payload
+    return out
+
+
+def extensions_summary(exts: list) -> list[str]:
+    return [EXTENSION_NAMES.get(e.extension_type, f"unknown_{e.extension_type}") for e in exts]
+
+
+def handshake_fields(name: str, body: Packet | None) -> dict[str, Any]:
+    """The few facts worth a top-level JSON key, by message."""
+    if body is None or isinstance(body, (Raw, NoPayload)):
+        return {}
+    out: dict[str, Any] = {}
+    try:
+        if name == "client_hello":
+            out["version"] = version_label(body.legacy_version)
+            out["cipher_suites"] = [suite_name(c) for c in body.cipher_suites]
+            out["extensions"] = extensions_summary(body.extensions)
+        elif name in ("server_hello", "hello_retry_request"):
+            out["cipher_suite"] = suite_name(body.cipher_suite)
+            out["extensions"] = extensions_summary(body.extensions)
+        elif name == "certificate":
+            entries = body.certificate_list
+            out["certificates"] = [x509view.summary(e.cert_data) for e in entries]
+        elif name == "certificate_request":
+            out.update(certificate_request_facts(body))
+        elif name == "certificate_verify":
+            if hasattr(body, "algorithm"):
+                out["algorithm"] = scheme_name(body.algorithm)
+        elif name == "key_update":
+            out["request_update"] = body.request_update
+    except (AttributeError, TypeError):
+        pass
+    return out
+
+
+def certificate_request_facts(body: Packet) -> dict[str, Any]:
+    """CA names, signature schemes and certificate types of any CertificateRequest form."""
+    out: dict[str, Any] = {}
+    if hasattr(body, "certificate_types"):
+        out["certificate_types"] = list(body.certificate_types)
+    if hasattr(body, "supported_signature_algorithms"):
+        out["signature_algorithms"] = [scheme_name(s) for s in body.supported_signature_algorithms]
+    if hasattr(body, "certificate_authorities"):
+        out["certificate_authorities"] = [x509view.dn_string(d.dn) for d in body.certificate_authorities]
+    if hasattr(body, "certificate_request_context"):
+        out["certificate_request_context"] = bytes(body.certificate_request_context).hex()
+        out["extensions"] = extensions_summary(body.extensions)
+        for ext in body.extensions:
+            b = ext.payload
+            if ext.extension_type == 13 and hasattr(b, "supported_signature_algorithms"):
+                out["signature_algorithms"] = [scheme_name(s) for s in b.supported_signature_algorithms]
+            elif ext.extension_type == 50 and hasattr(b, "supported_signature_algorithms"):
+                out["signature_algorithms_cert"] = [scheme_name(s) for s in b.supported_signature_algorithms]
+            elif ext.extension_type == 47:
+                out["certificate_authorities"] = [x509view.dn_string(d.dn)
+                                                  for d in getattr(b, "authorities", [])]
+    return out
+
+
+def content_name(ctype: int) -> str:
+    return {20: "change_cipher_spec", 21: "alert", 22: "handshake", 23: "application_data",
+            24: "heartbeat"}.get(ctype, f"content_type_{ctype}")
+
+
+def alert_name(desc: int) -> str:
+    return name_of(AlertDescription, desc)
+
+
+__all__ = ["CipherSuite", "alert_display", "alert_name", "certificate_request_facts", "display_name",
+           "handshake_fields", "handshake_name", "packet_dict", "scheme_name", "suite_name",
+           "version_label"]

@@ -1,0 +1,74 @@
+"""What ``certlab dissect`` reports: records, messages and per-connection facts."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from scapy.packet import Packet
+
+DIRECTIONS = ("client", "server")
+
+
+@dataclass
+class RecordInfo:
+    direction: str
+    content_type: int          # the outer type on the wire
+    version: int
+    length: int
+    encrypted: bool            # protected on the wire
+    frame: int
+    decrypted: bool | None = None   # None: not encrypted; False: no key or failed
+    inner_type: int | None = None
+    wire: bytes = b""
+
+    def to_json(self) -> dict:
+        out = {"direction": self.direction, "content_type": self.content_type,
+               "length": self.length, "encrypted": self.encrypted, "frame": self.frame,
+               "version": self.version}
+        if self.encrypted:
+            out["decrypted"] = bool(self.decrypted)
+            if self.inner_type is not None:
+                out["inner_content_type"] = self.inner_type
+        return out
+
+
+@dataclass
+class MessageInfo:
+    direction: str
+    kind: str                  # handshake | alert | change_cipher_spec | application_data | heartbeat
+    type: int | None           # handshake msg_type or alert description
+    name: str
+    encrypted: bool
+    frame: int
+    layer: Packet | None = None
+    raw: bytes = b""
+    fields: dict[str, Any] = field(default_factory=dict)
+    decrypted: bool = True     # False: encrypted and no key, content unknown
+
+    def to_json(self) -> dict:
+        out = {"direction": self.direction, "kind": self.kind, "type": self.type,
+               "name": self.name, "encrypted": self.encrypted, "frame": self.frame,
+               "length": len(self.raw)}
+        if self.encrypted and not self.decrypted:
+            out["decrypted"] = False
+        out.update(self.fields)
+        return out
+
+
+@dataclass
+class ConnectionInfo:
+    client: str
+    server: str
+    first_frame: int
+    version: int | None = None
+    cipher_suite: int | None = None
+    records: list[RecordInfo] = field(default_factory=list)
+    messages: list[MessageInfo] = field(default_factory=list)
+    client_auth: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    handshakes: int = 0
+    sni: str | None = None
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)

@@ -1,0 +1,48 @@
+"""Turning the DER bytes the layers carry into ``cryptography`` objects and short, readable
+facts (no hand-written ASN.1)."""
+from __future__ import annotations
+
+import hashlib
+
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+
+def certificate(der: bytes) -> x509.Certificate:
+    """``cryptography``'s view of a certificate from a Certificate message entry."""
+    return x509.load_der_x509_certificate(bytes(der))
+
+
+def dn_string(der: bytes) -> str:
+    """RFC 4514 string of a DER DistinguishedName (as in a CertificateRequest's CA list)."""
+    try:
+        return x509.Name.from_bytes(bytes(der)).rfc4514_string()
+    except (ValueError, AttributeError):
+        return f"<undecodable DN {bytes(der)[:16].hex()}...>"
+
+
+_EKU_NAMES = {ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth", ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
+              ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning", ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection"}
+
+
+def summary(der: bytes) -> dict:
+    """Subject, issuer, validity, key type, EKU and fingerprint of one certificate."""
+    out: dict = {"sha256": hashlib.sha256(bytes(der)).hexdigest(), "length": len(der)}
+    try:
+        cert = certificate(der)
+    except ValueError as exc:
+        out["error"] = f"not a parsable X.509 certificate: {exc}"
+        return out
+    out.update(subject=cert.subject.rfc4514_string(), issuer=cert.issuer.rfc4514_string(),
+               not_before=cert.not_valid_before_utc.isoformat(),
+               not_after=cert.not_valid_after_utc.isoformat(),
+               serial=format(cert.serial_number, "x"),
+               public_key=type(cert.public_key()).__name__.lstrip("_").replace("PublicKey", ""))
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        out["extended_key_usage"] = [_EKU_NAMES.get(o, o.dotted_string) for o in eku]
+    except x509.ExtensionNotFound:
+        pass
+    except ValueError:
+        out["extended_key_usage"] = ["<malformed>"]
+    return out

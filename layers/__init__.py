@@ -1,0 +1,18 @@
+"""certlab's TLS/SSL wire layers: scapy packets for every record, handshake message and
+extension that matters for client authentication. Session-free, deterministic, forgeable and
+byte-exact; importing this package binds nothing to TCP (see ``layers.bindings``)."""
+from layers.alert import Alert, ApplicationData, ChangeCipherSpec, Heartbeat
+from layers.certificate import *  # noqa: F401,F403
+from layers.extensions import *  # noqa: F401,F403
+from layers.finished import *  # noqa: F401,F403
+from layers.handshake import Handshake, Hint, body_class, parse_handshake
+from layers.hello import ClientHello, HelloRetryRequest, ServerHello
+from layers.keyexchange import *  # noqa: F401,F403
+from layers.record import (SSLv2ClientHello, SSLv2Record, TLSCiphertext, TLSInnerPlaintext,
+                           TLSPlaintext, guess_record_class)
+from layers.registry import *  # noqa: F401,F403
+
+__all__ = ["Alert", "ApplicationData", "ChangeCipherSpec", "Heartbeat", "Handshake", "Hint",
+           "body_class", "parse_handshake", "ClientHello", "HelloRetryRequest", "ServerHello",
+           "SSLv2ClientHello", "SSLv2Record", "TLSCiphertext", "TLSInnerPlaintext", "TLSPlaintext",
+           "guess_record_class"]

@@ -1,0 +1,96 @@
+"""Field helpers shared by the TLS layers.
+
+TLS vectors carry 1-, 2- or 3-byte length prefixes. Every length field defaults to ``None``
+(computed at build time) and keeps whatever value it was given or dissected, so a wrong length
+can be forged and a dissected wrong length round-trips byte for byte.
+"""
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from scapy.fields import FieldLenField, StrLenField
+from scapy.packet import Packet
+
+
+class LenField3(FieldLenField):
+    """A 24-bit length prefix (``uint24``, RFC 8446 section 3.4), scapy has no such FieldLenField."""
+
+    def __init__(self, name: str, default: Any, length_of: str | None = None,
+                 count_of: str | None = None) -> None:
+        super().__init__(name, default, length_of=length_of, count_of=count_of, fmt="!I")
+        self.sz = 3
+
+    def addfield(self, pkt: Packet, s: bytes, val: Any) -> bytes:
+        return s + struct.pack("!I", self.i2m(pkt, val) & 0xFFFFFF)[1:]
+
+    def getfield(self, pkt: Packet, s: bytes) -> tuple[bytes, int]:
+        if len(s) < 3:
+            raise struct.error("truncated uint24")
+        return s[3:], self.m2i(pkt, int.from_bytes(s[:3], "big"))
+
+
+class OptionalLenField(FieldLenField):
+    """The length of a trailing optional vector (extensions after a hello's compression
+    methods, RFC 5246 section 7.4.1.2): absent on the wire when nothing follows.
+
+    ``None`` with an empty list builds nothing; set it to 0 to emit an explicit empty vector.
+    """
+
+    def addfield(self, pkt: Packet, s: bytes, val: Any) -> bytes:
+        if val is None and not getattr(pkt, self.length_of):
+            return s
+        return super().addfield(pkt, s, val)
+
+    def getfield(self, pkt: Packet, s: bytes) -> tuple[bytes, Any]:
+        if not s:
+            return s, None
+        return super().getfield(pkt, s)
+
+
+def vector(name: str, length_fmt: str, default: bytes = b"") -> list:
+    """An opaque vector ``opaque name<..2^N-1>`` as a (length, bytes) field pair."""
+    lname = f"{name}_len"
+    if length_fmt == "3":
+        lfield = LenField3(lname, None, length_of=name)
+    else:
+        lfield = FieldLenField(lname, None, length_of=name, fmt=length_fmt)
+    return [lfield, StrLenField(name, default, length_from=lambda pkt: getattr(pkt, lname))]
+
+
+class TLSPacket(Packet):
+    """Base for TLS structures: nothing below the structure's own fields belongs to it.
+
+    Used for list elements; whatever follows an element is the next element.
+    """
+
+    def extract_padding(self, s: bytes) -> tuple[bytes, bytes]:
+        return b"", s
+
+
+class Body(Packet):
+    """Base for a message or extension body: trailing bytes stay in the body (as Raw), so
+    a body with extra data still round-trips byte for byte."""
+
+
+class LengthDelimitedHeader(Packet):
+    """A header whose last field gives the byte length of its body (the payload).
+
+    Subclasses name that field in ``length_field`` and its width in bytes in ``length_size``;
+    ``length_offset`` is where it starts. The body is exactly that many bytes; what follows
+    is the next element of the enclosing list.
+    """
+
+    length_field = "len"
+    length_offset = 2
+    length_size = 2
+
+    def post_build(self, pkt: bytes, pay: bytes) -> bytes:
+        if getattr(self, self.length_field) is None:
+            off, size = self.length_offset, self.length_size
+            pkt = pkt[:off] + len(pay).to_bytes(size, "big") + pkt[off + size:]
+        return pkt + pay
+
+    def extract_padding(self, s: bytes) -> tuple[bytes, bytes]:
+        n = getattr(self, self.length_field) or 0
+        return s[:n], s[n:]

@@ -1,0 +1,61 @@
+"""The remaining handshake messages: Finished, NewSessionTicket, KeyUpdate, EndOfEarlyData,
+EncryptedExtensions, HelloRequest, ServerHelloDone and the synthetic message_hash."""
+from __future__ import annotations
+
+from scapy.fields import ByteEnumField, FieldLenField, IntField, StrField
+
+from layers.extensions import extensions_field
+from layers.fields import Body, vector
+from layers.registry import KEY_UPDATE_NAMES
+
+
+class Finished(Body):
+    name = "Finished"
+    fields_desc = [StrField("verify_data", b"")]
+
+
+class NewSessionTicket12(Body):
+    """RFC 5077 section 3.3."""
+    name = "NewSessionTicket"
+    fields_desc = [IntField("ticket_lifetime_hint", 0), *vector("ticket", "!H")]
+
+
+class NewSessionTicket13(Body):
+    """RFC 8446 section 4.6.1."""
+    name = "NewSessionTicket (TLS 1.3)"
+    fields_desc = [IntField("ticket_lifetime", 0), IntField("ticket_age_add", 0),
+                   *vector("ticket_nonce", "B"), *vector("ticket", "!H"),
+                   FieldLenField("extensions_len", None, length_of="extensions"),
+                   extensions_field("extensions", "new_session_ticket", "extensions_len")]
+
+
+class KeyUpdate(Body):
+    name = "KeyUpdate"
+    fields_desc = [ByteEnumField("request_update", 0, KEY_UPDATE_NAMES)]
+
+
+class EncryptedExtensions(Body):
+    name = "EncryptedExtensions"
+    fields_desc = [FieldLenField("extensions_len", None, length_of="extensions"),
+                   extensions_field("extensions", "encrypted_extensions", "extensions_len")]
+
+
+class HelloRequest(Body):
+    name = "HelloRequest"
+    fields_desc: list = []
+
+
+class ServerHelloDone(Body):
+    name = "ServerHelloDone"
+    fields_desc: list = []
+
+
+class EndOfEarlyData(Body):
+    name = "EndOfEarlyData"
+    fields_desc: list = []
+
+
+class MessageHash(Body):
+    """RFC 8446 section 4.4.1: replaces ClientHello1 in the transcript after a HelloRetryRequest."""
+    name = "message_hash"
+    fields_desc = [StrField("hash", b"")]
