@@ -77,7 +77,8 @@ def read_capture(path: str) -> Capture:
             fh.seek(0)
             if magic == _PCAPNG_MAGIC:
                 fh.read(4)
-                reader = _NgReader(path, fh, magic)
+                reader = _NgReader.__new__(_NgReader)  # bypass scapy's file-sniffing metaclass
+                reader.__init__(path, fh, magic)
                 ng = True
             elif magic in _PCAP_MAGICS:
                 fh.read(4)

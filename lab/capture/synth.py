@@ -1,0 +1,55 @@
+"""Framing recorded TLS bytes as a TCP conversation (Ether/IPv4/TCP with consistent sequence
+and acknowledgement numbers), so a capture exists without root or a sniffer."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scapy.layers.inet import IP, TCP
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet
+
+MSS = 16344
+
+
+@dataclass(frozen=True)
+class Flight:
+    """Bytes one side wrote in one go; ``comment`` names the step (shown in Wireshark)."""
+    from_client: bool
+    data: bytes
+    comment: str = ""
+
+
+def frame_conversation(flights: list[Flight], client: tuple[str, int], server: tuple[str, int],
+                       start: float = 0.0, step: float = 0.0005) -> list[Packet]:
+    cmac, smac = "02:00:00:00:00:01", "02:00:00:00:00:02"
+    seq = {True: 1000, False: 5000}
+    t = start
+    out: list[Packet] = []
+
+    def pkt(from_client: bool, flags: str, payload: bytes = b"", comment: str = "") -> None:
+        nonlocal t
+        src, dst = (client, server) if from_client else (server, client)
+        p = (Ether(src=cmac if from_client else smac, dst=smac if from_client else cmac) /
+             IP(src=src[0], dst=dst[0], ttl=64) /
+             TCP(sport=src[1], dport=dst[1], flags=flags, seq=seq[from_client],
+                 ack=seq[not from_client] if "A" in flags else 0, window=65535))
+        if payload:
+            p = p / payload
+        p.time = t
+        if comment:
+            p.comments = [comment.encode()]
+        t += step
+        out.append(p)
+        seq[from_client] += len(payload) + (1 if ("S" in flags or "F" in flags) else 0)
+
+    pkt(True, "S")
+    pkt(False, "SA")
+    pkt(True, "A")
+    for f in flights:
+        for off in range(0, len(f.data), MSS):
+            pkt(f.from_client, "PA", f.data[off:off + MSS], f.comment if off == 0 else "")
+        pkt(not f.from_client, "A")
+    pkt(True, "FA")
+    pkt(False, "FA")
+    pkt(True, "A")
+    return out
