@@ -60,7 +60,7 @@ def packet_dict(pkt: Packet) -> dict:
     """Every field of a layer and the layers it carries, as JSON-ready values."""
     out: dict[str, Any] = {}
     layer: Packet | NoPayload = pkt
-    while isinstance(layer, Packet):
+    while isinstance(layer, Packet) and not isinstance(layer, NoPayload):
         if isinstance(layer, Raw):
             out["trailing_data"] = bytes(layer.load).hex()
         else:

@@ -1,0 +1,137 @@
+"""Running a real stack's program: its own process group, logs captured to files, readiness by
+polling the kernel's listen table (never by connecting, which would use up an accept), and a
+teardown that leaves nothing behind."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+
+
+class PeerUnavailable(Exception):
+    """A program the lab needs is not installed; the message names the package."""
+
+
+PACKAGES = {"openssl": "openssl", "gnutls-serv": "gnutls-bin", "gnutls-cli": "gnutls-bin",
+            "nginx": "nginx", "selfserv": "libnss3-tools", "tstclnt": "libnss3-tools",
+            "curl": "curl", "tcpdump": "tcpdump", "tshark": "tshark", "go": "golang-go",
+            "java": "openjdk-17-jdk-headless", "javac": "openjdk-17-jdk-headless"}
+
+
+def require(program: str) -> str:
+    path = shutil.which(program)
+    if path is None:
+        pkg = PACKAGES.get(program, program)
+        raise PeerUnavailable(f"{program} not found; run scripts/setup (apt-get install {pkg})")
+    return path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the kernel just handed out on ``host`` (bind to 0, read it, release it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def listening(port: int) -> bool:
+    """Whether any socket listens on TCP ``port`` (from /proc/net/tcp and tcp6)."""
+    hexport = f":{port:04X}"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as fh:
+                next(fh, None)
+                for line in fh:
+                    parts = line.split()
+                    if len(parts) > 3 and parts[1].endswith(hexport) and parts[3] == "0A":
+                        return True
+        except OSError:
+            continue
+    return False
+
+
+class ManagedProcess:
+    """``with ManagedProcess(argv, log_prefix, port=N) as p:`` starts argv and waits until it
+    listens on N (if given); on exit the whole process group is terminated, then killed."""
+
+    def __init__(self, argv: Sequence[str], log_prefix: str, *, port: int | None = None,
+                 env: dict[str, str] | None = None, stdin: bool = False, cwd: str | None = None,
+                 ready_timeout: float = 15.0) -> None:
+        self.argv, self.log_prefix, self.port = list(argv), log_prefix, port
+        self.env, self.want_stdin, self.cwd, self.ready_timeout = env, stdin, cwd, ready_timeout
+        self.proc: subprocess.Popen | None = None
+        self._out = self._err = None
+
+    @property
+    def stdout_path(self) -> str:
+        return self.log_prefix + ".out"
+
+    @property
+    def stderr_path(self) -> str:
+        return self.log_prefix + ".err"
+
+    def __enter__(self) -> "ManagedProcess":
+        self._out, self._err = open(self.stdout_path, "wb"), open(self.stderr_path, "wb")
+        env = dict(os.environ, **(self.env or {}))
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE if self.want_stdin else subprocess.DEVNULL,
+                                     stdout=self._out, stderr=self._err, env=env, cwd=self.cwd,
+                                     start_new_session=True)
+        if self.port is not None:
+            deadline = time.monotonic() + self.ready_timeout
+            while not listening(self.port):
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise PeerUnavailable(f"{os.path.basename(self.argv[0])} did not listen on port "
+                                          f"{self.port}: {self.log_tail()}")
+                time.sleep(0.02)
+        return self
+
+    def send(self, data: bytes) -> None:
+        assert self.proc and self.proc.stdin
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def wait(self, timeout: float) -> int | None:
+        assert self.proc
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def log_tail(self, n: int = 3) -> str:
+        try:
+            with open(self.stderr_path, "rb") as fh:
+                lines = fh.read().decode("utf-8", "replace").strip().splitlines()
+        except OSError:
+            return ""
+        return " | ".join(lines[-n:])
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 5.0)):
+                    try:
+                        os.killpg(self.proc.pid, sig)
+                    except ProcessLookupError:
+                        break
+                    try:
+                        self.proc.wait(wait)
+                        break
+                    except subprocess.TimeoutExpired:
+                        continue
+            if self.proc.stdin:
+                try:
+                    self.proc.stdin.close()
+                except BrokenPipeError:
+                    pass
+            self.proc = None
+        for fh in (self._out, self._err):
+            if fh:
+                fh.close()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
