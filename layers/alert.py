@@ -29,11 +29,12 @@ class ApplicationData(TLSPacket):
 
 
 class Heartbeat(TLSPacket):
-    """RFC 6520 section 4; padding is whatever follows the payload."""
+    """RFC 6520 section 4; padding is whatever follows the payload (``payload`` is named
+    ``heartbeat_payload``: scapy's ``Packet.payload`` takes the RFC's name)."""
     name = "Heartbeat"
     fields_desc = [ByteEnumField("type", 1, HEARTBEAT_TYPE_NAMES),
-                   FieldLenField("payload_length", None, length_of="payload"),
-                   StrLenField("payload", b"", length_from=lambda p: p.payload_length),
+                   FieldLenField("payload_length", None, length_of="heartbeat_payload"),
+                   StrLenField("heartbeat_payload", b"", length_from=lambda p: p.payload_length),
                    StrField("padding", b"")]
 
     def extract_padding(self, s: bytes) -> tuple[bytes, bytes]:

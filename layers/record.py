@@ -2,7 +2,7 @@
 RFC 5246 section 6.2), and the SSLv2 record header with its CLIENT-HELLO (RFC 6101
 appendix E, draft-hickman SSL 2.0).
 
-``TLSPlaintext(stream)`` dissects a run of records: each record's ``fragment`` is a list of
+``TLSPlaintext(stream)`` dissects a run of records: each record's ``messages`` (the RFC's fragment) is a list of
 messages of its content type, and the bytes after a record are the next record. A handshake
 message split across records stays a partial ``Handshake`` whose body is truncated; the
 dissector reassembles such messages (``lab.dissect``).
@@ -34,12 +34,13 @@ def _fragment_cls(pkt: Packet, lst: list, cur: Packet | None, remain: bytes) -> 
 
 class TLSPlaintext(Packet):
     """``struct { ContentType type; ProtocolVersion legacy_record_version; uint16 length;
-    opaque fragment[length]; }``"""
+    opaque fragment[length]; }``. The fragment field is named ``messages`` (scapy's
+    ``Packet.fragment()`` takes the RFC's name): the messages of the record's content type."""
     name = "TLSPlaintext"
     fields_desc = [ByteEnumField("type", ContentType.handshake, CONTENT_TYPE_NAMES),
                    ShortEnumField("legacy_record_version", 0x0303, VERSION_NAMES),
-                   FieldLenField("length", None, length_of="fragment"),
-                   PacketListField("fragment", [], next_cls_cb=_fragment_cls,
+                   FieldLenField("length", None, length_of="messages"),
+                   PacketListField("messages", [], next_cls_cb=_fragment_cls,
                                    length_from=lambda p: p.length)]
 
     def guess_payload_class(self, payload: bytes) -> type[Packet]:

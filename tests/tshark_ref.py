@@ -66,7 +66,8 @@ def _walk_record(rec: list, direction: str, view: TsharkView) -> None:
             view.messages[direction].append(("alert", int(dict(val)["tls.alert_message.desc"])))
 
 
-def tshark_view(pcap: str, keylog: str | None = None, port: int | None = None) -> TsharkView:
+def tshark_view(pcap: str, keylog: str | None = None, port: int | None = None,
+                prefs: list[str] | None = None) -> TsharkView:
     exe = shutil.which("tshark")
     assert exe, "tshark is required for this test"
     cmd = [exe, "-r", pcap, "-T", "json", "-J", "tcp tls _ws.malformed", "-o", "tls.desegment_ssl_records:TRUE",
@@ -75,6 +76,8 @@ def tshark_view(pcap: str, keylog: str | None = None, port: int | None = None) -
         cmd += ["-o", f"tls.keylog_file:{keylog}"]
     if port:
         cmd += ["-d", f"tcp.port=={port},tls"]
+    for pref in prefs or []:
+        cmd += ["-o", pref]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
     frames = json.loads(out, object_pairs_hook=_pairs)
     view = TsharkView()

@@ -2,6 +2,8 @@
 pcapng Decryption Secrets Block (scapy only feeds it to its own TLS layer)."""
 from __future__ import annotations
 
+import contextlib
+import logging
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -69,8 +71,25 @@ def _iter_raw(reader, ng: bool) -> Iterator[tuple[bytes, float, int, tuple[str, 
             yield data, meta.sec + usec / (1e9 if reader.nano else 1e6), reader.linktype, ()
 
 
+@contextlib.contextmanager
+def _quiet_scapy() -> Iterator[None]:
+    """scapy's readers log warnings of their own; our error says what matters, once."""
+    log = logging.getLogger("scapy.runtime")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 def read_capture(path: str) -> Capture:
     """All frames of a pcap or pcapng file. Raises ``CaptureError`` with a one-line reason."""
+    with _quiet_scapy():
+        return _read_capture(path)
+
+
+def _read_capture(path: str) -> Capture:
     try:
         with open(path, "rb") as fh:
             magic = fh.read(4)

@@ -20,7 +20,7 @@ class Flight:
 
 
 def frame_conversation(flights: list[Flight], client: tuple[str, int], server: tuple[str, int],
-                       start: float = 0.0, step: float = 0.0005) -> list[Packet]:
+                       start: float = 0.0, step: float = 0.0005, mss: int = MSS) -> list[Packet]:
     cmac, smac = "02:00:00:00:00:01", "02:00:00:00:00:02"
     seq = {True: 1000, False: 5000}
     t = start
@@ -46,8 +46,8 @@ def frame_conversation(flights: list[Flight], client: tuple[str, int], server: t
     pkt(False, "SA")
     pkt(True, "A")
     for f in flights:
-        for off in range(0, len(f.data), MSS):
-            pkt(f.from_client, "PA", f.data[off:off + MSS], f.comment if off == 0 else "")
+        for off in range(0, len(f.data), mss):
+            pkt(f.from_client, "PA", f.data[off:off + mss], f.comment if off == 0 else "")
         pkt(not f.from_client, "A")
     pkt(True, "FA")
     pkt(False, "FA")
