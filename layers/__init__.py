@@ -11,8 +11,3 @@ from layers.keyexchange import *  # noqa: F401,F403
 from layers.record import (SSLv2ClientHello, SSLv2Record, TLSCiphertext, TLSInnerPlaintext,
                            TLSPlaintext, guess_record_class)
 from layers.registry import *  # noqa: F401,F403
-
-__all__ = ["Alert", "ApplicationData", "ChangeCipherSpec", "Heartbeat", "Handshake", "Hint",
-           "body_class", "parse_handshake", "ClientHello", "HelloRetryRequest", "ServerHello",
-           "SSLv2ClientHello", "SSLv2Record", "TLSCiphertext", "TLSInnerPlaintext", "TLSPlaintext",
-           "guess_record_class"]

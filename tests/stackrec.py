@@ -30,13 +30,17 @@ class Recording:
         return open(path, encoding="utf-8", errors="replace").read() if os.path.exists(path) else ""
 
 
-def run_client(argv: list[str], log_prefix: str, *, stdin_data: bytes = b"hello\n", hold: float = 0.8,
-               env: dict[str, str] | None = None, timeout: float = 15.0) -> tuple[int | None, str]:
-    """Run a client, keep its stdin open for ``hold`` seconds (TLS 1.3 clients must stay to read
-    the server's verdict), and return (exit code, combined output)."""
+def run_client(argv: list[str], log_prefix: str, *, script: list[tuple[float, bytes]] | None = None,
+               hold: float = 0.8, env: dict[str, str] | None = None,
+               timeout: float = 15.0) -> tuple[int | None, str]:
+    """Run a client, feed its stdin ``script`` ((delay, bytes) steps), keep stdin open for
+    ``hold`` more seconds (TLS 1.3 clients must stay to read the server's verdict), and return
+    (exit code, combined output)."""
     with ManagedProcess(argv, log_prefix, env=env, stdin=True) as proc:
         try:
-            proc.send(stdin_data)
+            for delay, data in script or [(0.0, b"hello\n")]:
+                time.sleep(delay)
+                proc.send(data)
             time.sleep(hold)
             proc.proc.stdin.close()
         except (BrokenPipeError, OSError):
@@ -52,7 +56,8 @@ def run_client(argv: list[str], log_prefix: str, *, stdin_data: bytes = b"hello\
 def record(folder: str, name: str, server: Callable[[int, str], list[str]] | None,
            client: Callable[[int, str], list[str]] | Callable[[int, str], None], *,
            server_env: dict[str, str] | None = None, client_env: dict[str, str] | None = None,
-           server_script: list[tuple[float, bytes]] | None = None, hold: float = 0.8,
+           server_script: list[tuple[float, bytes]] | None = None,
+           client_script: list[tuple[float, bytes]] | None = None, hold: float = 0.8,
            keylog_from: str = "server") -> Recording:
     """Start ``server(port, keylog)`` (argv) if given, capture, then run ``client(port, keylog)``:
     an argv for a program, or a Python callable that does the talking itself."""
@@ -87,7 +92,7 @@ def record(folder: str, name: str, server: Callable[[int, str], list[str]] | Non
             if isinstance(cl, list):
                 require(cl[0])
                 rec.client_rc, rec.client_out = run_client(
-                    cl, os.path.join(folder, f"{name}.client"), hold=hold,
+                    cl, os.path.join(folder, f"{name}.client"), script=client_script, hold=hold,
                     env={**(client_env or {}), **(env_k if keylog_from == "client" else {})})
             if feeder:
                 feeder.join(10)

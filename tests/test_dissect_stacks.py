@@ -129,12 +129,20 @@ CASES = {
         d, "tls12ecdhe", s_server(pki, "-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256", alg="ec"),
         s_client(pki, "-tls1_2", alg="ec")),
     "openssl-tls13": lambda pki, d: record(d, "tls13", s_server(pki, "-tls1_3"), s_client(pki, "-tls1_3")),
-    "openssl-tls13-hrr": lambda pki, d: record(
-        d, "tls13hrr", s_server(pki, "-tls1_3", "-groups", "P-256"),
-        s_client(pki, "-tls1_3", "-groups", "X25519:P-256")),
+    "openssl-tls13-hrr-ccm": lambda pki, d: record(
+        d, "tls13hrr", s_server(pki, "-tls1_3", "-groups", "P-256", "-ciphersuites", "TLS_AES_128_CCM_SHA256"),
+        s_client(pki, "-tls1_3", "-groups", "X25519:P-256", "-ciphersuites", "TLS_AES_128_CCM_SHA256")),
     "openssl-tls13-fragments-512": lambda pki, d: record(
         d, "frag13", s_server(pki, "-tls1_3", "-max_send_frag", "512"),
         s_client(pki, "-tls1_3", "-max_send_frag", "512")),
+    "openssl-tls13-keyupdate-chacha20": lambda pki, d: record(
+        d, "keyupd", s_server(pki, "-tls1_3", "-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256"),
+        s_client(pki, "-tls1_3", "-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256"),
+        server_script=[(1.0, b"K\n"), (0.3, b"after the update\n")],
+        client_script=[(0.0, b"hello\n"), (1.8, b"client after the update\n")], hold=0.8),
+    "openssl-tls12-cbc-etm": lambda pki, d: record(
+        d, "cbc", s_server(pki, "-tls1_2", "-cipher", "ECDHE-RSA-AES256-SHA384"),
+        s_client(pki, "-tls1_2", "-cipher", "ECDHE-RSA-AES256-SHA384")),
     "openssl-tls12-fragments-512": lambda pki, d: record(
         d, "frag12", s_server(pki, "-tls1_2", "-max_send_frag", "512"),
         s_client(pki, "-tls1_2", "-max_send_frag", "512")),
@@ -162,7 +170,12 @@ FACTS = {
     "openssl-tls12-ecdhe": dict(version="TLS 1.2", suite="TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
                                 when="handshake", sent=True, encrypted=False, verified=True),
     "openssl-tls13": dict(version="TLS 1.3", when="handshake", sent=True, encrypted=True, verified=True),
-    "openssl-tls13-hrr": dict(version="TLS 1.3", when="handshake", sent=True, encrypted=True, verified=True),
+    "openssl-tls13-hrr-ccm": dict(version="TLS 1.3", suite="TLS_AES_128_CCM_SHA256", when="handshake", sent=True,
+                                  encrypted=True, verified=True),
+    "openssl-tls13-keyupdate-chacha20": dict(version="TLS 1.3", suite="TLS_CHACHA20_POLY1305_SHA256", sent=True,
+                                             encrypted=True, verified=True),
+    "openssl-tls12-cbc-etm": dict(version="TLS 1.2", suite="TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384", sent=True,
+                                  encrypted=False, verified=True),
     "openssl-tls13-fragments-512": dict(version="TLS 1.3", sent=True, encrypted=True, verified=True),
     "openssl-tls12-fragments-512": dict(version="TLS 1.2", sent=True, encrypted=False, verified=True),
     "openssl-tls12-renegotiation": dict(version="TLS 1.2", when="renegotiation", sent=True, encrypted=True,
@@ -272,3 +285,17 @@ def test_tls13_without_keys_says_what_would_reveal_it(pki, recordings, tmp_path_
     ws = tshark_view(rec.pcap, None, rec.port)
     ours = certlab_view(report.connection_json(conn))
     assert ours.messages == ws.messages and ours.records == ws.records
+
+
+def test_keyupdate_rekeys_both_directions(pki, recordings, tmp_path_factory) -> None:
+    """After KeyUpdate(update_requested) from the server and the client's answering KeyUpdate,
+    both sides' later records still decrypt (under the next traffic secrets)."""
+    rec = _recording("openssl-tls13-keyupdate-chacha20", pki, recordings, tmp_path_factory)
+    conn = dissect(rec.pcap, rec.keylog).connections[0]
+    updates = [(m.direction, m.fields.get("request_update")) for m in conn.messages if m.name == "key_update"]
+    assert ("server", 1) in updates and ("client", 0) in updates
+    last_update = max(i for i, m in enumerate(conn.messages) if m.name == "key_update")
+    later = [m for m in conn.messages[last_update + 1:]]
+    assert later and all(m.decrypted for m in later)
+    assert {m.direction for m in later} == {"client", "server"}
+    assert all(r.decrypted for r in conn.records if r.encrypted)

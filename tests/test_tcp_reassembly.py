@@ -73,3 +73,34 @@ def test_damaged_capture_dissects_the_same(conversation, how: str) -> None:
     assert conn.client_auth["responses"][0]["certificate_verify"]["verified"] is True
     ws = tshark_view(bad, keylog, 8443, prefs=["tcp.reassemble_out_of_order:TRUE"])
     assert ours_bad.messages == ws.messages
+
+
+def test_many_connections_interleaved_and_port_reuse(pki, conversation) -> None:
+    """Three connections in one capture: two interleaved, and a third reusing the first's ports."""
+    packets, keylog, folder = conversation
+    flights, _ = record_handshake(pki, "1.2", str(folder / "keys2"))
+    with open(folder / "keys2") as fh:
+        extra = fh.read()
+    with open(keylog) as fh:
+        both = fh.read() + extra
+    combined_log = str(folder / "combined.keys")
+    with open(combined_log, "w") as fh:
+        fh.write(both)
+    other = frame_conversation(flights, ("127.0.0.1", 41001), ("127.0.0.1", 8443), start=0.0002, mss=300)
+    reuse = frame_conversation(flights, ("127.0.0.1", 41000), ("127.0.0.1", 8443), start=5.0, mss=300,
+                               isn=(777777, 999999))
+    interleaved = [p for pair in zip(packets, other) for p in pair]
+    longer = packets if len(packets) > len(other) else other
+    interleaved += longer[min(len(packets), len(other)):]
+    path = os.path.join(folder, "many.pcap")
+    wrpcap(path, interleaved + reuse)
+    result = dissect(path, combined_log)
+    assert [(c.client, report.connection_json(c)["version"]) for c in result.connections] == [
+        ("127.0.0.1:41000", "TLS 1.3"), ("127.0.0.1:41001", "TLS 1.2"), ("127.0.0.1:41000", "TLS 1.2")]
+    for conn in result.connections:
+        assert all(r.decrypted for r in conn.records if r.encrypted)
+        assert conn.client_auth["responses"][0]["certificate_verify"]["verified"] is True
+    ws = tshark_view(path, combined_log, 8443)
+    total = {d: sum(len(certlab_view(report.connection_json(c)).messages[d]) for c in result.connections)
+             for d in ("client", "server")}
+    assert total == {d: len(ws.messages[d]) for d in ("client", "server")}

@@ -81,11 +81,11 @@ def tshark_view(pcap: str, keylog: str | None = None, port: int | None = None,
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
     frames = json.loads(out, object_pairs_hook=_pairs)
     view = TsharkView()
-    client_port = None
+    client_ports: dict[str, int] = {}  # tcp.stream -> the port that sent the first TLS record
     for frame in frames:
         layers = dict(dict(frame)["_source"])["layers"]
         tcp = dict(dict(layers).get("tcp", []))
-        sport = int(tcp.get("tcp.srcport", 0))
+        sport, stream = int(tcp.get("tcp.srcport", 0)), tcp.get("tcp.stream", "0")
         for key, val in layers:
             if key == "_ws.malformed":
                 view.malformed += 1
@@ -93,8 +93,7 @@ def tshark_view(pcap: str, keylog: str | None = None, port: int | None = None,
                 continue
             records = [v for k, v in val if k == "tls.record"] if isinstance(val, list) else []
             for rec in records:
-                if client_port is None:
-                    client_port = sport  # the first TLS record is the ClientHello
+                client_port = client_ports.setdefault(stream, sport)  # the ClientHello comes first
                 _walk_record(rec, "client" if sport == client_port else "server", view)
     return view
 

@@ -20,9 +20,10 @@ class Flight:
 
 
 def frame_conversation(flights: list[Flight], client: tuple[str, int], server: tuple[str, int],
-                       start: float = 0.0, step: float = 0.0005, mss: int = MSS) -> list[Packet]:
+                       start: float = 0.0, step: float = 0.0005, mss: int = MSS,
+                       isn: tuple[int, int] = (1000, 5000)) -> list[Packet]:
     cmac, smac = "02:00:00:00:00:01", "02:00:00:00:00:02"
-    seq = {True: 1000, False: 5000}
+    seq = {True: isn[0], False: isn[1]}
     t = start
     out: list[Packet] = []
 

@@ -141,7 +141,7 @@ def track(segments: Iterable[Segment]) -> list[TCPConnection]:
         is_syn = bool(seg.flags & SYN) and not seg.flags & ACK
         if conn is not None and is_syn and (conn.chunks or conn.closed or conn.reset) \
                 and conn.dirs[0].isn != (seg.seq + 1) % MOD:
-            conn = None  # port reuse: a fresh SYN after a finished connection
+            conn = None  # port reuse: a new SYN (new ISN); the same ISN is a retransmission, as in Wireshark
         if conn is None:
             client, server = (a, b) if is_syn or not seg.flags & SYN else (b, a)
             conn = TCPConnection(client, server, seg.frame, saw_syn=is_syn)

@@ -1,0 +1,68 @@
+"""Records dissected per second: certlab vs scapy.layers.tls on the same capture, in one run.
+
+The capture holds N TLS 1.2 mutual-auth handshakes (RSA certificates, ECDHE, client
+Certificate and CertificateVerify, application data, close_notify) recorded from Python ssl on
+both ends, with the key log embedded. Both tools decrypt. Target (issue 2): certlab >= 10x.
+
+    .venv/bin/python benchmarks/bench_dissect.py [--connections N]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from lab.capture.synth import frame_conversation  # noqa: E402
+from lab.capture.writer import write_pcapng  # noqa: E402
+from lab.demo import record_handshake  # noqa: E402
+from lab.dissect import dissect  # noqa: E402
+from lab.pki import Pki  # noqa: E402
+
+
+def build_capture(folder: str, n: int) -> tuple[str, str]:
+    pki = Pki.create(os.path.join(folder, "pki"))
+    packets, secrets = [], ""
+    for i in range(n):
+        keylog = os.path.join(folder, f"k{i}")
+        flights, _ = record_handshake(pki, "1.2", keylog)
+        with open(keylog) as fh:
+            secrets += fh.read()
+        packets += frame_conversation(flights, ("127.0.0.1", 20000 + i), ("127.0.0.1", 443), start=i * 0.01)
+    path = os.path.join(folder, "bench.pcapng")
+    write_pcapng(path, packets, secrets)
+    return path, os.path.splitext(path)[0] + ".keys"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--connections", type=int, default=100)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        path, keys = build_capture(folder, args.connections)
+        t0 = time.perf_counter()
+        result = dissect(path)
+        ours_s = time.perf_counter() - t0
+        ours_n = sum(len(c.records) for c in result.connections)
+        undecrypted = sum(1 for c in result.connections for r in c.records if r.encrypted and not r.decrypted)
+        out = subprocess.run([sys.executable, os.path.join(HERE, "scapy_tls_rate.py"), path, keys],
+                             capture_output=True, text=True, check=True)
+        scapy = json.loads(out.stdout.strip().splitlines()[-1])
+    ours_rate = ours_n / ours_s
+    scapy_rate = scapy["records"] / scapy["seconds"]
+    print(f"capture: {args.connections} TLS 1.2 mutual-auth connections, {ours_n} records "
+          f"({undecrypted} left undecrypted)")
+    print(f"certlab dissect      : {ours_rate:9.0f} records/s  ({ours_s:.3f} s)")
+    print(f"scapy.layers.tls     : {scapy_rate:9.0f} records/s  ({scapy['seconds']:.3f} s, "
+          f"{scapy['records']} records)")
+    print(f"ratio certlab/scapy  : {ours_rate / scapy_rate:.1f}x   (target >= 10x)")
+
+
+if __name__ == "__main__":
+    main()
