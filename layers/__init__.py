@@ -1,13 +1,13 @@
 """certlab's TLS/SSL wire layers: scapy packets for every record, handshake message and
 extension that matters for client authentication. Session-free, deterministic, forgeable and
 byte-exact; importing this package binds nothing to TCP (see ``layers.bindings``)."""
-from layers.alert import Alert, ApplicationData, ChangeCipherSpec, Heartbeat
+from layers.alert import Alert, ApplicationData, ChangeCipherSpec, Heartbeat  # noqa: F401
 from layers.certificate import *  # noqa: F401,F403
 from layers.extensions import *  # noqa: F401,F403
 from layers.finished import *  # noqa: F401,F403
-from layers.handshake import Handshake, Hint, body_class, parse_handshake
-from layers.hello import ClientHello, HelloRetryRequest, ServerHello
+from layers.handshake import Handshake, Hint, body_class, parse_handshake  # noqa: F401
+from layers.hello import ClientHello, HelloRetryRequest, ServerHello  # noqa: F401
 from layers.keyexchange import *  # noqa: F401,F403
-from layers.record import (SSLv2ClientHello, SSLv2Record, TLSCiphertext, TLSInnerPlaintext,
+from layers.record import (SSLv2ClientHello, SSLv2Record, TLSCiphertext, TLSInnerPlaintext,  # noqa: F401
                            TLSPlaintext, guess_record_class)
 from layers.registry import *  # noqa: F401,F403

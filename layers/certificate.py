@@ -12,11 +12,10 @@ Forms differ by version, so each form is its own class (the dissector picks by v
 """
 from __future__ import annotations
 
-from scapy.fields import (ByteEnumField, FieldLenField, FieldListField, PacketListField,
-                          ShortEnumField, StrField, ThreeBytesField)
+from scapy.fields import (ByteEnumField, ShortEnumField, StrField, ThreeBytesField)
 
-from layers.extensions import DistinguishedName, extensions_field
-from layers.fields import Body, LenField3, TLSPacket, vector
+from layers.extensions import DistinguishedName, extensions_of
+from layers.fields import Body, TLSPacket, packets_of, vector, vector_of
 from layers.registry import (CLIENT_CERT_TYPE_NAMES, COMPRESSION_ALG_NAMES,
                              SIGNATURE_SCHEME_NAMES, STATUS_TYPE_NAMES)
 
@@ -29,60 +28,47 @@ class ASN1Cert(TLSPacket):
 
 class Certificate12(Body):
     name = "Certificate"
-    fields_desc = [LenField3("certificate_list_len", None, length_of="certificate_list"),
-                   PacketListField("certificate_list", [], ASN1Cert,
-                                   length_from=lambda p: p.certificate_list_len)]
+    fields_desc = [*packets_of("certificate_list", ASN1Cert, "3")]
 
 
 class CertificateEntry(TLSPacket):
     """RFC 8446 section 4.4.2 CertificateEntry (X.509 form; a raw public key uses the same bytes)."""
     name = "CertificateEntry"
     fields_desc = [*vector("cert_data", "3"),
-                   FieldLenField("extensions_len", None, length_of="extensions"),
-                   extensions_field("extensions", "certificate", "extensions_len")]
+                   *extensions_of("certificate")]
 
 
 class Certificate13(Body):
     name = "Certificate (TLS 1.3)"
     fields_desc = [*vector("certificate_request_context", "B"),
-                   LenField3("certificate_list_len", None, length_of="certificate_list"),
-                   PacketListField("certificate_list", [], CertificateEntry,
-                                   length_from=lambda p: p.certificate_list_len)]
+                   *packets_of("certificate_list", CertificateEntry, "3")]
 
 
-def _types_and_sigalgs() -> list:
-    return [FieldLenField("certificate_types_len", None, length_of="certificate_types", fmt="B"),
-            FieldListField("certificate_types", [1, 64], ByteEnumField("type", 1, CLIENT_CERT_TYPE_NAMES),
-                           length_from=lambda p: p.certificate_types_len)]
+def _certificate_types() -> list:
+    return [*vector_of("certificate_types", ByteEnumField("type", 1, CLIENT_CERT_TYPE_NAMES), "B", default=[1, 64])]
 
 
 def _authorities() -> list:
-    return [FieldLenField("certificate_authorities_len", None, length_of="certificate_authorities"),
-            PacketListField("certificate_authorities", [], DistinguishedName,
-                            length_from=lambda p: p.certificate_authorities_len)]
+    return [*packets_of("certificate_authorities", DistinguishedName, "!H")]
 
 
 class CertificateRequest10(Body):
     name = "CertificateRequest (SSLv3-TLS 1.1)"
-    fields_desc = [*_types_and_sigalgs(), *_authorities()]
+    fields_desc = [*_certificate_types(), *_authorities()]
 
 
 class CertificateRequest12(Body):
     name = "CertificateRequest (TLS 1.2)"
-    fields_desc = [*_types_and_sigalgs(),
-                   FieldLenField("supported_signature_algorithms_len", None,
-                                 length_of="supported_signature_algorithms"),
-                   FieldListField("supported_signature_algorithms", [0x0804, 0x0403],
-                                  ShortEnumField("scheme", 0, SIGNATURE_SCHEME_NAMES),
-                                  length_from=lambda p: p.supported_signature_algorithms_len),
+    fields_desc = [*_certificate_types(),
+                   *vector_of("supported_signature_algorithms",
+                              ShortEnumField("scheme", 0, SIGNATURE_SCHEME_NAMES), "!H", [0x0804, 0x0403]),
                    *_authorities()]
 
 
 class CertificateRequest13(Body):
     name = "CertificateRequest (TLS 1.3)"
     fields_desc = [*vector("certificate_request_context", "B"),
-                   FieldLenField("extensions_len", None, length_of="extensions"),
-                   extensions_field("extensions", "certificate_request", "extensions_len")]
+                   *extensions_of("certificate_request")]
 
 
 class CertificateVerify(Body):

@@ -9,12 +9,13 @@ a Raw body and round-trip unchanged.
 """
 from __future__ import annotations
 
-from scapy.fields import (ByteEnumField, ByteField, FieldLenField, FieldListField, IntField,
+from scapy.fields import (ByteEnumField, FieldLenField, IntField,
                           PacketField, PacketListField, ShortEnumField, ShortField,
-                          StrField, StrLenField)
+                          StrField)
 from scapy.packet import Packet, bind_layers
 
-from layers.fields import Body, LenField3, LengthDelimitedHeader, TLSPacket, vector
+from layers.fields import (Body, LengthDelimitedHeader, OptionalLenField, TLSPacket, packets_of, vector,
+                           vector_of)
 from layers.registry import (CERT_TYPE_NAMES, COMPRESSION_ALG_NAMES, EC_POINT_FORMAT_NAMES,
                              EXTENSION_NAMES, NAMED_GROUP_NAMES, PSK_MODE_NAMES,
                              SIGNATURE_SCHEME_NAMES, STATUS_TYPE_NAMES, VERSION_NAMES,
@@ -47,9 +48,12 @@ CONTEXTS = {c.context: c for c in (ExtensionCH, ExtensionSH, ExtensionHRR, Exten
                                    ExtensionCR, ExtensionCT, ExtensionNST)}
 
 
-def extensions_field(name: str, context: str, length_field: str) -> PacketListField:
-    return PacketListField(name, [], CONTEXTS[context],
-                           length_from=lambda pkt: getattr(pkt, length_field))
+def extensions_of(context: str, optional: bool = False) -> list:
+    """``Extension extensions<0..2^16-1>`` of the message ``context``; ``optional`` for the
+    hellos, whose extensions block may be absent altogether (RFC 5246 section 7.4.1.2)."""
+    length = (OptionalLenField if optional else FieldLenField)("extensions_len", None, length_of="extensions")
+    return [length, PacketListField("extensions", [], CONTEXTS[context],
+                                    length_from=lambda pkt: pkt.extensions_len)]
 
 
 # -- bodies -------------------------------------------------------------------------------
@@ -61,9 +65,7 @@ class ServerName(TLSPacket):
 
 class ServerNameList(Body):
     name = "server_name"
-    fields_desc = [FieldLenField("server_name_list_len", None, length_of="server_name_list"),
-                   PacketListField("server_name_list", [], ServerName,
-                                   length_from=lambda p: p.server_name_list_len)]
+    fields_desc = [*packets_of("server_name_list", ServerName, "!H")]
 
 
 class StatusRequest(Body):
@@ -81,26 +83,18 @@ class CertificateStatusBody(Body):
 
 class SupportedGroups(Body):
     name = "supported_groups"
-    fields_desc = [FieldLenField("named_group_list_len", None, length_of="named_group_list"),
-                   FieldListField("named_group_list", [], ShortEnumField("group", 0, NAMED_GROUP_NAMES),
-                                  length_from=lambda p: p.named_group_list_len)]
+    fields_desc = [*vector_of("named_group_list", ShortEnumField("group", 0, NAMED_GROUP_NAMES), "!H")]
 
 
 class ECPointFormats(Body):
     name = "ec_point_formats"
-    fields_desc = [FieldLenField("ec_point_format_list_len", None, length_of="ec_point_format_list", fmt="B"),
-                   FieldListField("ec_point_format_list", [0], ByteEnumField("format", 0, EC_POINT_FORMAT_NAMES),
-                                  length_from=lambda p: p.ec_point_format_list_len)]
+    fields_desc = vector_of("ec_point_format_list", ByteEnumField("format", 0, EC_POINT_FORMAT_NAMES), "B", [0])
 
 
 class SignatureAlgorithms(Body):
     """signature_algorithms and signature_algorithms_cert (RFC 8446 section 4.2.3)."""
     name = "signature_algorithms"
-    fields_desc = [FieldLenField("supported_signature_algorithms_len", None,
-                                 length_of="supported_signature_algorithms"),
-                   FieldListField("supported_signature_algorithms", [],
-                                  ShortEnumField("scheme", 0, SIGNATURE_SCHEME_NAMES),
-                                  length_from=lambda p: p.supported_signature_algorithms_len)]
+    fields_desc = vector_of("supported_signature_algorithms", ShortEnumField("scheme", 0, SIGNATURE_SCHEME_NAMES))
 
 
 class SignatureAlgorithmsCert(SignatureAlgorithms):
@@ -114,17 +108,13 @@ class ProtocolName(TLSPacket):
 
 class ALPN(Body):
     name = "application_layer_protocol_negotiation"
-    fields_desc = [FieldLenField("protocol_name_list_len", None, length_of="protocol_name_list"),
-                   PacketListField("protocol_name_list", [], ProtocolName,
-                                   length_from=lambda p: p.protocol_name_list_len)]
+    fields_desc = [*packets_of("protocol_name_list", ProtocolName, "!H")]
 
 
 class CertificateTypeList(Body):
     """RFC 7250 client_certificate_type / server_certificate_type in a ClientHello."""
     name = "certificate_type (list)"
-    fields_desc = [FieldLenField("certificate_types_len", None, length_of="certificate_types", fmt="B"),
-                   FieldListField("certificate_types", [], ByteEnumField("type", 0, CERT_TYPE_NAMES),
-                                  length_from=lambda p: p.certificate_types_len)]
+    fields_desc = [*vector_of("certificate_types", ByteEnumField("type", 0, CERT_TYPE_NAMES), "B")]
 
 
 class CertificateTypeSelected(Body):
@@ -140,9 +130,7 @@ class Padding(Body):
 
 class CompressCertificate(Body):
     name = "compress_certificate"
-    fields_desc = [FieldLenField("algorithms_len", None, length_of="algorithms", fmt="B"),
-                   FieldListField("algorithms", [1], ShortEnumField("algorithm", 1, COMPRESSION_ALG_NAMES),
-                                  length_from=lambda p: p.algorithms_len)]
+    fields_desc = [*vector_of("algorithms", ShortEnumField("algorithm", 1, COMPRESSION_ALG_NAMES), "B", default=[1])]
 
 
 class RecordSizeLimit(Body):
@@ -167,10 +155,8 @@ class PskBinderEntry(TLSPacket):
 
 class OfferedPsks(Body):
     name = "pre_shared_key (OfferedPsks)"
-    fields_desc = [FieldLenField("identities_len", None, length_of="identities"),
-                   PacketListField("identities", [], PskIdentity, length_from=lambda p: p.identities_len),
-                   FieldLenField("binders_len", None, length_of="binders"),
-                   PacketListField("binders", [], PskBinderEntry, length_from=lambda p: p.binders_len)]
+    fields_desc = [*packets_of("identities", PskIdentity, "!H"),
+                   *packets_of("binders", PskBinderEntry, "!H")]
 
 
 class SelectedPsk(Body):
@@ -185,9 +171,7 @@ class EarlyDataIndication(Body):
 
 class SupportedVersionsCH(Body):
     name = "supported_versions (ClientHello)"
-    fields_desc = [FieldLenField("versions_len", None, length_of="versions", fmt="B"),
-                   FieldListField("versions", [0x0304], ShortEnumField("version", 0, VERSION_NAMES),
-                                  length_from=lambda p: p.versions_len)]
+    fields_desc = [*vector_of("versions", ShortEnumField("version", 0, VERSION_NAMES), "B", default=[0x0304])]
 
 
 class SupportedVersionsSH(Body):
@@ -202,9 +186,7 @@ class Cookie(Body):
 
 class PskKeyExchangeModes(Body):
     name = "psk_key_exchange_modes"
-    fields_desc = [FieldLenField("ke_modes_len", None, length_of="ke_modes", fmt="B"),
-                   FieldListField("ke_modes", [1], ByteEnumField("mode", 1, PSK_MODE_NAMES),
-                                  length_from=lambda p: p.ke_modes_len)]
+    fields_desc = [*vector_of("ke_modes", ByteEnumField("mode", 1, PSK_MODE_NAMES), "B", default=[1])]
 
 
 class DistinguishedName(TLSPacket):
@@ -215,9 +197,7 @@ class DistinguishedName(TLSPacket):
 
 class CertificateAuthorities(Body):
     name = "certificate_authorities"
-    fields_desc = [FieldLenField("authorities_len", None, length_of="authorities"),
-                   PacketListField("authorities", [], DistinguishedName,
-                                   length_from=lambda p: p.authorities_len)]
+    fields_desc = [*packets_of("authorities", DistinguishedName, "!H")]
 
 
 class OIDFilter(TLSPacket):
@@ -228,8 +208,7 @@ class OIDFilter(TLSPacket):
 
 class OIDFilters(Body):
     name = "oid_filters"
-    fields_desc = [FieldLenField("filters_len", None, length_of="filters"),
-                   PacketListField("filters", [], OIDFilter, length_from=lambda p: p.filters_len)]
+    fields_desc = [*packets_of("filters", OIDFilter, "!H")]
 
 
 class KeyShareEntry(TLSPacket):
@@ -239,9 +218,7 @@ class KeyShareEntry(TLSPacket):
 
 class KeyShareCH(Body):
     name = "key_share (ClientHello)"
-    fields_desc = [FieldLenField("client_shares_len", None, length_of="client_shares"),
-                   PacketListField("client_shares", [], KeyShareEntry,
-                                   length_from=lambda p: p.client_shares_len)]
+    fields_desc = [*packets_of("client_shares", KeyShareEntry, "!H")]
 
 
 class KeyShareSH(Body):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from scapy.fields import FieldLenField, StrLenField
+from scapy.fields import Field, FieldLenField, FieldListField, PacketListField, StrLenField
 from scapy.packet import Packet
 
 
@@ -48,14 +48,32 @@ class OptionalLenField(FieldLenField):
         return super().getfield(pkt, s)
 
 
+def _length(name: str, length_fmt: str) -> FieldLenField:
+    """The ``<name>_len`` prefix of vector ``name``: struct format "B"/"!H", or "3" for uint24."""
+    if length_fmt == "3":
+        return LenField3(f"{name}_len", None, length_of=name)
+    return FieldLenField(f"{name}_len", None, length_of=name, fmt=length_fmt)
+
+
+def _length_from(name: str):
+    lname = f"{name}_len"
+    return lambda pkt: getattr(pkt, lname)
+
+
 def vector(name: str, length_fmt: str, default: bytes = b"") -> list:
     """An opaque vector ``opaque name<..2^N-1>`` as a (length, bytes) field pair."""
-    lname = f"{name}_len"
-    if length_fmt == "3":
-        lfield = LenField3(lname, None, length_of=name)
-    else:
-        lfield = FieldLenField(lname, None, length_of=name, fmt=length_fmt)
-    return [lfield, StrLenField(name, default, length_from=lambda pkt: getattr(pkt, lname))]
+    return [_length(name, length_fmt), StrLenField(name, default, length_from=_length_from(name))]
+
+
+def vector_of(name: str, item: Field, length_fmt: str = "!H", default: list | None = None) -> list:
+    """A vector of fixed-size items (``NamedGroup named_group_list<2..2^16-1>``)."""
+    return [_length(name, length_fmt),
+            FieldListField(name, list(default or []), item, length_from=_length_from(name))]
+
+
+def packets_of(name: str, cls: type[Packet], length_fmt: str = "!H") -> list:
+    """A vector of structures (``KeyShareEntry client_shares<0..2^16-1>``)."""
+    return [_length(name, length_fmt), PacketListField(name, [], cls, length_from=_length_from(name))]
 
 
 class TLSPacket(Packet):

@@ -2,9 +2,9 @@
 EncryptedExtensions, HelloRequest, ServerHelloDone and the synthetic message_hash."""
 from __future__ import annotations
 
-from scapy.fields import ByteEnumField, FieldLenField, IntField, StrField
+from scapy.fields import ByteEnumField, IntField, StrField
 
-from layers.extensions import extensions_field
+from layers.extensions import extensions_of
 from layers.fields import Body, vector
 from layers.registry import KEY_UPDATE_NAMES
 
@@ -25,8 +25,7 @@ class NewSessionTicket13(Body):
     name = "NewSessionTicket (TLS 1.3)"
     fields_desc = [IntField("ticket_lifetime", 0), IntField("ticket_age_add", 0),
                    *vector("ticket_nonce", "B"), *vector("ticket", "!H"),
-                   FieldLenField("extensions_len", None, length_of="extensions"),
-                   extensions_field("extensions", "new_session_ticket", "extensions_len")]
+                   *extensions_of("new_session_ticket")]
 
 
 class KeyUpdate(Body):
@@ -36,8 +35,7 @@ class KeyUpdate(Body):
 
 class EncryptedExtensions(Body):
     name = "EncryptedExtensions"
-    fields_desc = [FieldLenField("extensions_len", None, length_of="extensions"),
-                   extensions_field("extensions", "encrypted_extensions", "extensions_len")]
+    fields_desc = [*extensions_of("encrypted_extensions")]
 
 
 class HelloRequest(Body):

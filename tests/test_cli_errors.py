@@ -136,3 +136,21 @@ def test_tcp_segment_without_ip_payload(tmp_path) -> None:
     p = str(tmp_path / "tiny.pcap")
     wrpcap(p, [Ether() / IP(src="127.0.0.1", dst="127.0.0.1") / TCP(sport=5, dport=443, flags="S")])
     assert_clean_error(certlab("dissect", p), "no TLS traffic")
+
+
+def test_sslv2_client_hello_is_dissected(tmp_path) -> None:
+    """An SSLv2-compatible CLIENT-HELLO (RFC 5246 appendix E.2) starting a connection on any port."""
+    specs = bytes.fromhex("0000ff00002f")
+    body = b"\x01\x03\x01" + len(specs).to_bytes(2, "big") + b"\x00\x00\x00\x20" + specs + b"R" * 32
+    wire = bytes([0x80, len(body)]) + body
+    alert = b"\x15\x03\x01\x00\x02\x02\x28"
+    p = str(tmp_path / "v2.pcap")
+    wrpcap(p, frame_conversation([Flight(True, wire), Flight(False, alert)], ("127.0.0.1", 40003),
+                                 ("127.0.0.1", 9999)))
+    proc = certlab("dissect", p, "--json")
+    assert proc.returncode == 0, proc.stderr
+    import json
+    conn = json.loads(proc.stdout)["connections"][0]
+    assert conn["messages"][0]["name"] == "client_hello" and conn["messages"][0]["sslv2"] is True
+    assert conn["messages"][1]["name"] == "handshake_failure" and conn["messages"][1]["direction"] == "server"
+    assert conn["client_auth"]["ended_by"]["alert"] == "handshake_failure"

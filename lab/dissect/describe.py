@@ -8,7 +8,7 @@ from scapy.packet import NoPayload, Packet, Raw
 
 from lab import x509view
 from layers.registry import (ALERT_NAMES, CIPHER_SUITE_NAMES, EXTENSION_NAMES, HANDSHAKE_NAMES,
-                             SIGNATURE_SCHEME_NAMES, VERSION_LABELS, name_of,
+                             VERSION_LABELS, name_of,
                              AlertDescription, CipherSuite, SignatureScheme)
 
 _WS_OVERRIDES = {"client_key_exchange": "Client Key Exchange", "hello_retry_request": "Hello Retry Request",
