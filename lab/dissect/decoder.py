@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from scapy.packet import Packet, Raw
 
-from lab.crypto.record import RecordDecryptError, RecordProtection
+from lab.crypto.record import RecordProtection
 from lab.crypto.suites import SuiteParams, suite
 from lab.crypto import tls13
 from lab.crypto.prf import digest
@@ -21,12 +21,12 @@ from lab.dissect.clientauth import ClientAuthTracker
 from lab.dissect.keys import (KeySource, session_hash, tls12_master_from_premaster,
                               tls12_protections, tls13_protection)
 from lab.dissect.model import DIRECTIONS, ConnectionInfo, MessageInfo, RecordInfo
+from lab.engine.recordstream import Problem, Record, RecordStream
 from layers.alert import Alert, ApplicationData, ChangeCipherSpec, Heartbeat
 from layers.handshake import Hint, parse_handshake
 from layers.record import SSLv2Record
 from layers.registry import HandshakeType as H, ExtensionType as E
 
-MAX_RECORD = (1 << 14) + 2048 + 256  # RFC 5246 6.2.3 ciphertext limit, with slack for forgeries
 CLIENT, SERVER = 0, 1
 
 
@@ -63,94 +63,51 @@ class ConnectionDecoder:
     def __init__(self, info: ConnectionInfo, keys: KeySource) -> None:
         self.info, self.keys = info, keys
         self.hs = HandshakeState()
-        self.buf = [bytearray(), bytearray()]
-        self.hs_buf = [bytearray(), bytearray()]
-        self.hs_buf_encrypted = [False, False]
-        self.cipher: list[RecordProtection | None] = [None, None]
-        self.protected = [False, False]
+        self.streams = (RecordStream(), RecordStream())
         self.traffic_secret: list[bytes | None] = [None, None]
         self.main_done = [False, False]
-        self.dead = [False, False]
-        self.first_record = [True, True]
         self.auth = ClientAuthTracker(info)
 
-    # -- framing ----------------------------------------------------------------------------
-    def feed(self, direction: int, data: bytes, frame: int) -> None:
-        if self.dead[direction]:
-            return
-        buf = self.buf[direction]
-        buf += data
-        while len(buf) >= 5:
-            if 20 <= buf[0] <= 24 and buf[1] in (3, 0x7F):
-                n = int.from_bytes(buf[3:5], "big")
-                if n > MAX_RECORD:
-                    self._stop(direction, frame, f"record length {n} exceeds the TLS maximum")
-                    return
-                if len(buf) < 5 + n:
-                    return
-                wire = bytes(buf[:5 + n])
-                del buf[:5 + n]
-                self.first_record[direction] = False
-                self._record(direction, wire[0], int.from_bytes(wire[1:3], "big"), wire[5:], frame, wire)
-            elif self.first_record[direction] and buf[0] & 0x80 and buf[2] == 1:
-                n = ((buf[0] & 0x7F) << 8 | buf[1]) + 2
-                if len(buf) < n:
-                    return
-                wire = bytes(buf[:n])
-                del buf[:n]
-                self.first_record[direction] = False
-                self._sslv2(direction, wire, frame)
-            else:
-                self._stop(direction, frame, "data that is not a TLS record")
-                return
+    def _set_cipher(self, d: int, cipher: RecordProtection | None) -> None:
+        self.streams[d].cipher = cipher
 
-    def _stop(self, direction: int, frame: int, why: str) -> None:
-        self.info.note(f"frame {frame}: {DIRECTIONS[direction]} sent {why}; stopped decoding that direction")
-        self.dead[direction] = True
-        self.buf[direction].clear()
+    # -- records ----------------------------------------------------------------------------
+    def feed(self, direction: int, data: bytes, frame: int) -> None:
+        who = DIRECTIONS[direction]
+        for item in self.streams[direction].feed(data):
+            if isinstance(item, Problem):
+                self.info.note(f"frame {frame}: {who} sent {item.text}; stopped decoding that direction")
+            elif isinstance(item, Record):
+                self._record(direction, item, frame)
+            elif item.record.sslv2:
+                self._sslv2(direction, item.record, frame)
+            else:
+                self._content(direction, item.content_type, item.data, item.encrypted, frame)
 
     def finish(self) -> None:
-        for d in (CLIENT, SERVER):
-            if self.buf[d] and not self.dead[d]:
-                self.info.note(f"{DIRECTIONS[d]}: capture ends inside a record ({len(self.buf[d])} bytes left)")
-            if self.hs_buf[d]:
+        for d, st in enumerate(self.streams):
+            if st.pending and not st.dead:
+                self.info.note(f"{DIRECTIONS[d]}: capture ends inside a record ({st.pending} bytes left)")
+            if st.hs_buf:
                 self.info.note(f"{DIRECTIONS[d]}: capture ends inside a handshake message")
         self.auth.finish(self.hs)
 
-    def _sslv2(self, direction: int, wire: bytes, frame: int) -> None:
-        pkt = SSLv2Record(wire)
-        self.info.records.append(RecordInfo(DIRECTIONS[direction], 0x80, 0x0002, len(wire) - 2, False,
-                                            frame, wire=wire))
-        body = pkt.payload
-        self._add(MessageInfo(DIRECTIONS[direction], "handshake", 1, "client_hello", False, frame, pkt,
-                              wire[2:], {"sslv2": True}))
-        challenge = bytes(getattr(body, "challenge", b""))
-        self.hs = HandshakeState(client_random=challenge.rjust(32, b"\x00")[-32:])
+    def _record(self, d: int, rec: Record, frame: int) -> None:
+        ctype = 0x80 if rec.sslv2 else rec.content_type
+        self.info.records.append(RecordInfo(DIRECTIONS[d], ctype, rec.version, len(rec.fragment), rec.encrypted,
+                                            frame, rec.decrypted, rec.inner_type, rec.wire))
+        if rec.encrypted and not rec.decrypted:
+            if rec.error:
+                self.info.note(f"frame {frame}: {DIRECTIONS[d]} record did not decrypt ({rec.error}): "
+                               "the key log or server key does not match this connection")
+            self._opaque(d, rec.content_type, rec.fragment, frame)
 
-    # -- records ----------------------------------------------------------------------------
-    def _record(self, d: int, ctype: int, version: int, fragment: bytes, frame: int, wire: bytes) -> None:
-        protected = self.protected[d] and (not self.hs.tls13 or ctype == 23)
-        rec = RecordInfo(DIRECTIONS[d], ctype, version, len(fragment), protected, frame, wire=wire)
-        self.info.records.append(rec)
-        if not protected:
-            self._content(d, ctype, fragment, False, frame)
-            return
-        cipher = self.cipher[d]
-        if cipher is None:
-            rec.decrypted = False
-            self._opaque(d, ctype, fragment, frame)
-            return
-        try:
-            inner, plain = cipher.decrypt(ctype, version, fragment)
-        except RecordDecryptError as exc:
-            rec.decrypted = False
-            self.info.note(f"frame {frame}: {DIRECTIONS[d]} record did not decrypt ({exc}): "
-                           "the key log or server key does not match this connection")
-            self.cipher[d] = None
-            self._opaque(d, ctype, fragment, frame)
-            return
-        rec.decrypted, rec.inner_type = True, inner
-        self._content(d, inner, plain, True, frame)
+    def _sslv2(self, direction: int, rec: Record, frame: int) -> None:
+        pkt = SSLv2Record(rec.wire)
+        self._add(MessageInfo(DIRECTIONS[direction], "handshake", 1, "client_hello", False, frame, pkt,
+                              rec.fragment, {"sslv2": True}))
+        challenge = bytes(getattr(pkt.payload, "challenge", b""))
+        self.hs = HandshakeState(client_random=challenge.rjust(32, b"\x00")[-32:])
 
     def _opaque(self, d: int, ctype: int, fragment: bytes, frame: int) -> None:
         """An encrypted record we cannot read: one message, named as Wireshark names it."""
@@ -168,11 +125,7 @@ class ConnectionDecoder:
     def _content(self, d: int, ctype: int, data: bytes, encrypted: bool, frame: int) -> None:
         who = DIRECTIONS[d]
         if ctype == 22:
-            if self.hs_buf[d] and self.hs_buf_encrypted[d] != encrypted:
-                self.info.note(f"frame {frame}: {who} changed keys inside a handshake message")
-            self.hs_buf[d] += data
-            self.hs_buf_encrypted[d] = encrypted
-            self._drain_handshake(d, encrypted, frame)
+            self._handshake(d, data, encrypted, frame)
         elif ctype == 21:
             for i in range(0, len(data) - 1, 2):
                 a = Alert(data[i:i + 2])
@@ -201,16 +154,6 @@ class ConnectionDecoder:
         self.info.messages.append(msg)
 
     # -- handshake messages ---------------------------------------------------------------------
-    def _drain_handshake(self, d: int, encrypted: bool, frame: int) -> None:
-        buf = self.hs_buf[d]
-        while len(buf) >= 4:
-            n = int.from_bytes(buf[1:4], "big")
-            if len(buf) < 4 + n:
-                return
-            raw = bytes(buf[:4 + n])
-            del buf[:4 + n]
-            self._handshake(d, raw, encrypted, frame)
-
     def _hint(self) -> Hint:
         hs = self.hs
         return Hint(hs.version, "tls13" if hs.tls13 else (hs.params.kx if hs.params else None))
@@ -247,7 +190,7 @@ class ConnectionDecoder:
             self._tls13_finished(d)
         elif t == H.key_update and hs.tls13 and self.traffic_secret[d] and hs.params:
             self.traffic_secret[d] = tls13.next_traffic_secret(hs.params.prf_hash, self.traffic_secret[d])
-            self.cipher[d] = tls13_protection(hs.params, self.traffic_secret[d])
+            self._set_cipher(d, tls13_protection(hs.params, self.traffic_secret[d]))
         elif t == H.finished and not hs.tls13 and d == SERVER:
             self._remember_session()
         elif t == H.new_session_ticket and not hs.tls13 and hs.master is not None:
@@ -311,7 +254,8 @@ class ConnectionDecoder:
         if hs.params is None:
             self.info.note(f"frame {frame}: cipher suite 0x{body.cipher_suite:04x} is not one certlab decrypts")
         if hs.tls13:
-            self.protected = [True, True]
+            for st in self.streams:
+                st.protected = st.tls13 = True
             self._tls13_keys("CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET")
         else:
             hs.resumed = bool(hs.session_id) and hs.session_id == hs.offered_session_id
@@ -322,10 +266,10 @@ class ConnectionDecoder:
         for d, label in ((CLIENT, client_label), (SERVER, server_label)):
             secret = self.keys.tls13_secret(label, hs.client_random) if client_label else None
             if secret is None or hs.params is None:
-                self.cipher[d] = None
+                self._set_cipher(d, None)
                 continue
             self.traffic_secret[d] = secret
-            self.cipher[d] = tls13_protection(hs.params, secret)
+            self._set_cipher(d, tls13_protection(hs.params, secret))
 
     def _tls13_finished(self, d: int) -> None:
         if self.main_done[d]:
@@ -334,10 +278,10 @@ class ConnectionDecoder:
         label = "CLIENT_TRAFFIC_SECRET_0" if d == CLIENT else "SERVER_TRAFFIC_SECRET_0"
         secret = self.keys.tls13_secret(label, self.hs.client_random)
         if secret is None or self.hs.params is None:
-            self.cipher[d] = None
+            self._set_cipher(d, None)
             return
         self.traffic_secret[d] = secret
-        self.cipher[d] = tls13_protection(self.hs.params, secret)
+        self._set_cipher(d, tls13_protection(self.hs.params, secret))
 
     def _client_key_exchange(self, body: Packet) -> None:
         hs = self.hs
@@ -349,7 +293,7 @@ class ConnectionDecoder:
 
     def _activate_tls12(self, d: int, frame: int) -> None:
         hs = self.hs
-        self.protected[d] = True
+        self.streams[d].protected = True
         if hs.protections is None and hs.params is not None and hs.version:
             master = self.keys.master(hs.client_random, [hs.session_id, hs.offered_ticket])
             if master is None and hs.pms is not None:
@@ -359,7 +303,7 @@ class ConnectionDecoder:
             if master is not None:
                 hs.protections = tls12_protections(hs.version, hs.params, master, hs.client_random,
                                                    hs.server_random, hs.etm and not hs.params.aead)
-        self.cipher[d] = hs.protections[d] if hs.protections else None
+        self._set_cipher(d, hs.protections[d] if hs.protections else None)
 
     def _remember_session(self) -> None:
         hs = self.hs
