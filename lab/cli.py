@@ -75,12 +75,44 @@ def _demo_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _list_args(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _list_run(args: argparse.Namespace) -> int:
+    from lab.runcmd import list_text
+    print(list_text())
+    return EXIT_OK
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", nargs="+", help="scenario ids (see `certlab list`)")
+    p.add_argument("--stack", default="python", help="server stack under test (default: python)")
+    p.add_argument("--tls", choices=["1.2", "1.3"], help="only this TLS version")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--pcap-dir", help="write a pcapng per run here (key log embedded, packets named by step)")
+    p.add_argument("--pki", help="folder of the test PKI (created if missing; default: a temporary one)")
+    p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the server (default 3)")
+
+
+def _run_run(args: argparse.Namespace) -> int:
+    from lab.runcmd import UsageError, render, run
+    try:
+        results = run(args.scenario, args.stack, args.tls, args.pcap_dir, args.pki, args.timeout)
+    except UsageError as exc:
+        raise CommandError(str(exc)) from None
+    print(render(results, args.json))
+    return EXIT_OK if all(r["verdict"] in ("pass", "skip") for r in results) else EXIT_MISMATCH
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                           Callable[[argparse.Namespace], int]]] = {
     "dissect": ("show every TLS record and message of a capture, decrypted, and its client-auth story",
                 _dissect_args, _dissect_run),
     "demo": ("record a real mutual-TLS handshake (Python ssl on both ends) and dissect it",
              _demo_args, _demo_run),
+    "list": ("list the scenarios (row, RFC section, summary) and the stacks", _list_args, _list_run),
+    "run": ("run scenarios with certlab as the client against a real server stack", _run_args, _run_run),
 }
 
 

@@ -1,1 +1,2 @@
-"""Declarative client-auth scenarios (issue 3 onwards); no I/O here."""
+"""Declarative client-auth scenarios (no I/O). Importing the package registers them all."""
+from scenarios import clientauth  # noqa: F401

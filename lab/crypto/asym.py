@@ -43,6 +43,53 @@ def cv13_content(transcript_hash: bytes, server: bool) -> bytes:
     return b"\x20" * 64 + ctx + b"\x00" + transcript_hash
 
 
+def _params(scheme: int):
+    """(kind, padding-or-algorithm, hash) for a signature scheme."""
+    if scheme in (0x0807, 0x0808):
+        return "eddsa", None, None
+    if scheme in _PSS_HASH:
+        h = _PSS_HASH[scheme]()
+        return "rsa", padding.PSS(padding.MGF1(h), h.digest_size), h
+    if scheme in _TLS13_ECDSA:
+        return "ecdsa", None, _TLS13_ECDSA[scheme]()
+    h = _SCHEME_HASH.get(scheme >> 8)
+    if h is None:
+        raise UnsupportedScheme(f"unsupported signature scheme 0x{scheme:04x}")
+    kind = {0x01: "rsa", 0x02: "dsa", 0x03: "ecdsa"}.get(scheme & 0xFF, "dsa")
+    return kind, padding.PKCS1v15() if kind == "rsa" else None, h()
+
+
+class UnsupportedScheme(ValueError):
+    pass
+
+
+def sign(scheme: int | None, private_key, data: bytes) -> bytes:
+    """Sign ``data`` as a handshake signature (the inverse of ``verify``). The key need not fit
+    the scheme: a lab forges mismatches on purpose, so cryptography's own error is raised then.
+    ``scheme`` None is the SSLv3-TLS 1.1 form (RSA over MD5||SHA1 without DigestInfo)."""
+    if scheme is None:
+        if isinstance(private_key, rsa.RSAPrivateKey):
+            # RSA over the raw 36-byte MD5||SHA1: PKCS#1 v1.5 type 1 padding without DigestInfo,
+            # which cryptography cannot express; done with the raw private operation.
+            return _rsa_raw_sign(private_key, digest("md5", data) + digest("sha1", data))
+        return private_key.sign(data, ec.ECDSA(hashes.SHA1()))
+    kind, pad, h = _params(scheme)
+    if kind == "eddsa":
+        return private_key.sign(data)
+    if kind == "rsa":
+        return private_key.sign(data, pad, h)
+    if kind == "ecdsa":
+        return private_key.sign(data, ec.ECDSA(h))
+    return private_key.sign(data, h)
+
+
+def _rsa_raw_sign(key, digest_bytes: bytes) -> bytes:
+    n = key.private_numbers().public_numbers.n
+    k = (n.bit_length() + 7) // 8
+    em = b"\x00\x01" + b"\xff" * (k - 3 - len(digest_bytes)) + b"\x00" + digest_bytes
+    return pow(int.from_bytes(em, "big"), key.private_numbers().d, n).to_bytes(k, "big")
+
+
 def verify(scheme: int | None, public_key, signature: bytes, data: bytes) -> None:
     """Verify a handshake signature; raises ``InvalidSignature``. ``scheme`` None is the
     SSLv3-TLS 1.1 form: RSA signs MD5||SHA1 without DigestInfo, ECDSA/DSA sign SHA-1."""

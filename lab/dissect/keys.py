@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lab.crypto import prf, tls13
 from lab.crypto.asym import decrypt_premaster
+from lab.crypto.derive import (session_hash, tls12_master_from_premaster, tls12_protections,  # noqa: F401
+                               tls13_protection)
 from lab.crypto.keylog import KeyLog
-from lab.crypto.record import RecordProtection, key_block_length, tls12_record_keys
-from lab.crypto.suites import SuiteParams
 
 
 @dataclass
@@ -40,32 +39,3 @@ class KeySource:
             if key and key in self.sessions:
                 return self.sessions[key]
         return None
-
-
-def tls12_master_from_premaster(version: int, params: SuiteParams, pms: bytes, client_random: bytes,
-                                server_random: bytes, ems_session_hash: bytes | None) -> bytes:
-    if ems_session_hash is not None:
-        return prf.extended_master_secret(version, params.prf_hash, pms, ems_session_hash)
-    return prf.master_secret(version, params.prf_hash, pms, client_random, server_random)
-
-
-def tls12_protections(version: int, params: SuiteParams, master: bytes, client_random: bytes,
-                      server_random: bytes, etm: bool) -> tuple[RecordProtection, RecordProtection]:
-    """(client write, server write) record protection from a TLS 1.0-1.2 master secret."""
-    block = prf.key_block(version, params.prf_hash, master, client_random, server_random,
-                          key_block_length(params))
-    k = tls12_record_keys(params, block)
-    return (RecordProtection(params, version, k["client_key"], k["client_iv"], k["client_mac"], etm),
-            RecordProtection(params, version, k["server_key"], k["server_iv"], k["server_mac"], etm))
-
-
-def tls13_protection(params: SuiteParams, secret: bytes) -> RecordProtection:
-    key, iv = tls13.traffic_keys(params.prf_hash, secret, params.key_len)
-    return RecordProtection(params, 0x0304, key, iv)
-
-
-def session_hash(version: int, params: SuiteParams, transcript: bytes) -> bytes:
-    """RFC 7627 section 3 session_hash."""
-    if version >= 0x0303:
-        return prf.digest(params.prf_hash, transcript)
-    return prf.digest("md5", transcript) + prf.digest("sha1", transcript)

@@ -1,0 +1,422 @@
+"""The engine as a TLS client, sans-IO: builds every message from the live state (so a
+scenario can replace, mutate, omit or reorder any of them), frames and protects what it is
+given, and turns received bytes into events while following the server's key changes and
+checking the server's signature and Finished.
+
+Nothing here enforces the protocol's order: the engine is lenient by design so that a
+server's reaction to a broken flow can be observed. ``lab.engine.flows`` knows the order.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cryptography.exceptions import InvalidSignature
+from scapy.packet import Packet
+
+from lab import x509view
+from lab.crypto import kx, tls13
+from lab.crypto.asym import cv13_content, sign, verify
+from lab.crypto.derive import tls13_protection
+from lab.crypto.record import RecordProtection
+from lab.engine.recordstream import Problem, Record, RecordStream
+from lab.engine.state import EngineError, HandshakeKeys
+from lab.engine.schemes import choose_scheme
+from layers.alert import Alert, ChangeCipherSpec
+from layers.certificate import (ASN1Cert, Certificate12, Certificate13, CertificateEntry, CertificateVerify,
+                                CertificateVerifyLegacy)
+from layers.extensions import (ECPointFormats, ExtensionCH, KeyShareCH, KeyShareEntry, PskKeyExchangeModes,
+                               RenegotiationInfo, ServerName, ServerNameList, SignatureAlgorithms,
+                               SupportedGroups, SupportedVersionsCH, Cookie)
+from layers.finished import Finished, KeyUpdate
+from layers.handshake import Handshake, Hint, parse_handshake
+from layers.hello import ClientHello
+from layers.keyexchange import ClientKeyExchangeDH, ClientKeyExchangeECDH, ClientKeyExchangeRSA
+from layers.registry import HANDSHAKE_NAMES, ExtensionType as E, HandshakeType as H
+
+SUITES_13 = (0x1301, 0x1302, 0x1303)
+SUITES_12 = (0xC02F, 0xC02B, 0xC030, 0xC02C, 0xCCA8, 0xCCA9, 0x009E, 0x009F, 0x009C, 0x009D)
+SCHEMES = (0x0403, 0x0503, 0x0603, 0x0807, 0x0804, 0x0805, 0x0806, 0x0809, 0x080A, 0x080B,
+           0x0401, 0x0501, 0x0601)
+
+
+@dataclass
+class ClientConfig:
+    version: str = "1.3"
+    cipher_suites: tuple[int, ...] = ()
+    groups: tuple[int, ...] = (29, 23, 24)
+    key_share_groups: tuple[int, ...] = (29,)
+    signature_algorithms: tuple[int, ...] = SCHEMES
+    server_name: str | None = "localhost"
+    offer_pha: bool = False
+    ems: bool = True
+    chain: tuple[bytes, ...] = ()     # DER certificates, leaf first
+    key: object = None                # the leaf's private key
+
+    @property
+    def suites(self) -> tuple[int, ...]:
+        return self.cipher_suites or (SUITES_13 if self.version == "1.3" else SUITES_12)
+
+
+@dataclass
+class Event:
+    kind: str                 # handshake | alert | change_cipher_spec | application_data | problem
+    name: str
+    type: int | None = None
+    layer: Packet | None = None
+    raw: bytes = b""
+    encrypted: bool = False
+    level: int | None = None
+
+
+@dataclass
+class ClientEngine:
+    config: ClientConfig
+    rng: Callable[[int], bytes] = os.urandom
+    k: HandshakeKeys = field(default_factory=HandshakeKeys)
+    inbound: RecordStream = field(default_factory=RecordStream)
+    out_cipher: RecordProtection | None = None
+    record_version: int = 0x0303
+    notes: list[str] = field(default_factory=list)
+    shares: dict = field(default_factory=dict)
+    server_chain: list[bytes] = field(default_factory=list)
+    server_key: object = None
+    cert_request: Packet | None = None
+    ske: Packet | None = None
+    hrr: Packet | None = None
+    client_verify_data: bytes = b""
+    server_verify_data: bytes = b""
+    handshakes: int = 0
+    main_done: bool = False
+    server_finished: bool = False
+    owe_key_update: bool = False
+    _premaster: bytes | None = None
+    _pending: tuple[RecordProtection, RecordProtection] | None = None
+    _last_ch: Packet | None = None
+    _staged: list[bytes] = field(default_factory=list)
+    _next_out: RecordProtection | None = None
+    keylog_all: list[str] = field(default_factory=list)
+
+    # -- building --------------------------------------------------------------------------------
+    @property
+    def tls13(self) -> bool:
+        return self.config.version == "1.3"
+
+    def client_hello(self, **fields) -> Packet:
+        """A ClientHello from the configuration (a second one after a HelloRetryRequest answers it)."""
+        cfg, renegotiating = self.config, self.handshakes > 0 and not self.tls13
+        if self.hrr is None or renegotiating:
+            self.k = HandshakeKeys(version=0x0304 if self.tls13 else 0x0303, client_random=self.rng(32),
+                                   keylog=self.k.keylog)
+            self.shares = {}
+        groups = cfg.key_share_groups
+        if self.hrr is not None:
+            sel = [e.payload for e in self.hrr.payload.extensions if e.extension_type == E.key_share]
+            groups = (sel[0].selected_group,) if sel else groups
+        exts = []
+        if cfg.server_name:
+            name = ServerName(host_name=cfg.server_name.encode())
+            exts.append(ExtensionCH() / ServerNameList(server_name_list=[name]))
+        exts += [ExtensionCH() / SupportedGroups(named_group_list=list(cfg.groups)),
+                 ExtensionCH() / ECPointFormats(),
+                 ExtensionCH() / SignatureAlgorithms(supported_signature_algorithms=list(cfg.signature_algorithms))]
+        if cfg.ems:
+            exts.append(ExtensionCH(extension_type=E.extended_master_secret))
+        exts.append(ExtensionCH() / RenegotiationInfo(renegotiated_connection=self.client_verify_data))
+        if self.tls13:
+            exts.append(ExtensionCH() / SupportedVersionsCH(versions=[0x0304]))
+            exts.append(ExtensionCH() / PskKeyExchangeModes(ke_modes=[1]))
+            for g in groups:
+                self.shares.setdefault(g, kx.generate_share(g))
+            exts.append(ExtensionCH() / KeyShareCH(client_shares=[
+                KeyShareEntry(group=g, key_exchange=self.shares[g].public) for g in groups]))
+            if self.hrr is not None:
+                cookie = [e.payload for e in self.hrr.payload.extensions if e.extension_type == E.cookie]
+                if cookie:
+                    exts.append(ExtensionCH() / Cookie(cookie=cookie[0].cookie))
+            if cfg.offer_pha:
+                exts.append(ExtensionCH(extension_type=E.post_handshake_auth))
+        sid = self._last_ch.payload.legacy_session_id if (self._last_ch and self.hrr is not None) else \
+            (self.rng(32) if self.tls13 else b"")
+        body = ClientHello(legacy_version=0x0303, random=self.k.client_random, legacy_session_id=sid,
+                           cipher_suites=list(cfg.suites), extensions=exts)
+        for name, value in fields.items():
+            setattr(body, name, value)
+        self._last_ch = Handshake() / body
+        return self._last_ch
+
+    def certificate(self, chain: list[bytes] | None = None, context: bytes | None = None) -> Packet:
+        chain = list(self.config.chain if chain is None else chain)
+        if self.tls13:
+            ctx = context if context is not None else bytes(getattr(self.cert_request.payload,
+                                                                    "certificate_request_context", b"")
+                                                            if self.cert_request is not None else b"")
+            return Handshake() / Certificate13(certificate_request_context=ctx,
+                                               certificate_list=[CertificateEntry(cert_data=c) for c in chain])
+        return Handshake() / Certificate12(certificate_list=[ASN1Cert(cert_data=c) for c in chain])
+
+    def client_key_exchange(self) -> Packet:
+        """The key exchange for the negotiated suite; the master secret follows once it is sent."""
+        params = self.k.params
+        if params is None:
+            raise EngineError("ClientKeyExchange before a ServerHello")
+        if params.kx == "rsa":
+            self._premaster = b"\x03\x03" + self.rng(46)
+            return Handshake() / ClientKeyExchangeRSA(
+                encrypted_pre_master_secret=kx.rsa_encrypt_premaster(self.server_key, self._premaster))
+        if self.ske is None:
+            raise EngineError("no ServerKeyExchange to answer")
+        ske = self.ske.payload
+        if params.kx == "ecdhe":
+            share = kx.generate_share(ske.named_curve)
+            self._premaster = share.shared_secret(bytes(ske.point))
+            return Handshake() / ClientKeyExchangeECDH(ecdh_Yc=share.public)
+        yc, self._premaster = kx.dhe_client(bytes(ske.dh_p), bytes(ske.dh_g), bytes(ske.dh_Ys))
+        return Handshake() / ClientKeyExchangeDH(dh_Yc=yc)
+
+    def signed_content(self) -> bytes:
+        """What a client CertificateVerify sent now must sign."""
+        if self.tls13:
+            return cv13_content(self.k.transcript_hash(), server=False)
+        return bytes(self.k.transcript)
+
+    def certificate_verify(self, key=None, scheme: int | None = None, signature: bytes | None = None,
+                           content: bytes | None = None) -> Packet:
+        key = key if key is not None else self.config.key
+        if scheme is None:
+            offered = self._requested_schemes()
+            scheme = choose_scheme(key, offered, self.tls13)
+        if signature is None:
+            signature = sign(scheme, key, content if content is not None else self.signed_content())
+        if scheme is None:
+            return Handshake() / CertificateVerifyLegacy(signature=signature)
+        return Handshake() / CertificateVerify(algorithm=scheme, signature=signature)
+
+    def _requested_schemes(self) -> list[int]:
+        cr = self.cert_request.payload if self.cert_request is not None else None
+        if cr is None:
+            return list(self.config.signature_algorithms)
+        if hasattr(cr, "supported_signature_algorithms"):
+            return list(cr.supported_signature_algorithms)
+        for e in getattr(cr, "extensions", []):
+            if e.extension_type == E.signature_algorithms:
+                return list(e.payload.supported_signature_algorithms)
+        return list(self.config.signature_algorithms)
+
+    def finished(self, verify_data: bytes | None = None) -> Packet:
+        if verify_data is None:
+            if self.tls13:
+                verify_data = self.k.finished13(self.k.c_ap if self.main_done else self.k.c_hs)
+            else:
+                verify_data = self.k.finished12(b"client finished")
+        return Handshake() / Finished(verify_data=verify_data)
+
+    # -- sending ---------------------------------------------------------------------------------
+    def records(self, content_type: int, data: bytes, fragment: int | None = None) -> bytes:
+        """Frame (and protect, when a write key is active) ``data`` in records of ``fragment`` bytes."""
+        size = fragment or 16384
+        out = b""
+        for off in range(0, max(len(data), 1), size):
+            chunk = data[off:off + size]
+            if self.out_cipher is not None and not (self.tls13 and content_type == 20):
+                ctype, chunk = self.out_cipher.encrypt(content_type, self.record_version, chunk)
+            else:
+                ctype = content_type
+            out += bytes([ctype]) + self.record_version.to_bytes(2, "big") + len(chunk).to_bytes(2, "big") + chunk
+        return out
+
+    def stage(self, msg: Packet | bytes) -> bytes:
+        """Add a handshake message to the transcript and to the next flight; returns its bytes."""
+        raw = bytes(msg)
+        self._staged.append(raw)
+        self._sent(raw)
+        return raw
+
+    def flush(self, fragment: int | None = None) -> bytes:
+        """Wire bytes for the staged messages, coalesced in records of ``fragment`` bytes; a key
+        change they cause (TLS 1.3 client Finished, KeyUpdate) applies after them."""
+        wire = self.records(22, b"".join(self._staged), fragment) if self._staged else b""
+        self._staged = []
+        if self._next_out is not None:
+            self.out_cipher, self._next_out = self._next_out, None
+        return wire
+
+    def send_handshake(self, *msgs: Packet | bytes, fragment: int | None = None) -> bytes:
+        for m in msgs:
+            self.stage(m)
+        return self.flush(fragment)
+
+    def _sent(self, raw: bytes) -> None:
+        t = raw[0]
+        if t == H.client_hello:
+            self.handshakes += 1
+            if not (self.tls13 and self.hrr is not None):
+                self.k.transcript = bytearray()
+        if t == H.key_update:
+            self.k.c_ap = tls13.next_traffic_secret(self.k.hash_name, self.k.c_ap)
+            self._next_out = tls13_protection(self.k.params, self.k.c_ap)
+            return
+        self.k.add(raw)
+        if t == H.client_key_exchange and self._premaster is not None:
+            self.k.tls12_master(self._premaster)
+            self._pending = self.k.tls12_protections()
+        elif t == H.finished and self.tls13 and not self.main_done:
+            self.main_done = True
+            self.k.main_transcript = bytes(self.k.transcript)
+            self._next_out = tls13_protection(self.k.params, self.k.c_ap)
+        elif t == H.finished and not self.tls13:
+            self.client_verify_data = raw[4:]
+
+    def send_ccs(self) -> bytes:
+        wire = self.records(20, bytes(ChangeCipherSpec()))
+        if not self.tls13:
+            if self._pending is None and self.k.master is not None:
+                self._pending = self.k.tls12_protections()
+            self.out_cipher = self._pending[0] if self._pending else None
+        return wire
+
+    def send_alert(self, description: int, level: int = 2) -> bytes:
+        return self.records(21, bytes(Alert(level=level, description=description)))
+
+    def send_application_data(self, data: bytes) -> bytes:
+        return self.records(23, data)
+
+    def key_update(self, request: int = 0) -> bytes:
+        return self.send_handshake(Handshake() / KeyUpdate(request_update=request))
+
+    # -- receiving -------------------------------------------------------------------------------
+    def receive_bytes(self, data: bytes) -> list[Event]:
+        events: list[Event] = []
+        for item in self.inbound.feed(data):
+            if isinstance(item, Problem):
+                events.append(Event("problem", item.text))
+            elif isinstance(item, Record):
+                if item.encrypted and not item.decrypted:
+                    events.append(Event("problem", f"record did not decrypt: {item.error or 'no key'}",
+                                        raw=item.wire, encrypted=True))
+            elif item.content_type == 22:
+                events.append(self._server_handshake(item.data, item.encrypted))
+            elif item.content_type == 21:
+                for i in range(0, len(item.data) - 1, 2):
+                    a = Alert(item.data[i:i + 2])
+                    events.append(Event("alert", a.sprintf("%description%"), a.description, a,
+                                        item.data[i:i + 2], item.encrypted, a.level))
+            elif item.content_type == 20:
+                events.append(Event("change_cipher_spec", "change_cipher_spec", raw=item.data,
+                                    encrypted=item.encrypted))
+                if not self.tls13:
+                    self.inbound.protected = True
+                    self.inbound.cipher = self._pending[1] if self._pending else None
+            else:
+                events.append(Event("application_data" if item.content_type == 23 else "unknown",
+                                    "application_data", item.content_type, None, item.data, item.encrypted))
+        return events
+
+    def _server_handshake(self, raw: bytes, encrypted: bool) -> Event:
+        hint = Hint(self.k.version if self.k.params else None,
+                    "tls13" if self.tls13 else (self.k.params.kx if self.k.params else None))
+        try:
+            msg = parse_handshake(raw, hint)
+        except Exception as exc:  # a broken server message: report it, keep the bytes
+            self.notes.append(f"server sent a malformed handshake message type {raw[0]} ({type(exc).__name__})")
+            return Event("handshake", f"malformed_{raw[0]}", raw[0], None, raw, encrypted)
+        body, t = msg.payload, raw[0]
+        name = "hello_retry_request" if getattr(body, "is_hello_retry_request", False) else \
+            HANDSHAKE_NAMES.get(t, f"handshake_{t}")
+        ev = Event("handshake", name, t, msg, raw, encrypted)
+        try:
+            self._process(t, msg, body, raw)
+        except EngineError as exc:
+            self.notes.append(str(exc))
+        return ev
+
+    def _process(self, t: int, msg: Packet, body: Packet, raw: bytes) -> None:
+        k = self.k
+        if t == H.server_hello:
+            if getattr(body, "is_hello_retry_request", False):
+                self.hrr = msg
+                k.negotiate(0x0304, body.cipher_suite)
+                k.hello_retry()
+                k.add(raw)
+                return
+            self._server_hello(body, raw)
+            return
+        elif t in (H.new_session_ticket,):
+            return
+        elif t == H.key_update:
+            k.s_ap = tls13.next_traffic_secret(k.hash_name, k.s_ap)
+            self.inbound.cipher = tls13_protection(k.params, k.s_ap)
+            self.owe_key_update = self.owe_key_update or body.request_update == 1
+            return
+        elif t == H.hello_request:
+            return
+        elif t == H.certificate_request and self.tls13 and self.main_done:
+            self.cert_request = msg
+            k.transcript = bytearray(k.main_transcript)
+            k.add(raw)
+            return
+        elif t == H.finished:
+            self._server_finished(body, raw)
+            return
+        elif t == H.certificate_verify:
+            self._check_server_signature(body, cv13_content(k.transcript_hash(), server=True))
+        k.add(raw)
+        if t == H.certificate:
+            self.server_chain = [bytes(e.cert_data) for e in body.certificate_list]
+            if self.server_chain:
+                self.server_key = x509view.certificate(self.server_chain[0]).public_key()
+        elif t == H.certificate_request:
+            self.cert_request = msg
+        elif t == H.server_key_exchange:
+            self.ske = msg
+            params = bytes(body)[:len(bytes(body)) - 2 - len(body.signature) - (2 if hasattr(body, "algorithm") else 0)]
+            self._check_server_signature(body, k.client_random + k.server_random + params)
+
+    def _server_hello(self, body: Packet, raw: bytes) -> None:
+        k = self.k
+        version = body.legacy_version
+        share = None
+        for e in body.extensions:
+            if e.extension_type == E.supported_versions:
+                version = e.payload.selected_version
+            elif e.extension_type == E.key_share:
+                share = e.payload.server_share
+        k.negotiate(version, body.cipher_suite)
+        k.server_random = bytes(body.random)
+        k.add(raw)
+        if version >= 0x0304:
+            if share is None or share.group not in self.shares:
+                raise EngineError("the server's key_share names a group we did not offer")
+            client, server = k.tls13_handshake_keys(self.shares[share.group].shared_secret(bytes(share.key_exchange)))
+            self.out_cipher = client
+            self.inbound.protected = self.inbound.tls13 = True
+            self.inbound.cipher = server
+        else:
+            k.ems = self.config.ems and any(e.extension_type == E.extended_master_secret for e in body.extensions)
+
+    def _server_finished(self, body: Packet, raw: bytes) -> None:
+        k = self.k
+        expected = k.finished13(k.s_hs) if self.tls13 else k.finished12(b"server finished")
+        if bytes(body.verify_data) != expected:
+            self.notes.append("the server's Finished does not verify")
+        k.add(raw)
+        self.server_finished = True
+        if self.tls13:
+            k.tls13_application_secrets()
+            self.inbound.cipher = tls13_protection(k.params, k.s_ap)
+        else:
+            self.server_verify_data = bytes(body.verify_data)
+
+    def _check_server_signature(self, body: Packet, content: bytes) -> None:
+        if self.server_key is None:
+            self.notes.append("the server signed without sending a certificate")
+            return
+        try:
+            verify(getattr(body, "algorithm", None), self.server_key, bytes(body.signature), content)
+        except (InvalidSignature, ValueError, TypeError):
+            self.notes.append(f"the server's {body.name} signature does not verify")
+
+    @property
+    def keylog(self) -> str:
+        return "".join(line + "\n" for line in self.k.keylog)

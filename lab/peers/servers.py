@@ -1,0 +1,165 @@
+"""Server peers: real TLS servers as context managers on free loopback ports, in a client-auth
+mode (none, optional, required, pha) and pinned to one TLS version."""
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+import subprocess
+import threading
+from dataclasses import dataclass, field
+
+from lab.peers.process import ManagedProcess, PeerUnavailable, free_port, require
+from lab.pki import Pki
+
+MODES = ("none", "optional", "required", "pha")
+
+
+@dataclass
+class ServerPeer:
+    pki: Pki
+    version: str
+    mode: str
+    workdir: str
+    alg: str = "rsa"
+    port: int = 0
+    name: str = "server"
+
+    def __enter__(self) -> "ServerPeer":
+        raise NotImplementedError
+
+    def __exit__(self, *exc: object) -> None:
+        raise NotImplementedError
+
+    def supports(self, mode: str) -> bool:
+        return mode in ("none", "optional", "required")
+
+    def hooks(self) -> dict:
+        """Actions a scenario's Trigger steps can ask of this peer."""
+        return {}
+
+
+@dataclass
+class OpenSSLServer(ServerPeer):
+    """``openssl s_server -rev`` (answers each line reversed), verifying with -verify_return_error.
+    Mode ``renegotiation`` (TLS 1.2) runs s_server's interactive mode instead: the line ``R``
+    on its stdin requests the client certificate in a new handshake."""
+    name: str = "openssl"
+    proc: ManagedProcess | None = None
+
+    def supports(self, mode: str) -> bool:
+        return mode in ("none", "optional", "required") or (mode == "renegotiation" and self.version == "1.2")
+
+    def __enter__(self) -> "OpenSSLServer":
+        exe = require("openssl")
+        if not self.supports(self.mode):
+            raise PeerUnavailable(f"openssl s_server cannot run mode {self.mode} in TLS {self.version}")
+        srv = self.pki.identity(self.alg, "server")
+        self.port = free_port()
+        verify = {"none": [], "optional": ["-verify", "4"], "required": ["-Verify", "4"],
+                  "renegotiation": []}[self.mode]
+        io_mode = [] if self.mode == "renegotiation" else ["-rev"]
+        argv = [exe, "s_server", "-accept", f"127.0.0.1:{self.port}", "-cert", srv.cert, "-key", srv.key,
+                "-CAfile", srv.ca, *verify, "-verify_return_error", *io_mode,
+                "-tls1_3" if self.version == "1.3" else "-tls1_2", "-cipher", "ALL:@SECLEVEL=0",
+                "-no_resumption_on_reneg"]
+        self.proc = ManagedProcess(argv, os.path.join(self.workdir, f"openssl-{self.port}"), port=self.port,
+                                   stdin=True)
+        self.proc.__enter__()
+        return self
+
+    def hooks(self) -> dict:
+        if self.mode != "renegotiation" or self.proc is None:
+            return {}
+        return {"renegotiate": lambda: self.proc.send(b"R\n"),
+                "respond": lambda: self.proc.send(b"HTTP/1.0 200 OK\r\n\r\nrenegotiated\n")}
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc:
+            self.proc.stop()
+
+
+@dataclass
+class PythonServer(ServerPeer):
+    """Python's ssl (OpenSSL underneath) in a thread of this process: the embedded default."""
+    name: str = "python"
+    _sock: socket.socket | None = None
+    _thread: threading.Thread | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    errors: list[str] = field(default_factory=list)
+
+    def supports(self, mode: str) -> bool:
+        return mode in MODES and (mode != "pha" or self.version == "1.3")
+
+    def _context(self) -> ssl.SSLContext:
+        srv = self.pki.identity(self.alg, "server")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        v = ssl.TLSVersion.TLSv1_3 if self.version == "1.3" else ssl.TLSVersion.TLSv1_2
+        ctx.minimum_version = ctx.maximum_version = v
+        ctx.load_cert_chain(srv.cert, srv.key)
+        ctx.load_verify_locations(srv.ca)
+        ctx.set_ciphers("ALL:@SECLEVEL=0")
+        dh = self._dh_params()
+        if dh:
+            ctx.load_dh_params(dh)
+        ctx.verify_mode = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL,
+                           "required": ssl.CERT_REQUIRED, "pha": ssl.CERT_REQUIRED}[self.mode]
+        if self.mode == "pha":
+            ctx.post_handshake_auth = True
+        return ctx
+
+    def _dh_params(self) -> str | None:
+        """RFC 7919 ffdhe2048 parameters (Python's ssl has none by default, so no DHE suites)."""
+        path = os.path.join(self.pki.root, "ffdhe2048.pem")
+        if not os.path.exists(path):
+            try:
+                exe = require("openssl")
+            except PeerUnavailable:
+                return None
+            subprocess.run([exe, "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048",
+                            "-out", path], check=True, capture_output=True, timeout=30)
+        return path
+
+    def __enter__(self) -> "PythonServer":
+        if not self.supports(self.mode):
+            raise PeerUnavailable(f"python server cannot run mode {self.mode} in TLS {self.version}")
+        ctx = self._context()
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.2)
+        self.port = self._sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, args=(ctx,), daemon=True)
+        self._thread.start()
+        return self
+
+    def _serve(self, ctx: ssl.SSLContext) -> None:
+        assert self._sock
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            conn.settimeout(5)
+            try:
+                with ctx.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(4096)
+                    if self.mode == "pha":
+                        tls.verify_client_post_handshake()
+                        tls.sendall(b"HTTP/1.0 100 Continue\r\n\r\n")
+                        tls.recv(4096)
+                    peer = tls.getpeercert() or {}
+                    who = ",".join(f"{k}={v}" for rdn in peer.get("subject", ()) for k, v in rdn) or "-"
+                    tls.sendall(b"HTTP/1.0 200 OK\r\n\r\nclient=" + who.encode() + b"\n")
+            except (ssl.SSLError, OSError, ValueError) as exc:
+                self.errors.append(str(exc))
+            finally:
+                conn.close()
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._sock:
+            self._sock.close()
+        if self._thread:
+            self._thread.join(5)
+
+
+SERVERS = {"openssl": OpenSSLServer, "python": PythonServer}

@@ -1,0 +1,97 @@
+"""``certlab list`` and ``certlab run``: scenarios against real server stacks."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from typing import Any
+
+from lab.peers.process import PeerUnavailable
+from lab.peers.servers import SERVERS
+from lab.pki import Pki
+from lab.runner import Setup, run_scenario
+from lab.scenario import REGISTRY, Scenario
+from lab.transport import PeerUnreachable, SocketTransport
+
+STACK_PROGRAMS = {"openssl": "openssl", "python": None}
+
+
+class UsageError(Exception):
+    pass
+
+
+def list_text() -> str:
+    import scenarios  # noqa: F401  (registers the scenarios)
+    lines = ["Scenarios:"]
+    for sc in sorted(REGISTRY.values(), key=lambda s: (s.row, s.id)):
+        lines.append(f"  {sc.id:36} {sc.row:8} TLS {','.join(sorted(sc.versions)):8} {sc.rfc}")
+        lines.append(f"  {'':36} {sc.summary}")
+    lines.append("")
+    lines.append("Stacks (server role):")
+    for name, prog in sorted(STACK_PROGRAMS.items()):
+        state = "built in" if prog is None else ("installed" if shutil.which(prog) else "missing")
+        lines.append(f"  {name:10} {state}")
+    return "\n".join(lines)
+
+
+def _versions(sc: Scenario, wanted: str | None) -> list[str]:
+    return [v for v in sorted(sc.versions) if wanted in (None, v)]
+
+
+def run(ids: list[str], stack: str, tls: str | None, pcap_dir: str | None, pki_dir: str | None,
+        timeout: float = 3.0) -> list[dict[str, Any]]:
+    import scenarios  # noqa: F401
+    unknown = [i for i in ids if i not in REGISTRY]
+    if unknown:
+        raise UsageError(f"unknown scenario {unknown[0]!r}; `certlab list` shows them")
+    if stack not in SERVERS:
+        raise UsageError(f"unknown stack {stack!r}; choose one of {', '.join(sorted(SERVERS))}")
+    work = tempfile.mkdtemp(prefix="certlab-run-")
+    try:
+        pki = Pki.ensure(pki_dir or os.path.join(work, "pki"))
+        results = []
+        for sid in ids:
+            sc = REGISTRY[sid]
+            versions = _versions(sc, tls)
+            if not versions:
+                raise UsageError(f"{sid} does not apply to TLS {tls} (it covers {', '.join(sorted(sc.versions))})")
+            for v in versions:
+                peer = SERVERS[stack](pki, v, sc.server_mode, work)
+                if not peer.supports(sc.server_mode):
+                    results.append({"scenario": sid, "stack": stack, "tls_version": v, "verdict": "skip",
+                                    "observed": {}, "expected": sc.expect(v).describe(), "rfc": sc.rfc,
+                                    "reason": f"{stack} has no {sc.server_mode} mode in TLS {v}", "pcap": None})
+                    continue
+                with peer:
+                    results.append(run_scenario(sc, Setup(pki, v), lambda: SocketTransport("127.0.0.1", peer.port),
+                                                stack, pcap_dir=pcap_dir, timeout=timeout, hooks=peer.hooks()))
+        return results
+    except (PeerUnavailable, PeerUnreachable) as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def render(results: list[dict[str, Any]], as_json: bool) -> str:
+    if as_json:
+        return json.dumps({"results": results}, indent=2)
+    lines = []
+    for r in results:
+        o = r["observed"]
+        what = o.get("outcome", "-")
+        if o.get("alert"):
+            what += f" {o['alert']} ({o.get('alert_code')}, {o.get('alert_level')}) from {o.get('alert_from')}"
+        if o.get("http_status"):
+            what += f" HTTP {o['http_status']}"
+        if o.get("when"):
+            what += f", {o['when'].replace('_', ' ')}"
+        lines.append(f"{r['verdict'].upper():5} {r['scenario']} [{r['stack']}, TLS {r['tls_version']}]: {what}")
+        lines.append(f"      expected: {' or '.join(r['expected'])}  ({r['rfc']})")
+        if o.get("server_errors"):
+            lines.append(f"      server errors: {'; '.join(o['server_errors'])}")
+        if r.get("pcap"):
+            lines.append(f"      pcap: {r['pcap']}")
+        if r.get("reason"):
+            lines.append(f"      {r['reason']}")
+    return "\n".join(lines)

@@ -1,0 +1,180 @@
+"""Running a scenario: an engine, a transport to the peer, the steps, and what actually
+happened (success, an alert and when it came, a silent close, an application-level rejection,
+or a timeout), judged against the scenario's acceptable outcomes. Every run can leave a pcapng
+of the exact bytes, with the key log embedded and each packet named after its step."""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from lab.capture.synth import Flight, frame_conversation
+from lab.capture.writer import write_pcapng
+from lab.engine.client import ClientConfig, ClientEngine, Event
+from lab.pki import Pki
+from lab.scenario import ReadUntil, Scenario, Send, SendAlert, SendAppData, SendCCS, Trigger
+from lab.transport import Transport
+
+HTTP_STATUS = re.compile(rb"^HTTP/1\.[01] (\d{3})")
+
+
+def load_chain(path: str) -> list[bytes]:
+    with open(path, "rb") as fh:
+        return [c.public_bytes(serialization.Encoding.DER) for c in x509.load_pem_x509_certificates(fh.read())]
+
+
+def load_key(path: str):
+    with open(path, "rb") as fh:
+        return serialization.load_pem_private_key(fh.read(), None)
+
+
+@dataclass
+class Setup:
+    """What a scenario can draw on: the test PKI, the TLS version, the key family."""
+    pki: Pki
+    version: str
+    alg: str = "rsa"
+
+    def chain(self, who: str = "client") -> list[bytes]:
+        return load_chain(self.pki.identity(self.alg, who).cert)
+
+    def key(self, who: str = "client"):
+        return load_key(self.pki.identity(self.alg, who).key)
+
+
+@dataclass
+class Run:
+    """The live state of one run, for the outcome logic."""
+    engine: ClientEngine
+    transport: Transport
+    timeout: float
+    flights: list[Flight] = field(default_factory=list)
+    observed: dict[str, Any] | None = None
+
+    @property
+    def phase(self) -> str:
+        e = self.engine
+        done = e.main_done if e.tls13 else bool(e.client_verify_data)
+        return "after_client_finished" if done else "before_client_finished"
+
+    def send(self, wire: bytes, label: str) -> None:
+        if wire:
+            self.transport.send(wire)
+            self.flights.append(Flight(True, wire, label))
+
+    def read(self, names: tuple[str, ...], label: str, when: str | None = None) -> list[Event]:
+        """Read until one of ``names`` (or anything, if empty), an alert, a close or the timeout."""
+        seen: list[Event] = []
+        while self.observed is None:
+            data = self.transport.recv(self.timeout)
+            if data is None:
+                if names:
+                    self.observed = {"outcome": "timeout", "when": when or self.phase, "waiting_for": list(names)}
+                return seen
+            if data == b"":
+                self.observed = {"outcome": "closed", "when": when or self.phase}
+                return seen
+            self.flights.append(Flight(False, data, f"server: {label}"))
+            events = self.engine.receive_bytes(data)
+            seen += events
+            for ev in events:
+                if ev.kind == "alert" and not (ev.type == 0 and ev.level == 1 and not names):
+                    self.observed = {"outcome": "closed" if ev.type == 0 else "alert", "alert": ev.name,
+                                     "alert_code": ev.type, "alert_level": "fatal" if ev.level == 2 else "warning",
+                                     "alert_from": "server", "when": when or self.phase}
+                    return seen
+                if ev.kind == "alert":
+                    self.observed = {"outcome": "closed", "alert": "close_notify", "alert_code": 0,
+                                     "alert_level": "warning", "alert_from": "server", "when": when or self.phase}
+                    return seen
+            if self.engine.owe_key_update:
+                self.engine.owe_key_update = False
+                self.send(self.engine.key_update(0), "KeyUpdate (answering update_requested)")
+            if names and any(ev.name in names for ev in events):
+                return seen
+            if not names and any(ev.kind == "application_data" for ev in events):
+                return seen
+        return seen
+
+
+def execute(sc: Scenario, setup: Setup, transport: Transport, *, timeout: float = 3.0,
+            hooks: dict[str, Callable[[], None]] | None = None) -> tuple[dict[str, Any], Run]:
+    cfg = ClientConfig(version=setup.version, chain=tuple(setup.chain()), key=setup.key(),
+                       offer_pha="pha" in sc.tags, **dict(sc.client))
+    run = Run(ClientEngine(cfg), transport, timeout)
+    eng = run.engine
+    for step in sc.build(setup):
+        if run.observed is not None:
+            break
+        if isinstance(step, Send):
+            for g in step.gens:
+                msg = g(eng)
+                if msg is not None:
+                    eng.stage(msg)
+            run.send(eng.flush(step.fragment), step.label)
+        elif isinstance(step, SendCCS):
+            run.send(eng.send_ccs(), step.label)
+        elif isinstance(step, SendAlert):
+            run.send(eng.send_alert(step.description, step.level), step.label)
+        elif isinstance(step, SendAppData):
+            run.send(eng.send_application_data(step.data), step.label)
+        elif isinstance(step, ReadUntil):
+            run.read(step.names, step.label)
+        elif isinstance(step, Trigger):
+            hook = (hooks or {}).get(step.action)
+            if hook is None:
+                run.observed = {"outcome": "error", "reason": f"the peer cannot {step.action}"}
+                break
+            hook()
+    if run.observed is None:
+        # TLS 1.3 servers judge the client certificate after the client's Finished: always send
+        # application data and read, or every rejection would look like a success.
+        run.send(eng.send_application_data(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"), "application data (probe)")
+        events = run.read((), "response to the probe", when="on_first_read")
+        if run.observed is None:
+            data = b"".join(e.raw for e in events if e.kind == "application_data")
+            if data:
+                m = HTTP_STATUS.match(data)
+                status = int(m.group(1)) if m else None
+                run.observed = {"outcome": "app_rejected" if status and status >= 400 else "success",
+                                "when": "on_first_read", "response": data[:200].decode("latin-1")}
+                if status:
+                    run.observed["http_status"] = status
+            else:
+                run.observed = {"outcome": "timeout", "when": "on_first_read", "waiting_for": ["application data"]}
+    if eng.notes:
+        run.observed["server_errors"] = list(eng.notes)
+    transport.close()
+    return run.observed, run
+
+
+def result_for(sc: Scenario, stack: str, version: str, observed: dict, pcap: str | None) -> dict[str, Any]:
+    expect = sc.expect(version)
+    return {"scenario": sc.id, "stack": stack, "tls_version": version,
+            "verdict": ("error" if observed.get("outcome") == "error" else
+                        "pass" if expect.matches(observed) else "fail"), "observed": observed,
+            "expected": expect.describe(), "rfc": sc.rfc, "row": sc.row, "level": sc.level, "pcap": pcap}
+
+
+def write_capture(run: Run, path: str) -> str:
+    local = getattr(run.transport, "local", ("127.0.0.1", 50000))
+    remote = getattr(run.transport, "remote", ("127.0.0.1", 443))
+    packets = frame_conversation(run.flights, (local[0], local[1]), (remote[0], remote[1]))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    write_pcapng(path, packets, run.engine.keylog)
+    return path
+
+
+def run_scenario(sc: Scenario, setup: Setup, connect: Callable[[], Transport], stack: str, *,
+                 pcap_dir: str | None = None, timeout: float = 3.0,
+                 hooks: dict[str, Callable[[], None]] | None = None) -> dict[str, Any]:
+    observed, run = execute(sc, setup, connect(), timeout=timeout, hooks=hooks)
+    pcap = None
+    if pcap_dir:
+        pcap = write_capture(run, os.path.join(pcap_dir, f"{sc.id}-{stack}-tls{setup.version.replace('.', '')}.pcapng"))
+    return result_for(sc, stack, setup.version, observed, pcap)

@@ -1,0 +1,152 @@
+"""The scenario DSL: a scenario is a decorated function that returns steps (tlsfuzzer's idea,
+without its copy-paste). Steps hold lazy generators, built at send time from the live engine;
+expectations are sets of acceptable outcomes, and the result records what actually happened.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from scapy.packet import Packet
+
+Generator = Callable[[Any], Packet | bytes | None]   # engine -> message (None: omit)
+
+
+@dataclass(frozen=True)
+class Send:
+    """Stage these handshake messages (in order, each built when its turn comes) and send them
+    coalesced, in records of ``fragment`` bytes."""
+    gens: tuple
+    label: str = ""
+    fragment: int | None = None
+
+    def __init__(self, *gens: Generator, label: str = "", fragment: int | None = None) -> None:
+        object.__setattr__(self, "gens", gens)
+        object.__setattr__(self, "label", label)
+        object.__setattr__(self, "fragment", fragment)
+
+
+@dataclass(frozen=True)
+class SendCCS:
+    label: str = "ChangeCipherSpec"
+
+
+@dataclass(frozen=True)
+class SendAlert:
+    description: int
+    level: int = 2
+    label: str = "Alert"
+
+
+@dataclass(frozen=True)
+class SendAppData:
+    data: bytes = b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"
+    label: str = "application data"
+
+
+@dataclass(frozen=True)
+class ReadUntil:
+    """Read until one of these messages (snake_case names) arrives, or an alert or close."""
+    names: tuple[str, ...]
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One acceptable outcome: ``kind`` success | alert | closed | app_rejected | timeout, with an
+    alert name for ``alert``."""
+    kind: str
+    alert: str | None = None
+
+    def __or__(self, other: "Outcome | Expect") -> "Expect":
+        return Expect((self,)) | other
+
+    def matches(self, observed: dict) -> bool:
+        if observed.get("outcome") != self.kind:
+            return False
+        return self.alert is None or observed.get("alert") == self.alert
+
+    def describe(self) -> str:
+        return f"alert {self.alert}" if self.alert else self.kind
+
+
+@dataclass(frozen=True)
+class Expect:
+    outcomes: tuple[Outcome, ...]
+
+    def __or__(self, other: "Outcome | Expect") -> "Expect":
+        more = other.outcomes if isinstance(other, Expect) else (other,)
+        return Expect(self.outcomes + more)
+
+    def matches(self, observed: dict) -> bool:
+        return any(o.matches(observed) for o in self.outcomes)
+
+    def describe(self) -> list[str]:
+        return [o.describe() for o in self.outcomes]
+
+
+def ExpectAlert(name: str) -> Outcome:  # noqa: N802 - reads like a step
+    return Outcome("alert", name)
+
+
+def ExpectClose() -> Outcome:  # noqa: N802
+    return Outcome("closed")
+
+
+def ExpectSuccess() -> Outcome:  # noqa: N802
+    return Outcome("success")
+
+
+def ExpectAppRejected() -> Outcome:  # noqa: N802
+    return Outcome("app_rejected")
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """Ask the peer to act (``renegotiate``, ``respond``): stacks that need a nudge from their
+    operator (s_server's stdin commands) get it here."""
+    action: str
+    label: str = ""
+
+
+Step = Send | SendCCS | SendAlert | SendAppData | ReadUntil | Trigger
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str
+    rfc: str
+    row: str
+    role: str
+    versions: frozenset[str]
+    summary: str
+    server_mode: str            # the client-auth mode the server under test runs in
+    build: Callable[..., Sequence[Step]]
+    expect: Callable[[str], Expect]
+    level: str = "MUST"
+    tags: frozenset[str] = field(default_factory=frozenset)
+    client: tuple[tuple[str, Any], ...] = ()   # ClientConfig overrides, e.g. (("cipher_suites", (0x9C,)),)
+
+
+REGISTRY: dict[str, Scenario] = {}
+
+
+def scenario(id: str, *, rfc: str, row: str, versions: set[str], summary: str, expect: Expect | Callable,
+             server_mode: str = "required", role: str = "client", level: str = "MUST",
+             tags: set[str] | None = None, client: dict[str, Any] | None = None) -> Callable:
+    """Register a scenario. ``expect`` may be a function of the TLS version."""
+    def deco(fn: Callable[..., Sequence[Step]]) -> Callable[..., Sequence[Step]]:
+        if id in REGISTRY:
+            raise ValueError(f"duplicate scenario id {id}")
+        if isinstance(expect, Outcome):
+            fixed = Expect((expect,))
+            exp = lambda v, e=fixed: e  # noqa: E731
+        elif isinstance(expect, Expect):
+            exp = lambda v, e=expect: e  # noqa: E731
+        else:
+            exp = expect
+        REGISTRY[id] = Scenario(id, rfc, row, role, frozenset(versions), summary, server_mode, fn, exp,
+                                level, frozenset(tags or ()), tuple(sorted((client or {}).items())))
+        return fn
+    return deco

@@ -1,0 +1,90 @@
+"""Scenarios with certlab as the client against real servers: the engine drives OpenSSL's
+s_server and Python's ssl through normal and broken client-auth handshakes; the verdicts say
+whether each server reacted as the RFC requires. Plus the engine sans-IO, and the run's pcap
+read by tshark."""
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import subprocess
+import sys
+
+import pytest
+
+import scenarios  # noqa: F401
+from lab.peers.servers import SERVERS
+from lab.runner import Setup, execute, run_scenario
+from lab.scenario import REGISTRY
+from lab.transport import MemorySSLServer, SocketTransport
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CASES = [(stack, sid, v) for stack in ("python", "openssl") for sid in sorted(REGISTRY)
+         for v in sorted(REGISTRY[sid].versions)]
+REQUIRED = {"tls12-rsa-kx-client-cert", "tls12-ecdhe-client-cert", "tls13-client-cert", "tls12-no-cert-required",
+            "tls13-no-cert-required", "tls12-untrusted-client-cert", "tls13-untrusted-client-cert",
+            "tls12-cv-wrong-key", "tls13-cv-wrong-key", "tls13-pha-client-cert", "tls12-renegotiation-client-cert"}
+
+
+def test_required_ids_exist() -> None:
+    assert REQUIRED <= set(REGISTRY)
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize("stack,sid,version", CASES, ids=[f"{a}-{b}-{c}" for a, b, c in CASES])
+def test_scenario_against_server(stack: str, sid: str, version: str, pki, tmp_path) -> None:
+    sc = REGISTRY[sid]
+    peer = SERVERS[stack](pki, version, sc.server_mode, str(tmp_path))
+    if not peer.supports(sc.server_mode):
+        return  # this stack has no such mode (s_server has no scriptable PHA, Python no renegotiation)
+    with peer:
+        result = run_scenario(sc, Setup(pki, version), lambda: SocketTransport("127.0.0.1", peer.port), stack,
+                              pcap_dir=str(tmp_path), hooks=peer.hooks())
+    assert result["verdict"] == "pass", result
+    assert not result["observed"].get("server_errors"), result
+
+
+def test_engine_sans_io_against_python_ssl(pki) -> None:
+    """No socket at all: the engine and Python's ssl server object exchange bytes in memory."""
+    for version in ("1.2", "1.3"):
+        srv = pki.identity("rsa", "server")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ctx.maximum_version = getattr(ssl.TLSVersion, f"TLSv1_{version[-1]}")
+        ctx.load_cert_chain(srv.cert, srv.key)
+        ctx.load_verify_locations(srv.ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        sid = "tls13-client-cert" if version == "1.3" else "tls12-ecdhe-client-cert"
+        observed, run = execute(REGISTRY[sid], Setup(pki, version), MemorySSLServer(ctx), timeout=0.05)
+        assert observed["outcome"] == "success" and observed["http_status"] == 200, observed
+        assert "CLIENT_HANDSHAKE_TRAFFIC_SECRET" in run.engine.keylog or "CLIENT_RANDOM" in run.engine.keylog
+
+
+@pytest.mark.stack
+def test_run_cli_json_and_pcap_read_by_tshark(tmp_path) -> None:
+    out = subprocess.run([sys.executable, "-m", "lab", "run", "tls13-cv-wrong-key", "tls12-rsa-kx-client-cert",
+                          "--stack", "openssl", "--json", "--pcap-dir", str(tmp_path)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    results = json.loads(out.stdout)["results"]
+    assert [r["scenario"] for r in results] == ["tls13-cv-wrong-key", "tls12-rsa-kx-client-cert"]
+    cv = results[0]
+    assert set(cv) >= {"scenario", "stack", "tls_version", "verdict", "observed", "expected", "rfc", "pcap"}
+    assert cv["observed"]["alert"] == "decrypt_error" and cv["observed"]["alert_code"] == 51
+    assert cv["observed"]["alert_level"] == "fatal" and cv["observed"]["alert_from"] == "server"
+    for r in results:
+        fields = subprocess.run(["tshark", "-r", r["pcap"], "-Y", "tls", "-T", "fields", "-e", "frame.comment",
+                                 "-e", "tls.handshake.type", "-e", "_ws.malformed"],
+                                capture_output=True, text=True, check=True).stdout
+        rows = [line.split("\t") for line in fields.strip().splitlines()]
+        assert not any(row[2] for row in rows if len(row) > 2)
+        types = ",".join(row[1] for row in rows if len(row) > 1 and row[1])
+        assert "11" in types.split(",") and "15" in types.split(","), types  # decrypted with no option set
+        assert any("CertificateVerify" in row[0] for row in rows)
+    keys = os.path.splitext(results[0]["pcap"])[0] + ".keys"
+    assert oct(os.stat(keys).st_mode & 0o777) == "0o600"
+
+
+def test_run_cli_usage_errors() -> None:
+    out = subprocess.run([sys.executable, "-m", "lab", "run", "no-such-scenario"], capture_output=True, text=True,
+                         cwd=ROOT, timeout=60)
+    assert out.returncode == 2 and "certlab list" in out.stderr and "Traceback" not in out.stderr
