@@ -70,3 +70,10 @@ def test_modules_stay_small() -> None:
                     if n > 600:
                         big.append((name, n))
     assert not big
+
+
+def test_engine_is_sans_io() -> None:
+    """The engine never touches sockets, peers, capture or the dissector."""
+    banned = ("lab.transport", "lab.peers", "lab.capture", "lab.dissect", "lab.runner", "socket", "subprocess")
+    bad = [(p, m) for p, m in imports("lab/engine") if m.startswith(banned)]
+    assert not bad
