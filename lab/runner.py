@@ -67,11 +67,12 @@ class Run:
             self.transport.send(wire)
             self.flights.append(Flight(True, wire, label))
 
-    def read(self, names: tuple[str, ...], label: str, when: str | None = None) -> list[Event]:
-        """Read until one of ``names`` (or anything, if empty), an alert, a close or the timeout."""
+    def read(self, names: tuple[str, ...], label: str, when: str | None = None,
+             timeout: float | None = None) -> list[Event]:
+        """Read until one of ``names`` (or application data, if empty), an alert, a close or the timeout."""
         seen: list[Event] = []
         while self.observed is None:
-            data = self.transport.recv(self.timeout)
+            data = self.transport.recv(self.timeout if timeout is None else timeout)
             if data is None:
                 if names:
                     self.observed = {"outcome": "timeout", "when": when or self.phase, "waiting_for": list(names)}
@@ -131,6 +132,9 @@ def execute(sc: Scenario, setup: Setup, transport: Transport, *, timeout: float 
                 run.observed = {"outcome": "error", "reason": f"the peer cannot {step.action}"}
                 break
             hook()
+    if run.observed is None:
+        # A verdict the server sends right after our last flight, before we send anything more.
+        run.read((), "after our last flight", when="after_client_finished", timeout=min(0.3, timeout))
     if run.observed is None:
         # TLS 1.3 servers judge the client certificate after the client's Finished: always send
         # application data and read, or every rejection would look like a success.
