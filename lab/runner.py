@@ -132,29 +132,35 @@ def execute(sc: Scenario, setup: Setup, transport: Transport, *, timeout: float 
                 run.observed = {"outcome": "error", "reason": f"the peer cannot {step.action}"}
                 break
             hook()
+    events: list[Event] = []
     if run.observed is None:
-        # A verdict the server sends right after our last flight, before we send anything more.
-        run.read((), "after our last flight", when="after_client_finished", timeout=min(0.3, timeout))
-    if run.observed is None:
+        # A verdict (or data) the server sends right after our last flight, before we send more.
+        events = run.read((), "after our last flight", when="after_client_finished", timeout=min(0.3, timeout))
+    if run.observed is None and not any(e.kind == "application_data" for e in events):
         # TLS 1.3 servers judge the client certificate after the client's Finished: always send
         # application data and read, or every rejection would look like a success.
         run.send(eng.send_application_data(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"), "application data (probe)")
         events = run.read((), "response to the probe", when="on_first_read")
-        if run.observed is None:
-            data = b"".join(e.raw for e in events if e.kind == "application_data")
-            if data:
-                m = HTTP_STATUS.match(data)
-                status = int(m.group(1)) if m else None
-                run.observed = {"outcome": "app_rejected" if status and status >= 400 else "success",
-                                "when": "on_first_read", "response": data[:200].decode("latin-1")}
-                if status:
-                    run.observed["http_status"] = status
-            else:
-                run.observed = {"outcome": "timeout", "when": "on_first_read", "waiting_for": ["application data"]}
+    if run.observed is None:
+        run.observed = classify_response(b"".join(e.raw for e in events if e.kind == "application_data"))
     if eng.notes:
         run.observed["server_errors"] = list(eng.notes)
     transport.close()
     return run.observed, run
+
+
+def classify_response(data: bytes) -> dict[str, Any]:
+    """Success, or an application-level rejection (an HTTP status of 400 or more, as nginx answers
+    a bad client certificate), or a timeout when nothing came."""
+    if not data:
+        return {"outcome": "timeout", "when": "on_first_read", "waiting_for": ["application data"]}
+    m = HTTP_STATUS.match(data)
+    status = int(m.group(1)) if m else None
+    out: dict[str, Any] = {"outcome": "app_rejected" if status and status >= 400 else "success",
+                           "when": "on_first_read", "response": data[:200].decode("latin-1")}
+    if status:
+        out["http_status"] = status
+    return out
 
 
 def result_for(sc: Scenario, stack: str, version: str, observed: dict, pcap: str | None) -> dict[str, Any]:
