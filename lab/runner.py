@@ -4,6 +4,7 @@ or a timeout), judged against the scenario's acceptable outcomes. Every run can 
 of the exact bytes, with the key log embedded and each packet named after its step."""
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable
@@ -24,11 +25,22 @@ HTTP_STATUS = re.compile(rb"^HTTP/1\.[01] (\d{3})")
 
 
 def load_chain(path: str) -> list[bytes]:
-    with open(path, "rb") as fh:
-        return [c.public_bytes(serialization.Encoding.DER) for c in x509.load_pem_x509_certificates(fh.read())]
+    return list(_load_chain(path, os.stat(path).st_mtime_ns))
 
 
 def load_key(path: str):
+    """A private key from PEM, parsed once per file version (RSA key checks cost ~30 ms)."""
+    return _load_key(path, os.stat(path).st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _load_chain(path: str, mtime: int) -> tuple[bytes, ...]:
+    with open(path, "rb") as fh:
+        return tuple(c.public_bytes(serialization.Encoding.DER) for c in x509.load_pem_x509_certificates(fh.read()))
+
+
+@functools.lru_cache(maxsize=64)
+def _load_key(path: str, mtime: int):
     with open(path, "rb") as fh:
         return serialization.load_pem_private_key(fh.read(), None)
 
@@ -103,8 +115,11 @@ class Run:
         return seen
 
 
-def execute(sc: Scenario, setup: Setup, transport: Transport, *, timeout: float = 3.0,
+def execute(sc: Scenario, setup: Setup, transport: Transport, *, timeout: float = 3.0, settle: float = 0.3,
             hooks: dict[str, Callable[[], None]] | None = None) -> tuple[dict[str, Any], Run]:
+    """Run the steps, then listen ``settle`` seconds for a verdict sent right after our last
+    flight (so "after our Finished" and "only on the first read" can be told apart; 0 skips it),
+    then probe with application data."""
     cfg = ClientConfig(version=setup.version, chain=tuple(setup.chain()), key=setup.key(),
                        offer_pha="pha" in sc.tags, **dict(sc.client))
     run = Run(ClientEngine(cfg), transport, timeout)
@@ -133,9 +148,9 @@ def execute(sc: Scenario, setup: Setup, transport: Transport, *, timeout: float 
                 break
             hook()
     events: list[Event] = []
-    if run.observed is None:
+    if run.observed is None and settle > 0:
         # A verdict (or data) the server sends right after our last flight, before we send more.
-        events = run.read((), "after our last flight", when="after_client_finished", timeout=min(0.3, timeout))
+        events = run.read((), "after our last flight", when="after_client_finished", timeout=settle)
     if run.observed is None and not any(e.kind == "application_data" for e in events):
         # TLS 1.3 servers judge the client certificate after the client's Finished: always send
         # application data and read, or every rejection would look like a success.
