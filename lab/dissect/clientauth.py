@@ -36,9 +36,6 @@ class ClientAuthTracker:
         if any(e.extension_type == E.post_handshake_auth for e in body.extensions):
             self.pha_offered = True
 
-    def server_hello(self, hs: "HandshakeState") -> None:
-        return None
-
     def _when(self, hs: "HandshakeState", main_done_client: bool, body: Packet) -> str:
         if hs.tls13 and (main_done_client or bytes(getattr(body, "certificate_request_context", b""))):
             return "post_handshake"

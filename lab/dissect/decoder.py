@@ -18,8 +18,8 @@ from lab.crypto import tls13
 from lab.crypto.prf import digest
 from lab.dissect import describe
 from lab.dissect.clientauth import ClientAuthTracker
-from lab.dissect.keys import (KeySource, session_hash, tls12_master_from_premaster,
-                              tls12_protections, tls13_protection)
+from lab.crypto.derive import session_hash, tls12_master_from_premaster, tls12_protections, tls13_protection
+from lab.dissect.keys import KeySource
 from lab.dissect.model import DIRECTIONS, ConnectionInfo, MessageInfo, RecordInfo
 from lab.engine.recordstream import Problem, Record, RecordStream
 from layers.alert import Alert, ApplicationData, ChangeCipherSpec, Heartbeat
@@ -259,7 +259,6 @@ class ConnectionDecoder:
             self._tls13_keys("CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET")
         else:
             hs.resumed = bool(hs.session_id) and hs.session_id == hs.offered_session_id
-        self.auth.server_hello(hs)
 
     def _tls13_keys(self, client_label: str, server_label: str) -> None:
         hs = self.hs

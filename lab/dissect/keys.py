@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lab.crypto.asym import decrypt_premaster
-from lab.crypto.derive import (session_hash, tls12_master_from_premaster, tls12_protections,  # noqa: F401
-                               tls13_protection)
 from lab.crypto.keylog import KeyLog
 
 
