@@ -105,12 +105,32 @@ def _run_run(args: argparse.Namespace) -> int:
     return EXIT_OK if all(r["verdict"] in ("pass", "skip") for r in results) else EXIT_MISMATCH
 
 
+def _pki_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["init"], help="init: create the test PKI")
+    p.add_argument("dir", help="folder to write it to")
+
+
+def _pki_run(args: argparse.Namespace) -> int:
+    from lab.pki import VARIANTS, Pki
+    try:
+        Pki.create(args.dir)
+    except OSError as exc:
+        raise CommandError(f"cannot write the PKI to {args.dir}: {exc.strerror or exc}") from None
+    print(f"Test PKI written to {args.dir} (private keys 0600):")
+    print("  rsa/, ec/: ca, server (CN=localhost), client (CN=lab-client), other-ca, other-client")
+    for v in VARIANTS:
+        print(f"  rsa/{v.name}: {v.doc}")
+    print("  rsa/intermediate, rsa/crl.pem (revokes client-revoked)")
+    return EXIT_OK
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                           Callable[[argparse.Namespace], int]]] = {
     "dissect": ("show every TLS record and message of a capture, decrypted, and its client-auth story",
                 _dissect_args, _dissect_run),
     "demo": ("record a real mutual-TLS handshake (Python ssl on both ends) and dissect it",
              _demo_args, _demo_run),
+    "pki": ("create the test PKI: CAs, server and client leaves, every faulty variant", _pki_args, _pki_run),
     "list": ("list the scenarios (row, RFC section, summary) and the stacks", _list_args, _list_run),
     "run": ("run scenarios with certlab as the client against a real server stack", _run_args, _run_run),
 }

@@ -1,36 +1,81 @@
 """A test PKI from ``cryptography.x509``: dates relative to now, private keys written 0600.
 
-``Pki.create(folder)`` writes, for each algorithm family (``rsa``, ``ec``): a root CA, a
-server leaf (CN=localhost, SAN localhost/127.0.0.1/::1, EKU serverAuth), a client leaf
-(CN=lab-client, EKU clientAuth), and an unrelated CA with its own client ("other").
-Issue 3 adds the faulty variants the scenario catalogue needs.
+``Pki.create(folder)`` writes, for each family (``rsa``, ``ec``): a root CA (``ca``), a server
+leaf (CN=localhost, SAN localhost/127.0.0.1/::1, EKU serverAuth), a client leaf (CN=lab-client,
+EKU clientAuth), an unrelated CA (``other-ca``) and its client (``other-client``). The ``rsa``
+folder also holds the variants the scenario catalogue needs, all issued under its root unless
+said otherwise (``VARIANTS``): other key types, a chained client (leaf + intermediate), and every
+faulty certificate (self-signed, expired, not yet valid, wrong EKU or key usage, SHA-1-signed,
+RSA-1024, revoked with a CRL the servers load).
 """
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
 import os
+import shutil
+import subprocess
+import tempfile
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 ALGORITHMS = ("rsa", "ec")
+CLIENT_AUTH, SERVER_AUTH = ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH
 
 
 @dataclass(frozen=True)
 class Identity:
-    """A certificate and its key on disk."""
+    """A certificate (PEM, possibly a chain: leaf first) and its key on disk."""
     cert: str
     key: str
     ca: str
 
 
-def _key(alg: str):
-    if alg == "rsa":
+@dataclass(frozen=True)
+class Variant:
+    """One client certificate the catalogue needs (all in the ``rsa`` folder)."""
+    name: str
+    key: str = "rsa2048"           # rsa2048 | rsa1024 | p256 | p384 | ed25519 | rsa-pss
+    issuer: str = "ca"             # ca | intermediate | self
+    eku: tuple = (CLIENT_AUTH,)
+    digital_signature: bool = True
+    valid_from: int = -1           # days from now
+    valid_to: int = 3650
+    digest: str = "sha256"
+    revoked: bool = False
+    doc: str = ""
+
+
+VARIANTS = (
+    Variant("client-p256", key="p256", doc="ECDSA P-256 client"),
+    Variant("client-p384", key="p384", doc="ECDSA P-384 client"),
+    Variant("client-ed25519", key="ed25519", doc="Ed25519 client"),
+    Variant("client-pss", key="rsa-pss", doc="RSA-PSS (id-RSASSA-PSS key) client"),
+    Variant("client-chained", issuer="intermediate", doc="client under an intermediate CA; .crt holds leaf+intermediate"),
+    Variant("client-self-signed", issuer="self", doc="self-signed client"),
+    Variant("client-expired", valid_from=-30, valid_to=-1, doc="expired yesterday"),
+    Variant("client-not-yet-valid", valid_from=1, valid_to=30, doc="valid from tomorrow"),
+    Variant("client-eku-server", eku=(SERVER_AUTH,), doc="EKU serverAuth only"),
+    Variant("client-no-digsig", digital_signature=False, doc="keyUsage keyEncipherment, no digitalSignature"),
+    Variant("client-sha1", digest="sha1", doc="certificate signed with SHA-1"),
+    Variant("client-rsa1024", key="rsa1024", doc="RSA-1024 key"),
+    Variant("client-revoked", revoked=True, doc="revoked in crl.pem"),
+)
+
+
+def _new_key(kind: str):
+    if kind == "rsa1024":
+        return rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    if kind in ("rsa2048", "rsa"):
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if kind == "p384":
+        return ec.generate_private_key(ec.SECP384R1())
+    if kind == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
     return ec.generate_private_key(ec.SECP256R1())
 
 
@@ -39,26 +84,29 @@ def _name(cn: str) -> x509.Name:
                       x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def _cert(subject: x509.Name, key, issuer: x509.Name, issuer_key, *, ca: bool,
-          eku=None, san=None, key_encipherment: bool = False) -> x509.Certificate:
+def _cert(subject: x509.Name, public_key, issuer: x509.Name, issuer_key, *, ca: bool, eku=None, san=None,
+          key_encipherment: bool = False, digital_signature: bool = True, valid_from: int = -1,
+          valid_to: int = 3650, digest: str = "sha256") -> x509.Certificate:
     now = dt.datetime.now(dt.timezone.utc)
     b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
-         .public_key(key.public_key()).serial_number(x509.random_serial_number())
-         .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=3650))
+         .public_key(public_key).serial_number(x509.random_serial_number())
+         .not_valid_before(now + dt.timedelta(days=valid_from)).not_valid_after(now + dt.timedelta(days=valid_to))
          .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False))
-    b = b.add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
-                                      key_encipherment=key_encipherment, data_encipherment=False,
-                                      key_agreement=False, key_cert_sign=ca, crl_sign=ca,
-                                      encipher_only=False, decipher_only=False), critical=True)
-    if not ca:
+         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+         .add_extension(x509.KeyUsage(digital_signature=digital_signature, content_commitment=False,
+                                      key_encipherment=key_encipherment or not digital_signature,
+                                      data_encipherment=False, key_agreement=False, key_cert_sign=ca,
+                                      crl_sign=ca, encipher_only=False, decipher_only=False), critical=True))
+    if issuer != subject:
         b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
                             critical=False)
     if eku:
-        b = b.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
+        b = b.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
     if san:
         b = b.add_extension(x509.SubjectAlternativeName(san), critical=False)
-    return b.sign(issuer_key, hashes.SHA256())
+    algo = None if isinstance(issuer_key, ed25519.Ed25519PrivateKey) else \
+        {"sha256": hashes.SHA256(), "sha1": hashes.SHA1()}[digest]
+    return b.sign(issuer_key, algo)
 
 
 def write_private(path: str, data: bytes) -> None:
@@ -69,12 +117,35 @@ def write_private(path: str, data: bytes) -> None:
     os.chmod(path, 0o600)
 
 
-def _write(folder: str, stem: str, cert: x509.Certificate, key) -> None:
+def _pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _write(folder: str, stem: str, certs: list[x509.Certificate], key) -> None:
     with open(os.path.join(folder, f"{stem}.crt"), "wb") as fh:
-        fh.write(cert.public_bytes(serialization.Encoding.PEM))
+        fh.write(b"".join(_pem(c) for c in certs))
     write_private(os.path.join(folder, f"{stem}.key"),
                   key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption()))
+
+
+def _openssl_leaf(folder: str, name: str, ca_cert: str, ca_key: str, key_args: list[str], digest: str) -> None:
+    """A leaf ``cryptography`` cannot make (an id-RSASSA-PSS public key; a SHA-1 signature, which
+    it refuses to produce): key and certificate come from the openssl CLI, installed with the stacks."""
+    key, crt = os.path.join(folder, f"{name}.key"), os.path.join(folder, f"{name}.crt")
+    with tempfile.TemporaryDirectory() as tmp:
+        csr, ext = os.path.join(tmp, "req.csr"), os.path.join(tmp, "ext.cnf")
+        with open(ext, "w") as fh:
+            fh.write("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                     "extendedKeyUsage=clientAuth\n")
+        exe = shutil.which("openssl") or "openssl"
+        for argv in ([exe, "genpkey", *key_args, "-out", key],
+                     [exe, "req", "-new", "-key", key, "-subj", f"/O=TLS Lab/CN=lab-{name}", "-out", csr],
+                     [exe, "x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key, "-CAcreateserial",
+                      "-CAserial", os.path.join(tmp, "ca.srl"), f"-{digest}", "-days", "3650", "-extfile", ext,
+                      "-out", crt]):
+            subprocess.run(argv, check=True, capture_output=True, timeout=60)
+    os.chmod(key, 0o600)
 
 
 @dataclass(frozen=True)
@@ -88,35 +159,76 @@ class Pki:
         ca = "other-ca.crt" if who.startswith("other") else "ca.crt"
         return Identity(self.path(alg, f"{who}.crt"), self.path(alg, f"{who}.key"), self.path(alg, ca))
 
+    @property
+    def crl(self) -> str:
+        return self.path("rsa", "crl.pem")
+
     @classmethod
     def create(cls, root: str) -> "Pki":
         for alg in ALGORITHMS:
             folder = os.path.join(root, alg)
             os.makedirs(folder, exist_ok=True)
             label = "RSA" if alg == "rsa" else "ECDSA"
-            ca_key, other_key = _key(alg), _key(alg)
+            kind = "rsa" if alg == "rsa" else "p256"
+            ca_key, other_key = _new_key(kind), _new_key(kind)
             ca_name, other_name = _name(f"Lab Root CA {label}"), _name(f"Other CA {label}")
-            _write(folder, "ca", _cert(ca_name, ca_key, ca_name, ca_key, ca=True), ca_key)
-            _write(folder, "other-ca", _cert(other_name, other_key, other_name, other_key, ca=True), other_key)
-            srv_key = _key(alg)
+            ca = _cert(ca_name, ca_key.public_key(), ca_name, ca_key, ca=True)
+            _write(folder, "ca", [ca], ca_key)
+            _write(folder, "other-ca", [_cert(other_name, other_key.public_key(), other_name, other_key, ca=True)],
+                   other_key)
+            srv_key = _new_key(kind)
             san = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                    x509.IPAddress(ipaddress.ip_address("::1"))]
-            _write(folder, "server", _cert(_name("localhost"), srv_key, ca_name, ca_key, ca=False,
-                                           eku=[ExtendedKeyUsageOID.SERVER_AUTH], san=san,
-                                           key_encipherment=alg == "rsa"), srv_key)
+            _write(folder, "server", [_cert(_name("localhost"), srv_key.public_key(), ca_name, ca_key, ca=False,
+                                            eku=(SERVER_AUTH,), san=san, key_encipherment=alg == "rsa")], srv_key)
             for stem, issuer, ikey in (("client", ca_name, ca_key), ("other-client", other_name, other_key)):
-                k = _key(alg)
+                k = _new_key(kind)
                 cn = "lab-client" if stem == "client" else "other-client"
-                _write(folder, stem, _cert(_name(cn), k, issuer, ikey, ca=False,
-                                           eku=[ExtendedKeyUsageOID.CLIENT_AUTH],
-                                           san=[x509.RFC822Name(f"{cn}@lab.test")]), k)
+                _write(folder, stem, [_cert(_name(cn), k.public_key(), issuer, ikey, ca=False, eku=(CLIENT_AUTH,),
+                                            san=[x509.RFC822Name(f"{cn}@lab.test")])], k)
+            if alg == "rsa":
+                cls._variants(folder, ca, ca_key)
         return cls(root)
+
+    @staticmethod
+    def _variants(folder: str, ca: x509.Certificate, ca_key) -> None:
+        inter_key = _new_key("rsa")
+        inter_name = _name("Lab Intermediate CA RSA")
+        inter = _cert(inter_name, inter_key.public_key(), ca.subject, ca_key, ca=True)
+        _write(folder, "intermediate", [inter], inter_key)
+        revoked: list[x509.Certificate] = []
+        for v in VARIANTS:
+            if v.key == "rsa-pss" or v.digest == "sha1":
+                key_args = (["-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048"] if v.key == "rsa-pss"
+                            else ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
+                _openssl_leaf(folder, v.name, os.path.join(folder, "ca.crt"), os.path.join(folder, "ca.key"),
+                              key_args, v.digest)
+                continue
+            key = _new_key(v.key)
+            subject = _name(f"lab-{v.name}")
+            issuer, ikey, chain = {"ca": (ca.subject, ca_key, []), "intermediate": (inter_name, inter_key, [inter]),
+                                   "self": (subject, key, [])}[v.issuer]
+            cert = _cert(subject, key.public_key(), issuer, ikey, ca=False, eku=v.eku,
+                         digital_signature=v.digital_signature, valid_from=v.valid_from, valid_to=v.valid_to,
+                         digest=v.digest)
+            _write(folder, v.name, [cert, *chain], key)
+            if v.revoked:
+                revoked.append(cert)
+        now = dt.datetime.now(dt.timezone.utc)
+        crl = x509.CertificateRevocationListBuilder().issuer_name(ca.subject).last_update(now - dt.timedelta(days=1)) \
+            .next_update(now + dt.timedelta(days=30))
+        for cert in revoked:
+            crl = crl.add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(cert.serial_number)
+                                              .revocation_date(now - dt.timedelta(hours=1)).build())
+        with open(os.path.join(folder, "crl.pem"), "wb") as fh:
+            fh.write(crl.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
 
     @classmethod
     def ensure(cls, root: str) -> "Pki":
         """The PKI in ``root``, created if it is not complete."""
         pki = cls(root)
-        if all(os.path.exists(pki.path(a, f)) for a in ALGORITHMS
-               for f in ("ca.crt", "server.key", "client.key", "other-client.key")):
+        needed = [pki.path(a, f) for a in ALGORITHMS for f in ("ca.crt", "server.key", "client.key", "other-client.key")]
+        needed += [pki.path("rsa", f"{v.name}.key") for v in VARIANTS] + [pki.crl]
+        if all(os.path.exists(p) for p in needed):
             return pki
         return cls.create(root)

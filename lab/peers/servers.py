@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from lab.peers.process import ManagedProcess, PeerUnavailable, free_port, require
 from lab.pki import Pki
 
-MODES = ("none", "optional", "required", "pha")
+MODES = ("none", "optional", "required", "required-crl", "pha")
 
 
 @dataclass
@@ -48,7 +48,8 @@ class OpenSSLServer(ServerPeer):
     proc: ManagedProcess | None = None
 
     def supports(self, mode: str) -> bool:
-        return mode in ("none", "optional", "required") or (mode == "renegotiation" and self.version == "1.2")
+        return mode in ("none", "optional", "required", "required-crl") or \
+            (mode == "renegotiation" and self.version == "1.2")
 
     def __enter__(self) -> "OpenSSLServer":
         exe = require("openssl")
@@ -56,12 +57,12 @@ class OpenSSLServer(ServerPeer):
             raise PeerUnavailable(f"openssl s_server cannot run mode {self.mode} in TLS {self.version}")
         srv = self.pki.identity(self.alg, "server")
         self.port = free_port()
-        verify = {"none": [], "optional": ["-verify", "4"], "required": ["-Verify", "4"],
-                  "renegotiation": []}[self.mode]
+        verify = {"none": [], "optional": ["-verify", "4"], "required": ["-Verify", "4"], "renegotiation": [],
+                  "required-crl": ["-Verify", "4", "-CRL", self.pki.crl, "-crl_check"]}[self.mode]
         io_mode = [] if self.mode == "renegotiation" else ["-rev"]
         argv = [exe, "s_server", "-accept", f"127.0.0.1:{self.port}", "-cert", srv.cert, "-key", srv.key,
                 "-CAfile", srv.ca, *verify, "-verify_return_error", *io_mode,
-                "-tls1_3" if self.version == "1.3" else "-tls1_2", "-cipher", "ALL:@SECLEVEL=0",
+                "-tls1_3" if self.version == "1.3" else "-tls1_2", "-cipher", "ALL",
                 "-no_resumption_on_reneg"]
         self.proc = ManagedProcess(argv, os.path.join(self.workdir, f"openssl-{self.port}"), port=self.port,
                                    stdin=True)
@@ -98,12 +99,15 @@ class PythonServer(ServerPeer):
         ctx.minimum_version = ctx.maximum_version = v
         ctx.load_cert_chain(srv.cert, srv.key)
         ctx.load_verify_locations(srv.ca)
-        ctx.set_ciphers("ALL:@SECLEVEL=0")
+        ctx.set_ciphers("ALL")
         dh = self._dh_params()
         if dh:
             ctx.load_dh_params(dh)
-        ctx.verify_mode = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL,
-                           "required": ssl.CERT_REQUIRED, "pha": ssl.CERT_REQUIRED}[self.mode]
+        ctx.verify_mode = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED,
+                           "required-crl": ssl.CERT_REQUIRED, "pha": ssl.CERT_REQUIRED}[self.mode]
+        if self.mode == "required-crl":
+            ctx.load_verify_locations(self.pki.crl)
+            ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
         if self.mode == "pha":
             ctx.post_handshake_auth = True
         return ctx
