@@ -55,7 +55,8 @@ VARIANTS = (
     Variant("client-p384", key="p384", doc="ECDSA P-384 client"),
     Variant("client-ed25519", key="ed25519", doc="Ed25519 client"),
     Variant("client-pss", key="rsa-pss", doc="RSA-PSS (id-RSASSA-PSS key) client"),
-    Variant("client-chained", issuer="intermediate", doc="client under an intermediate CA; .crt holds leaf+intermediate"),
+    Variant("client-chained", issuer="intermediate",
+            doc="client under an intermediate CA; .crt holds leaf+intermediate"),
     Variant("client-self-signed", issuer="self", doc="self-signed client"),
     Variant("client-expired", valid_from=-30, valid_to=-1, doc="expired yesterday"),
     Variant("client-not-yet-valid", valid_from=1, valid_to=30, doc="valid from tomorrow"),
@@ -227,7 +228,8 @@ class Pki:
     def ensure(cls, root: str) -> "Pki":
         """The PKI in ``root``, created if it is not complete."""
         pki = cls(root)
-        needed = [pki.path(a, f) for a in ALGORITHMS for f in ("ca.crt", "server.key", "client.key", "other-client.key")]
+        needed = [pki.path(a, f) for a in ALGORITHMS
+                  for f in ("ca.crt", "server.key", "client.key", "other-client.key")]
         needed += [pki.path("rsa", f"{v.name}.key") for v in VARIANTS] + [pki.crl]
         if all(os.path.exists(p) for p in needed):
             return pki

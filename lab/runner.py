@@ -18,7 +18,7 @@ from lab.capture.synth import Flight, frame_conversation
 from lab.capture.writer import write_pcapng
 from lab.engine.client import ClientConfig, ClientEngine, Event
 from lab.pki import Pki
-from lab.scenario import ReadUntil, Scenario, Send, SendAlert, SendAppData, SendCCS, Trigger
+from lab.scenario import ReadUntil, Scenario, Send, SendAlert, SendAppData, SendCCS, SendRecords, Trigger
 from lab.transport import Transport
 
 HTTP_STATUS = re.compile(rb"^HTTP/1\.[01] (\d{3})")
@@ -139,6 +139,8 @@ def execute(sc: Scenario, setup: Setup, transport: Transport, *, timeout: float 
             run.send(eng.send_alert(step.description, step.level), step.label)
         elif isinstance(step, SendAppData):
             run.send(eng.send_application_data(step.data), step.label)
+        elif isinstance(step, SendRecords):
+            run.send(step.make(eng), step.label)
         elif isinstance(step, ReadUntil):
             run.read(step.names, step.label)
         elif isinstance(step, Trigger):

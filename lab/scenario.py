@@ -103,6 +103,14 @@ def ExpectAppRejected() -> Outcome:  # noqa: N802
 
 
 @dataclass(frozen=True)
+class SendRecords:
+    """Send exactly the bytes ``make(engine)`` returns (records framed by hand, e.g. with
+    ``engine.send_unprotected(msg)``)."""
+    make: Callable[[Any], bytes]
+    label: str = ""
+
+
+@dataclass(frozen=True)
 class Trigger:
     """Ask the peer to act (``renegotiate``, ``respond``): stacks that need a nudge from their
     operator (s_server's stdin commands) get it here."""
@@ -110,7 +118,7 @@ class Trigger:
     label: str = ""
 
 
-Step = Send | SendCCS | SendAlert | SendAppData | ReadUntil | Trigger
+Step = Send | SendCCS | SendAlert | SendAppData | ReadUntil | Trigger | SendRecords
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,14 @@ def certificate(der: bytes) -> x509.Certificate:
     return x509.load_der_x509_certificate(bytes(der))
 
 
+def is_rsassa_pss(der: bytes) -> bool:
+    """Whether the certificate's key is id-RSASSA-PSS (which signs with rsa_pss_pss_* only)."""
+    try:
+        return certificate(der).public_key_algorithm_oid.dotted_string == "1.2.840.113549.1.1.10"
+    except ValueError:
+        return False
+
+
 def dn_string(der: bytes) -> str:
     """RFC 4514 string of a DER DistinguishedName (as in a CertificateRequest's CA list)."""
     try:

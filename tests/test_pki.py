@@ -42,7 +42,8 @@ def test_every_variant_is_checked_and_keys_are_private(pki) -> None:
 
 def test_key_types(pki) -> None:
     def text(name: str) -> str:
-        return subprocess.run(["openssl", "x509", "-noout", "-text", "-in", os.path.join(pki.root, "rsa", f"{name}.crt")],
+        path = os.path.join(pki.root, "rsa", f"{name}.crt")
+        return subprocess.run(["openssl", "x509", "-noout", "-text", "-in", path],
                               capture_output=True, text=True, check=True).stdout
     assert "rsassaPss" in text("client-pss")
     assert "ED25519" in text("client-ed25519")

@@ -96,6 +96,7 @@ class ClientEngine:
     _last_ch: Packet | None = None
     _staged: list[bytes] = field(default_factory=list)
     _next_out: RecordProtection | None = None
+    _leaf: bytes | None = None
     keylog_all: list[str] = field(default_factory=list)
 
     # -- building --------------------------------------------------------------------------------
@@ -148,6 +149,7 @@ class ClientEngine:
 
     def certificate(self, chain: list[bytes] | None = None, context: bytes | None = None) -> Packet:
         chain = list(self.config.chain if chain is None else chain)
+        self._leaf = chain[0] if chain else None
         if self.tls13:
             ctx = context if context is not None else bytes(getattr(self.cert_request.payload,
                                                                     "certificate_request_context", b"")
@@ -185,8 +187,8 @@ class ClientEngine:
                            content: bytes | None = None) -> Packet:
         key = key if key is not None else self.config.key
         if scheme is None:
-            offered = self._requested_schemes()
-            scheme = choose_scheme(key, offered, self.tls13)
+            pss = self._leaf is not None and x509view.is_rsassa_pss(self._leaf)
+            scheme = choose_scheme(key, self._requested_schemes(), self.tls13, pss)
         if signature is None:
             signature = sign(scheme, key, content if content is not None else self.signed_content())
         if scheme is None:
@@ -241,6 +243,17 @@ class ClientEngine:
         if self._next_out is not None:
             self.out_cipher, self._next_out = self._next_out, None
         return wire
+
+    def send_unprotected(self, msg: Packet | bytes) -> bytes:
+        """A handshake message in a plaintext record whatever the current keys (a forgery); it
+        still enters the transcript."""
+        raw = bytes(msg)
+        self._sent(raw)
+        cipher, self.out_cipher = self.out_cipher, None
+        try:
+            return self.records(22, raw)
+        finally:
+            self.out_cipher = cipher
 
     def send_handshake(self, *msgs: Packet | bytes, fragment: int | None = None) -> bytes:
         for m in msgs:
