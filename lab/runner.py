@@ -95,15 +95,14 @@ class Run:
             self.flights.append(Flight(False, data, f"server: {label}"))
             events = self.engine.receive_bytes(data)
             seen += events
-            for ev in events:
-                if ev.kind == "alert" and not (ev.type == 0 and ev.level == 1 and not names):
-                    self.observed = {"outcome": "closed" if ev.type == 0 else "alert", "alert": ev.name,
+            for i, ev in enumerate(events):
+                if ev.kind == "application_data" and not names:
+                    return seen[:len(seen) - len(events) + i + 1]  # the response; what follows it is its close
+                if ev.kind == "alert":
+                    closed = ev.type == 0
+                    self.observed = {"outcome": "closed" if closed else "alert", "alert": ev.name,
                                      "alert_code": ev.type, "alert_level": "fatal" if ev.level == 2 else "warning",
                                      "alert_from": "server", "when": when or self.phase}
-                    return seen
-                if ev.kind == "alert":
-                    self.observed = {"outcome": "closed", "alert": "close_notify", "alert_code": 0,
-                                     "alert_level": "warning", "alert_from": "server", "when": when or self.phase}
                     return seen
             if self.engine.owe_key_update:
                 self.engine.owe_key_update = False

@@ -15,6 +15,19 @@ from lab.pki import Pki
 MODES = ("none", "optional", "required", "required-crl", "pha")
 
 
+def dh_params(pki: Pki) -> str | None:
+    """RFC 7919 ffdhe2048 parameters for servers that have none by default (Python's ssl, nginx)."""
+    path = os.path.join(pki.root, "ffdhe2048.pem")
+    if not os.path.exists(path):
+        try:
+            exe = require("openssl")
+        except PeerUnavailable:
+            return None
+        subprocess.run([exe, "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048",
+                        "-out", path], check=True, capture_output=True, timeout=30)
+    return path
+
+
 @dataclass
 class ServerPeer:
     pki: Pki
@@ -100,7 +113,7 @@ class PythonServer(ServerPeer):
         ctx.load_cert_chain(srv.cert, srv.key)
         ctx.load_verify_locations(srv.ca)
         ctx.set_ciphers("ALL")
-        dh = self._dh_params()
+        dh = dh_params(self.pki)
         if dh:
             ctx.load_dh_params(dh)
         ctx.verify_mode = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED,
@@ -111,18 +124,6 @@ class PythonServer(ServerPeer):
         if self.mode == "pha":
             ctx.post_handshake_auth = True
         return ctx
-
-    def _dh_params(self) -> str | None:
-        """RFC 7919 ffdhe2048 parameters (Python's ssl has none by default, so no DHE suites)."""
-        path = os.path.join(self.pki.root, "ffdhe2048.pem")
-        if not os.path.exists(path):
-            try:
-                exe = require("openssl")
-            except PeerUnavailable:
-                return None
-            subprocess.run([exe, "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048",
-                            "-out", path], check=True, capture_output=True, timeout=30)
-        return path
 
     def __enter__(self) -> "PythonServer":
         if not self.supports(self.mode):
@@ -166,4 +167,79 @@ class PythonServer(ServerPeer):
             self._thread.join(5)
 
 
-SERVERS = {"openssl": OpenSSLServer, "python": PythonServer}
+NGINX_CONF = """daemon off; master_process off; worker_processes 1; pid {d}/nginx.pid;
+error_log {d}/error.log info; events {{ worker_connections 64; }}
+http {{ client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
+  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi; access_log {d}/access.log;
+  server {{ listen 127.0.0.1:{port} ssl; ssl_certificate {cert}; ssl_certificate_key {key};
+    ssl_protocols {protocols}; ssl_ciphers ALL; ssl_client_certificate {ca}; ssl_verify_client {verify};
+    ssl_verify_depth 4; {crl} {dh}
+    location / {{ default_type text/plain; return 200 "verify=$ssl_client_verify dn=$ssl_client_s_dn\\n"; }} }} }}
+"""
+
+
+@dataclass
+class NginxServer(ServerPeer):
+    """nginx: completes the handshake and judges the client certificate in HTTP (400 on failure)."""
+    name: str = "nginx"
+    proc: ManagedProcess | None = None
+
+    def supports(self, mode: str) -> bool:
+        return mode in ("none", "optional", "required", "required-crl")
+
+    def __enter__(self) -> "NginxServer":
+        exe = require("nginx")
+        srv = self.pki.identity(self.alg, "server")
+        self.port = free_port()
+        folder = os.path.join(self.workdir, f"nginx-{self.port}")
+        os.makedirs(folder, exist_ok=True)
+        verify = {"none": "off", "optional": "optional", "required": "on", "required-crl": "on"}[self.mode]
+        conf = NGINX_CONF.format(d=folder, port=self.port, cert=srv.cert, key=srv.key, ca=srv.ca, verify=verify,
+                                 protocols="TLSv1.3" if self.version == "1.3" else "TLSv1.2",
+                                 crl=f"ssl_crl {self.pki.crl};" if self.mode == "required-crl" else "",
+                                 dh=f"ssl_dhparam {dh_params(self.pki)};")
+        path = os.path.join(folder, "nginx.conf")
+        with open(path, "w") as fh:
+            fh.write(conf)
+        self.proc = ManagedProcess([exe, "-e", os.path.join(folder, "stderr.log"), "-c", path],
+                                   os.path.join(folder, "nginx"), port=self.port)
+        self.proc.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc:
+            self.proc.stop()
+
+
+@dataclass
+class GnuTLSServer(ServerPeer):
+    """gnutls-serv --echo. It has no bind option and listens on every address; the lab only ever
+    connects to it over loopback (run it in a network namespace for strict isolation)."""
+    name: str = "gnutls"
+    proc: ManagedProcess | None = None
+
+    def supports(self, mode: str) -> bool:
+        return mode in ("none", "optional", "required", "required-crl")
+
+    def __enter__(self) -> "GnuTLSServer":
+        exe = require("gnutls-serv")
+        srv = self.pki.identity(self.alg, "server")
+        self.port = free_port()
+        mode = {"none": ["--disable-client-cert"], "optional": ["--verify-client-cert"],
+                "required": ["--require-client-cert", "--verify-client-cert"],
+                "required-crl": ["--require-client-cert", "--verify-client-cert",
+                                 "--x509crlfile", self.pki.crl]}[self.mode]
+        version = "+VERS-TLS1.3" if self.version == "1.3" else "+VERS-TLS1.2"
+        argv = [exe, "--port", str(self.port), "--x509certfile", srv.cert, "--x509keyfile", srv.key,
+                "--x509cafile", srv.ca, *mode, "--priority", f"NORMAL:-VERS-ALL:{version}:+RSA:+DHE-RSA",
+                "--echo", "-q"]
+        self.proc = ManagedProcess(argv, os.path.join(self.workdir, f"gnutls-{self.port}"), port=self.port)
+        self.proc.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc:
+            self.proc.stop()
+
+
+SERVERS = {"openssl": OpenSSLServer, "python": PythonServer, "nginx": NginxServer, "gnutls": GnuTLSServer}
