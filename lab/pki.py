@@ -160,6 +160,19 @@ class Pki:
         ca = "other-ca.crt" if who.startswith("other") else "ca.crt"
         return Identity(self.path(alg, f"{who}.crt"), self.path(alg, f"{who}.key"), self.path(alg, ca))
 
+    def pkcs12(self, alg: str, who: str, path: str, password: bytes = b"changeit") -> str:
+        """``who``'s key and certificate as PKCS#12 (for JSSE key stores and NSS databases)."""
+        from cryptography.hazmat.primitives.serialization import pkcs12
+        ident = self.identity(alg, who)
+        with open(ident.key, "rb") as fh:
+            key = serialization.load_pem_private_key(fh.read(), None)
+        with open(ident.cert, "rb") as fh:
+            certs = x509.load_pem_x509_certificates(fh.read())
+        data = pkcs12.serialize_key_and_certificates(who.encode(), key, certs[0], certs[1:] or None,
+                                                     serialization.BestAvailableEncryption(password))
+        write_private(path, data)
+        return path
+
     @property
     def crl(self) -> str:
         return self.path("rsa", "crl.pem")

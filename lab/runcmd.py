@@ -8,13 +8,14 @@ import tempfile
 from typing import Any
 
 from lab.peers.process import PeerUnavailable
-from lab.peers.servers import SERVERS
+from lab.peers.servers import server_classes
 from lab.pki import Pki
 from lab.runner import Setup, run_scenario
 from lab.scenario import REGISTRY, Scenario
 from lab.transport import PeerUnreachable, SocketTransport
 
-STACK_PROGRAMS = {"openssl": "openssl", "python": None}
+STACK_PROGRAMS = {"openssl": "openssl", "python": None, "nginx": "nginx", "gnutls": "gnutls-serv",
+                  "nss": "selfserv", "java": "javac", "go": "go"}
 
 
 class UsageError(Exception):
@@ -30,7 +31,8 @@ def list_text() -> str:
     lines.append("")
     lines.append("Stacks (server role):")
     for name, prog in sorted(STACK_PROGRAMS.items()):
-        state = "built in" if prog is None else ("installed" if shutil.which(prog) else "missing")
+        found = prog is None or shutil.which(prog) or os.path.exists(f"/usr/sbin/{prog}")
+        state = "built in" if prog is None else ("installed" if found else "missing (run scripts/setup)")
         lines.append(f"  {name:10} {state}")
     return "\n".join(lines)
 
@@ -45,8 +47,9 @@ def run(ids: list[str], stack: str, tls: str | None, pcap_dir: str | None, pki_d
     unknown = [i for i in ids if i not in REGISTRY]
     if unknown:
         raise UsageError(f"unknown scenario {unknown[0]!r}; `certlab list` shows them")
-    if stack not in SERVERS:
-        raise UsageError(f"unknown stack {stack!r}; choose one of {', '.join(sorted(SERVERS))}")
+    servers = server_classes()
+    if stack not in servers:
+        raise UsageError(f"unknown stack {stack!r}; choose one of {', '.join(sorted(servers))}")
     work = tempfile.mkdtemp(prefix="certlab-run-")
     try:
         pki = Pki.ensure(pki_dir or os.path.join(work, "pki"))
@@ -57,7 +60,7 @@ def run(ids: list[str], stack: str, tls: str | None, pcap_dir: str | None, pki_d
             if not versions:
                 raise UsageError(f"{sid} does not apply to TLS {tls} (it covers {', '.join(sorted(sc.versions))})")
             for v in versions:
-                peer = SERVERS[stack](pki, v, sc.server_mode, work)
+                peer = servers[stack](pki, v, sc.server_mode, work)
                 if not peer.supports(sc.server_mode):
                     results.append({"scenario": sid, "stack": stack, "tls_version": v, "verdict": "skip",
                                     "observed": {}, "expected": sc.expect(v).describe(), "rfc": sc.rfc,

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 import scenarios  # noqa: F401
-from lab.peers.servers import SERVERS
+from lab.peers.servers import SERVERS, server_classes
 from lab.runner import Setup, execute, run_scenario
 from lab.scenario import REGISTRY
 from lab.transport import MemorySSLServer, SocketTransport
@@ -44,6 +44,41 @@ def test_scenario_against_server(stack: str, sid: str, version: str, pki, tmp_pa
     assert not result["observed"].get("server_errors"), result
 
 
+# What each other stack did when observed (2026-11-28, Debian 12 packages): a representative slice,
+# re-checked on every CI run. Differences from the RFC's expectation are findings, kept on purpose.
+SLICE = {
+    "nginx": {("tls13-client-cert", "1.3"): ("success", None), ("tls12-rsa-kx-client-cert", "1.2"): ("success", None),
+              ("tls13-untrusted-client-cert", "1.3"): ("app_rejected", None),
+              ("tls12-no-cert-required", "1.2"): ("app_rejected", None),
+              ("tls13-cv-wrong-key", "1.3"): ("alert", "decrypt_error")},
+    "gnutls": {("tls13-client-cert", "1.3"): ("success", None), ("tls12-ecdhe-client-cert", "1.2"): ("success", None),
+               ("tls13-untrusted-client-cert", "1.3"): ("alert", "access_denied"),
+               ("tls13-cv-wrong-key", "1.3"): ("alert", "decrypt_error")},
+    "nss": {("tls13-client-cert", "1.3"): ("success", None), ("tls12-rsa-kx-client-cert", "1.2"): ("success", None),
+            ("tls13-no-cert-required", "1.3"): ("alert", "certificate_required"),
+            ("client-cert-ed25519", "1.3"): ("alert", "illegal_parameter")},
+    "go": {("tls13-client-cert", "1.3"): ("success", None), ("tls12-rsa-kx-client-cert", "1.2"): ("success", None),
+           ("tls13-untrusted-client-cert", "1.3"): ("alert", "bad_certificate"),
+           ("tls12-cv-wrong-key", "1.2"): ("alert", "decrypt_error")},
+    "java": {("tls13-client-cert", "1.3"): ("success", None), ("tls12-ecdhe-client-cert", "1.2"): ("success", None),
+             ("tls13-untrusted-client-cert", "1.3"): ("alert", "certificate_unknown"),
+             ("tls12-cv-wrong-key", "1.2"): ("alert", "handshake_failure")},
+}
+SLICE_CASES = [(stack, sid, v, exp) for stack, cases in SLICE.items() for (sid, v), exp in cases.items()]
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize("stack,sid,version,expected", SLICE_CASES,
+                         ids=[f"{a}-{b}-{c}" for a, b, c, _ in SLICE_CASES])
+def test_other_stacks_slice(stack: str, sid: str, version: str, expected, pki, tmp_path) -> None:
+    sc = REGISTRY[sid]
+    with server_classes()[stack](pki, version, sc.server_mode, str(tmp_path)) as peer:
+        result = run_scenario(sc, Setup(pki, version), lambda: SocketTransport("127.0.0.1", peer.port), stack)
+    observed = result["observed"]
+    assert (observed["outcome"], observed.get("alert")) == expected, observed
+    assert not observed.get("server_errors"), observed
+
+
 def test_engine_sans_io_against_python_ssl(pki) -> None:
     """No socket at all: the engine and Python's ssl server object exchange bytes in memory."""
     for version in ("1.2", "1.3"):
@@ -71,6 +106,7 @@ def test_run_cli_json_and_pcap_read_by_tshark(tmp_path) -> None:
     assert set(cv) >= {"scenario", "stack", "tls_version", "verdict", "observed", "expected", "rfc", "pcap"}
     assert cv["observed"]["alert"] == "decrypt_error" and cv["observed"]["alert_code"] == 51
     assert cv["observed"]["alert_level"] == "fatal" and cv["observed"]["alert_from"] == "server"
+    assert cv["observed"]["when"] == "after_client_finished"
     for r in results:
         fields = subprocess.run(["tshark", "-r", r["pcap"], "-Y", "tls", "-T", "fields", "-e", "frame.comment",
                                  "-e", "tls.handshake.type", "-e", "_ws.malformed"],
@@ -88,3 +124,24 @@ def test_run_cli_usage_errors() -> None:
     out = subprocess.run([sys.executable, "-m", "lab", "run", "no-such-scenario"], capture_output=True, text=True,
                          cwd=ROOT, timeout=60)
     assert out.returncode == 2 and "certlab list" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.stack
+def test_visibility_of_the_client_certificate(pki, tmp_path) -> None:
+    """K01: without keys a passive observer reads the TLS 1.2 client certificate, not the 1.3 one;
+    with the run's key log both are visible. Checked with the dissector and with tshark."""
+    from lab.dissect import dissect
+    from tests.tshark_ref import tshark_view
+    sc = REGISTRY["tls-client-cert-visibility"]
+    for version, visible in (("1.2", True), ("1.3", False)):
+        with SERVERS["openssl"](pki, version, "required", str(tmp_path)) as peer:
+            result = run_scenario(sc, Setup(pki, version), lambda: SocketTransport("127.0.0.1", peer.port),
+                                  "openssl", pcap_dir=str(tmp_path))
+        plain = os.path.join(tmp_path, f"plain-{version}.pcap")
+        from scapy.utils import rdpcap, wrpcap
+        wrpcap(plain, rdpcap(result["pcap"]))  # the same packets without the embedded key log
+        auth = dissect(plain).connections[0].client_auth
+        assert (auth["certificate_sent"] is True) == visible
+        ws = tshark_view(plain)
+        assert bool(ws.certificates["client"]) == visible
+        assert dissect(result["pcap"]).connections[0].client_auth["certificate_sent"] is True

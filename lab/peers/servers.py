@@ -243,3 +243,10 @@ class GnuTLSServer(ServerPeer):
 
 
 SERVERS = {"openssl": OpenSSLServer, "python": PythonServer, "nginx": NginxServer, "gnutls": GnuTLSServer}
+
+
+def server_classes() -> dict:
+    """Every server stack, including those compiled on first use."""
+    from lab.peers.compiled import GoServer, JavaServer
+    from lab.peers.nss import NSSServer
+    return {**SERVERS, "go": GoServer, "java": JavaServer, "nss": NSSServer}

@@ -1,0 +1,49 @@
+"""NSS's selfserv as a server peer. Needs an NSS database (made here with certutil and pk12util)
+and listens on every address (no bind option); the lab only connects over loopback."""
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+
+from lab.peers.process import ManagedProcess, PeerUnavailable, free_port, require
+from lab.peers.servers import ServerPeer
+
+
+@dataclass
+class NSSServer(ServerPeer):
+    name: str = "nss"
+    proc: ManagedProcess | None = None
+
+    def database(self) -> str:
+        db = os.path.join(self.workdir, f"nssdb-{self.alg}")
+        if os.path.exists(os.path.join(db, "cert9.db")):
+            return db
+        os.makedirs(db, exist_ok=True)
+        certutil, pk12util = require("certutil"), require("pk12util")
+        srv = self.pki.identity(self.alg, "server")
+        p12 = self.pki.pkcs12(self.alg, "server", os.path.join(db, "server.p12"))
+        for argv in ([certutil, "-N", "-d", f"sql:{db}", "--empty-password"],
+                     [certutil, "-A", "-d", f"sql:{db}", "-n", "labca", "-t", "CT,C,C", "-i", srv.ca],
+                     [pk12util, "-i", p12, "-d", f"sql:{db}", "-W", "changeit", "-K", ""]):
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+            if proc.returncode != 0:
+                raise PeerUnavailable(f"creating the NSS database failed: {(proc.stderr or proc.stdout).strip()}")
+        return db
+
+    def __enter__(self) -> "NSSServer":
+        if not self.supports(self.mode):
+            raise PeerUnavailable(f"nss selfserv cannot run mode {self.mode}")
+        exe = require("selfserv")
+        db = self.database()
+        self.port = free_port()
+        v = "tls1.3" if self.version == "1.3" else "tls1.2"
+        requests = {"none": [], "optional": ["-r"], "required": ["-r", "-r"]}[self.mode]
+        argv = [exe, "-d", f"sql:{db}", "-p", str(self.port), "-n", "server", "-V", f"{v}:{v}", *requests]
+        self.proc = ManagedProcess(argv, os.path.join(self.workdir, f"nss-{self.port}"), port=self.port)
+        self.proc.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc:
+            self.proc.stop()
