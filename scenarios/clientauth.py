@@ -157,3 +157,10 @@ def tls12_renegotiation(s: Setup):
 
 
 __all__ = ["ExpectClose"]
+
+
+@scenario("tls12-cbc-client-cert", rfc="RFC 5246 6.2.3.2, 7.4.8", row="A01", versions={"1.2"},
+          summary="AES-CBC with HMAC (MAC-then-encrypt) and a valid client certificate",
+          expect=ExpectSuccess(), client={"cipher_suites": (0xC013, 0xC014, 0x002F, 0x0035)})
+def tls12_cbc(s: Setup):
+    return flows.client_auth("1.2")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from lab import flows
 from lab import generators as gen
 from lab.runner import Setup
+from layers.finished import KeyUpdate
+from layers.handshake import Handshake
 from lab.scenario import (ExpectAlert, ExpectAppRejected, ExpectClose, ExpectSuccess, ReadUntil, Send,
                           SendAppData, SendCCS, SendRecords, scenario)
 
@@ -108,3 +110,21 @@ def client_reneg(s: Setup):
 def visibility(s: Setup):
     return flows.client_auth(s.version)
 
+
+
+@scenario("tls13-pha-keyupdate-before-answer", rfc="RFC 8446 4.6.2, 4.6.3", row="F06", versions={"1.3"},
+          server_mode="pha", tags={"pha"}, summary="KeyUpdate (update_requested) between the post-handshake "
+          "CertificateRequest and the answer; Finished uses the updated secret", expect=ExpectSuccess())
+def pha_keyupdate(s: Setup):
+    return _pha(lambda eng: Handshake() / KeyUpdate(request_update=1), gen.certificate(), gen.certificate_verify(),
+                gen.finished())
+
+
+@scenario("tls13-pha-data-inside-answer", rfc="RFC 8446 4.6.2 (MUST appear consecutively), 5.1", row="F07",
+          versions={"1.3"}, server_mode="pha", tags={"pha"},
+          summary="application data between the post-handshake Certificate and CertificateVerify",
+          expect=ExpectAlert("unexpected_message"))
+def pha_interleaved(s: Setup):
+    steps = _pha(gen.certificate())
+    return steps + [SendAppData(b"interleaved\n", label="application data (interleaved)"),
+                    Send(gen.certificate_verify(), gen.finished(), label="CertificateVerify, Finished")]

@@ -4,6 +4,7 @@ and epoch, tracking its own sequence number."""
 from __future__ import annotations
 
 import hmac as _hmac
+import os
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -125,11 +126,32 @@ class RecordProtection:
             return plain
         return self._check_mac(content_type, record_version, plain) if n else plain
 
+    def _seal_cbc(self, content_type: int, record_version: int, plaintext: bytes,
+                  explicit_iv: bytes | None) -> bytes:
+        algo, block = _block_cipher(self.params, self.key)
+        data = plaintext if self.etm else plaintext + self._mac(content_type, record_version, plaintext)
+        pad = block - (len(data) + 1) % block
+        data += bytes([pad]) * (pad + 1)
+        if self.version >= 0x0302:
+            iv = explicit_iv if explicit_iv is not None else os.urandom(block)
+            enc = Cipher(algo, modes.CBC(iv)).encryptor()
+            fragment = iv + enc.update(data) + enc.finalize()
+        else:
+            enc = Cipher(algo, modes.CBC(self.iv)).encryptor()
+            fragment = enc.update(data) + enc.finalize()
+            self.iv = fragment[-block:]
+        if self.etm:
+            fragment += self._mac(content_type, record_version, fragment)
+        return fragment
+
     def encrypt(self, content_type: int, record_version: int, plaintext: bytes,
                 explicit_nonce: bytes | None = None) -> tuple[int, bytes]:
-        """(opaque type, protected fragment). AEAD only (the engine's suites); TLS 1.3 adds no padding."""
+        """(opaque type, protected fragment). TLS 1.3 adds no padding; CBC uses minimal padding and,
+        from TLS 1.1 on, a random explicit IV (``explicit_nonce`` overrides it)."""
         if not self.params.aead:
-            raise NotImplementedError("CBC record encryption is not supported yet")
+            out = content_type, self._seal_cbc(content_type, record_version, plaintext, explicit_nonce)
+            self.seq += 1
+            return out
         if self.version >= 0x0304:
             inner = plaintext + bytes([content_type])
             aad = bytes([23]) + record_version.to_bytes(2, "big") + \

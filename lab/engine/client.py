@@ -94,7 +94,7 @@ class ClientEngine:
     _premaster: bytes | None = None
     _pending: tuple[RecordProtection, RecordProtection] | None = None
     _last_ch: Packet | None = None
-    _staged: list[bytes] = field(default_factory=list)
+    _staged: list[tuple[bytes, RecordProtection | None]] = field(default_factory=list)
     _next_out: RecordProtection | None = None
     _leaf: bytes | None = None
     keylog_all: list[str] = field(default_factory=list)
@@ -231,17 +231,24 @@ class ClientEngine:
     def stage(self, msg: Packet | bytes) -> bytes:
         """Add a handshake message to the transcript and to the next flight; returns its bytes."""
         raw = bytes(msg)
-        self._staged.append(raw)
         self._sent(raw)
+        self._staged.append((raw, self._next_out))
+        self._next_out = None
         return raw
 
     def flush(self, fragment: int | None = None) -> bytes:
-        """Wire bytes for the staged messages, coalesced in records of ``fragment`` bytes; a key
-        change they cause (TLS 1.3 client Finished, KeyUpdate) applies after them."""
-        wire = self.records(22, b"".join(self._staged), fragment) if self._staged else b""
+        """Wire bytes for the staged messages, coalesced in records of ``fragment`` bytes. A key
+        change a message causes (TLS 1.3 client Finished, KeyUpdate) applies from the next message
+        on, so the flight is framed in runs split at each change (RFC 8446 section 5.1)."""
+        wire, run = b"", b""
+        for raw, switch in self._staged:
+            run += raw
+            if switch is not None:
+                wire += self.records(22, run, fragment)
+                run, self.out_cipher = b"", switch
+        if run:
+            wire += self.records(22, run, fragment)
         self._staged = []
-        if self._next_out is not None:
-            self.out_cipher, self._next_out = self._next_out, None
         return wire
 
     def send_unprotected(self, msg: Packet | bytes) -> bytes:
@@ -253,7 +260,7 @@ class ClientEngine:
         try:
             return self.records(22, raw)
         finally:
-            self.out_cipher = cipher
+            self.out_cipher, self._next_out = self._next_out or cipher, None
 
     def send_handshake(self, *msgs: Packet | bytes, fragment: int | None = None) -> bytes:
         for m in msgs:
