@@ -4,6 +4,7 @@ or a timeout), judged against the scenario's acceptable outcomes. Every run can 
 of the exact bytes, with the key log embedded and each packet named after its step."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import re
@@ -18,7 +19,8 @@ from lab.capture.synth import Flight, frame_conversation
 from lab.capture.writer import write_pcapng
 from lab.engine.client import ClientConfig, ClientEngine, Event
 from lab.pki import Pki
-from lab.scenario import ReadUntil, Scenario, Send, SendAlert, SendAppData, SendCCS, SendRecords, Trigger
+from lab.scenario import (Reconnect, ReadUntil, Scenario, Send, SendAlert, SendAppData, SendCCS, SendRecords,
+                          Trigger)
 from lab.transport import Transport
 
 HTTP_STATUS = re.compile(rb"^HTTP/1\.[01] (\d{3})")
@@ -67,6 +69,24 @@ class Run:
     timeout: float
     flights: list[Flight] = field(default_factory=list)
     observed: dict[str, Any] | None = None
+    earlier: list[tuple[Transport, list[Flight], str]] = field(default_factory=list)  # closed connections
+
+    def reconnect(self, transport: Transport) -> None:
+        """Close properly (close_notify both ways: OpenSSL forgets sessions of connections that end
+        without it), keep what the connection did, and start a new engine offering its session."""
+        self.send(self.engine.send_alert(0, level=1), "close_notify")
+        deadline = 0
+        while deadline < 5:
+            data = self.transport.recv(0.2)
+            if not data:
+                break
+            self.flights.append(Flight(False, data, "server: closing"))
+            self.engine.receive_bytes(data)
+            deadline += 1
+        self.transport.close()
+        self.earlier.append((self.transport, self.flights, self.engine.keylog))
+        cfg = dataclasses.replace(self.engine.config, session=self.engine.session())
+        self.engine, self.transport, self.flights = ClientEngine(cfg), transport, []
 
     @property
     def phase(self) -> str:
@@ -96,8 +116,8 @@ class Run:
             events = self.engine.receive_bytes(data)
             seen += events
             for i, ev in enumerate(events):
-                if ev.kind == "application_data" and not names:
-                    return seen[:len(seen) - len(events) + i + 1]  # the response; what follows it is its close
+                if (ev.kind == "application_data" and not names) or (names and ev.name in names):
+                    return seen[:len(seen) - len(events) + i + 1]  # what we waited for; what follows is its close
                 if ev.kind == "alert":
                     closed = ev.type == 0
                     self.observed = {"outcome": "closed" if closed else "alert", "alert": ev.name,
@@ -115,7 +135,8 @@ class Run:
 
 
 def execute(sc: Scenario, setup: Setup, transport: Transport, *, timeout: float = 3.0, settle: float = 0.3,
-            hooks: dict[str, Callable[[], None]] | None = None) -> tuple[dict[str, Any], Run]:
+            hooks: dict[str, Callable[[], None]] | None = None,
+            connect: Callable[[], Transport] | None = None) -> tuple[dict[str, Any], Run]:
     """Run the steps, then listen ``settle`` seconds for a verdict sent right after our last
     flight (so "after our Finished" and "only on the first read" can be told apart; 0 skips it),
     then probe with application data."""
@@ -140,6 +161,12 @@ def execute(sc: Scenario, setup: Setup, transport: Transport, *, timeout: float 
             run.send(eng.send_application_data(step.data), step.label)
         elif isinstance(step, SendRecords):
             run.send(step.make(eng), step.label)
+        elif isinstance(step, Reconnect):
+            if connect is None:
+                run.observed = {"outcome": "error", "reason": "this transport cannot reconnect"}
+                break
+            run.reconnect(connect())
+            eng = run.engine
         elif isinstance(step, ReadUntil):
             run.read(step.names, step.label)
         elif isinstance(step, Trigger):
@@ -161,6 +188,8 @@ def execute(sc: Scenario, setup: Setup, transport: Transport, *, timeout: float 
         run.observed = classify_response(b"".join(e.raw for e in events if e.kind == "application_data"))
     if eng.notes:
         run.observed["server_errors"] = list(eng.notes)
+    if eng.resumed:
+        run.observed["resumed"] = True
     transport.close()
     return run.observed, run
 
@@ -188,18 +217,22 @@ def result_for(sc: Scenario, stack: str, version: str, observed: dict, pcap: str
 
 
 def write_capture(run: Run, path: str) -> str:
-    local = getattr(run.transport, "local", ("127.0.0.1", 50000))
-    remote = getattr(run.transport, "remote", ("127.0.0.1", 443))
-    packets = frame_conversation(run.flights, (local[0], local[1]), (remote[0], remote[1]))
+    """Every connection of the run (one, or more after Reconnect), framed as TCP, in one pcapng."""
+    packets, keylog = [], ""
+    for i, (transport, flights, log) in enumerate([*run.earlier, (run.transport, run.flights, run.engine.keylog)]):
+        local = getattr(transport, "local", ("127.0.0.1", 50000 + i))
+        remote = getattr(transport, "remote", ("127.0.0.1", 443))
+        packets += frame_conversation(flights, (local[0], local[1]), (remote[0], remote[1]), start=i * 1.0)
+        keylog += log
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    write_pcapng(path, packets, run.engine.keylog)
+    write_pcapng(path, packets, keylog)
     return path
 
 
 def run_scenario(sc: Scenario, setup: Setup, connect: Callable[[], Transport], stack: str, *,
                  pcap_dir: str | None = None, timeout: float = 3.0,
                  hooks: dict[str, Callable[[], None]] | None = None) -> dict[str, Any]:
-    observed, run = execute(sc, setup, connect(), timeout=timeout, hooks=hooks)
+    observed, run = execute(sc, setup, connect(), timeout=timeout, hooks=hooks, connect=connect)
     pcap = None
     if pcap_dir:
         pcap = write_capture(run, os.path.join(pcap_dir, f"{sc.id}-{stack}-tls{setup.version.replace('.', '')}.pcapng"))

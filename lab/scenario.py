@@ -111,6 +111,13 @@ class SendRecords:
 
 
 @dataclass(frozen=True)
+class Reconnect:
+    """Close the connection and open a new one whose ClientHello offers the session just made
+    (TLS 1.2 resumption)."""
+    label: str = "new connection (resumption)"
+
+
+@dataclass(frozen=True)
 class Trigger:
     """Ask the peer to act (``renegotiate``, ``respond``): stacks that need a nudge from their
     operator (s_server's stdin commands) get it here."""
@@ -118,7 +125,7 @@ class Trigger:
     label: str = ""
 
 
-Step = Send | SendCCS | SendAlert | SendAppData | ReadUntil | Trigger | SendRecords
+Step = Send | SendCCS | SendAlert | SendAppData | ReadUntil | Trigger | SendRecords | Reconnect
 
 
 @dataclass(frozen=True)

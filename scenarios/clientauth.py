@@ -4,7 +4,7 @@ from __future__ import annotations
 from lab import flows
 from lab import generators as gen
 from lab.runner import Setup
-from lab.scenario import (ExpectAlert, ExpectAppRejected, ExpectClose, ExpectSuccess, ReadUntil, Send,
+from lab.scenario import (ExpectAlert, ExpectAppRejected, ExpectClose, ExpectSuccess, ReadUntil, Reconnect, Send,
                           SendAppData, SendCCS, Trigger, scenario)
 
 BOTH = {"1.2", "1.3"}
@@ -164,3 +164,15 @@ __all__ = ["ExpectClose"]
           expect=ExpectSuccess(), client={"cipher_suites": (0xC013, 0xC014, 0x002F, 0x0035)})
 def tls12_cbc(s: Setup):
     return flows.client_auth("1.2")
+
+
+@scenario("tls12-resumption-client-cert", rfc="RFC 5246 7.3 (abbreviated handshake), 7.4.6", row="A01",
+          versions={"1.2"}, summary="full handshake with a client certificate, then a new connection resuming the "
+          "session: no Certificate or CertificateVerify, the identity comes from the session",
+          expect=ExpectSuccess())
+def tls12_resumption(s: Setup):
+    return [*flows.client_auth("1.2"), SendAppData(label="request on the first connection"),
+            ReadUntil(("application_data",), label="response"), Reconnect(),
+            Send(gen.client_hello(), label="ClientHello offering the session"),
+            ReadUntil(("finished",), label="ServerHello, ChangeCipherSpec, Finished"),
+            SendCCS(), Send(gen.finished(), label="Finished")]

@@ -145,3 +145,20 @@ def test_visibility_of_the_client_certificate(pki, tmp_path) -> None:
         ws = tshark_view(plain)
         assert bool(ws.certificates["client"]) == visible
         assert dissect(result["pcap"]).connections[0].client_auth["certificate_sent"] is True
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize("stack", ["openssl", "nginx", "go"])
+def test_resumption_is_abbreviated(stack: str, pki, tmp_path) -> None:
+    """A01 resumption: the second connection carries no Certificate or CertificateVerify (read
+    back from the run's pcap by the dissector); session ids for OpenSSL, tickets for nginx and Go."""
+    from lab.dissect import dissect
+    sc = REGISTRY["tls12-resumption-client-cert"]
+    with server_classes()[stack](pki, "1.2", sc.server_mode, str(tmp_path)) as peer:
+        result = run_scenario(sc, Setup(pki, "1.2"), lambda: SocketTransport("127.0.0.1", peer.port), stack,
+                              pcap_dir=str(tmp_path))
+    assert result["verdict"] == "pass" and result["observed"].get("resumed") is True, result
+    first, second = dissect(result["pcap"]).connections
+    names = [m.name for m in second.messages if m.kind == "handshake"]
+    assert "certificate" in [m.name for m in first.messages] and "certificate" not in names
+    assert names[:2] == ["client_hello", "server_hello"] and "finished" in names

@@ -27,7 +27,7 @@ from layers.alert import Alert, ChangeCipherSpec
 from layers.certificate import (ASN1Cert, Certificate12, Certificate13, CertificateEntry, CertificateVerify,
                                 CertificateVerifyLegacy)
 from layers.extensions import (ECPointFormats, ExtensionCH, KeyShareCH, KeyShareEntry, PskKeyExchangeModes,
-                               RenegotiationInfo, ServerName, ServerNameList, SignatureAlgorithms,
+                               RenegotiationInfo, ServerName, ServerNameList, SessionTicketExt, SignatureAlgorithms,
                                SupportedGroups, SupportedVersionsCH, Cookie)
 from layers.finished import Finished, KeyUpdate
 from layers.handshake import Handshake, Hint, parse_handshake
@@ -41,6 +41,17 @@ SCHEMES = (0x0403, 0x0503, 0x0603, 0x0807, 0x0804, 0x0805, 0x0806, 0x0809, 0x080
            0x0401, 0x0501, 0x0601)
 
 
+@dataclass(frozen=True)
+class Session:
+    """What a TLS 1.2 client keeps to resume (RFC 5246 section 7.3, abbreviated handshake)."""
+    session_id: bytes
+    master: bytes
+    suite: int
+    version: int
+    ems: bool
+    ticket: bytes = b""       # RFC 5077 session ticket, when the server issued one
+
+
 @dataclass
 class ClientConfig:
     version: str = "1.3"
@@ -51,6 +62,7 @@ class ClientConfig:
     server_name: str | None = "localhost"
     offer_pha: bool = False
     ems: bool = True
+    session: Session | None = None    # offer to resume this TLS 1.2 session
     chain: tuple[bytes, ...] = ()     # DER certificates, leaf first
     key: object = None                # the leaf's private key
 
@@ -97,6 +109,9 @@ class ClientEngine:
     _staged: list[tuple[bytes, RecordProtection | None]] = field(default_factory=list)
     _next_out: RecordProtection | None = None
     _leaf: bytes | None = None
+    resumed: bool = False
+    _ticket: bytes = b""
+    _ticket_sid: bytes = b""
     keylog_all: list[str] = field(default_factory=list)
 
     # -- building --------------------------------------------------------------------------------
@@ -125,6 +140,9 @@ class ClientEngine:
         if cfg.ems:
             exts.append(ExtensionCH(extension_type=E.extended_master_secret))
         exts.append(ExtensionCH() / RenegotiationInfo(renegotiated_connection=self.client_verify_data))
+        if not self.tls13 and not renegotiating:
+            ticket = cfg.session.ticket if cfg.session else b""
+            exts.append(ExtensionCH() / SessionTicketExt(ticket=ticket))
         if self.tls13:
             exts.append(ExtensionCH() / SupportedVersionsCH(versions=[0x0304]))
             exts.append(ExtensionCH() / PskKeyExchangeModes(ke_modes=[1]))
@@ -139,13 +157,24 @@ class ClientEngine:
             if cfg.offer_pha:
                 exts.append(ExtensionCH(extension_type=E.post_handshake_auth))
         sid = self._last_ch.payload.legacy_session_id if (self._last_ch and self.hrr is not None) else \
-            (self.rng(32) if self.tls13 else b"")
+            (self.rng(32) if self.tls13 else self._offered_session_id(renegotiating))
         body = ClientHello(legacy_version=0x0303, random=self.k.client_random, legacy_session_id=sid,
                            cipher_suites=list(cfg.suites), extensions=exts)
         for name, value in fields.items():
             setattr(body, name, value)
         self._last_ch = Handshake() / body
         return self._last_ch
+
+    def _offered_session_id(self, renegotiating: bool) -> bytes:
+        """TLS 1.2: the session's id, or with a ticket a fresh random id the server echoes when it
+        resumes (RFC 5077 section 3.4)."""
+        sess = self.config.session
+        if sess is None or renegotiating:
+            return b""
+        if sess.ticket:
+            self._ticket_sid = self.rng(32)
+            return self._ticket_sid
+        return sess.session_id
 
     def certificate(self, chain: list[bytes] | None = None, context: bytes | None = None) -> Packet:
         chain = list(self.config.chain if chain is None else chain)
@@ -362,7 +391,10 @@ class ClientEngine:
                 return
             self._server_hello(body, raw)
             return
-        elif t in (H.new_session_ticket,):
+        elif t == H.new_session_ticket:
+            if not self.tls13:
+                self._ticket = bytes(getattr(body, "ticket", b""))
+                k.add(raw)  # a TLS 1.2 NewSessionTicket is part of the handshake (RFC 5077 section 3.3)
             return
         elif t == H.key_update:
             k.s_ap = tls13.next_traffic_secret(k.hash_name, k.s_ap)
@@ -414,6 +446,22 @@ class ClientEngine:
             self.inbound.cipher = server
         else:
             k.ems = self.config.ems and any(e.extension_type == E.extended_master_secret for e in body.extensions)
+            k.session_id = bytes(body.legacy_session_id)
+            sess = self.config.session
+            offered = self._ticket_sid if sess is not None and sess.ticket else (sess.session_id if sess else b"")
+            if sess is not None and self.handshakes == 1 and k.session_id and k.session_id == offered:
+                # Abbreviated handshake: the master secret of the resumed session, new randoms.
+                self.resumed = True
+                k.master, k.ems = sess.master, sess.ems
+                k.keylog.append(f"CLIENT_RANDOM {k.client_random.hex()} {sess.master.hex()}")
+                self._pending = k.tls12_protections()
+
+    def session(self) -> Session | None:
+        """The TLS 1.2 session to resume later, once the handshake completed."""
+        k = self.k
+        if self.tls13 or k.master is None or k.suite_code is None or not (k.session_id or self._ticket):
+            return None
+        return Session(k.session_id, k.master, k.suite_code, k.version, k.ems, self._ticket)
 
     def _server_finished(self, body: Packet, raw: bytes) -> None:
         k = self.k

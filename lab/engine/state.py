@@ -25,6 +25,7 @@ class HandshakeKeys:
     server_random: bytes = b""
     transcript: bytearray = field(default_factory=bytearray)
     ems: bool = False
+    session_id: bytes = b""
     master: bytes | None = None
     schedule: tls13.KeySchedule | None = None
     c_hs: bytes = b""
