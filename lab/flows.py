@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from lab import generators as gen
-from lab.scenario import ReadUntil, Send, SendCCS, Step
+from lab.scenario import ReadUntil, Send, SendAppData, SendCCS, Step, Trigger
 
 SERVER_FLIGHT_12 = ("server_hello_done",)
 SERVER_FLIGHT_13 = ("finished",)
@@ -30,3 +30,25 @@ def client_auth(version: str, certificate=None, certificate_verify=None, *, omit
                   SendCCS(), Send(gen.finished(), label="Finished"),
                   ReadUntil(("finished",), label="server ChangeCipherSpec, Finished")]
     return steps
+
+
+def post_handshake_auth(*answer, request: bool = True) -> list[Step]:
+    """TLS 1.3 handshake without client auth, a request, the peer's post-handshake
+    CertificateRequest (``request_certificate`` pokes stacks that need it), then ``answer``."""
+    steps = [*until_server_flight("1.3"), SendCCS(), Send(gen.finished(), label="Finished"),
+             SendAppData(label="request"), Trigger("request_certificate", label="server asks for a certificate")]
+    if request:
+        steps.append(ReadUntil(("certificate_request",), label="post-handshake CertificateRequest"))
+    if answer:
+        steps.append(Send(*answer, label="post-handshake answer"))
+    return steps + [Trigger("respond", label="server answers")]
+
+
+def renegotiation(*second: Step) -> list[Step]:
+    """A TLS 1.2 handshake without client auth, a request, then the server's HelloRequest and
+    ``second`` (the renegotiation handshake)."""
+    return [*until_server_flight("1.2"), Send(gen.client_key_exchange(), label="ClientKeyExchange"), SendCCS(),
+            Send(gen.finished(), label="Finished"), ReadUntil(("finished",), label="server Finished"),
+            SendAppData(label="request"), Trigger("renegotiate", label="server sends HelloRequest"),
+            ReadUntil(("hello_request",), label="HelloRequest"), *second,
+            Trigger("respond", label="server answers")]

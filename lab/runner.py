@@ -24,6 +24,7 @@ from lab.scenario import (Reconnect, ReadUntil, Scenario, Send, SendAlert, SendA
 from lab.transport import Transport
 
 HTTP_STATUS = re.compile(rb"^HTTP/1\.[01] (\d{3})")
+HTTP_INFORMATIONAL = re.compile(rb"^HTTP/1\.[01] 1\d\d")  # "100 Continue" is not the answer
 
 
 def load_chain(path: str) -> list[bytes]:
@@ -70,6 +71,7 @@ class Run:
     flights: list[Flight] = field(default_factory=list)
     observed: dict[str, Any] | None = None
     earlier: list[tuple[Transport, list[Flight], str]] = field(default_factory=list)  # closed connections
+    backlog: list[Event] = field(default_factory=list)  # received after what the last read waited for
 
     def reconnect(self, transport: Transport) -> None:
         """Close properly (close_notify both ways: OpenSSL forgets sessions of connections that end
@@ -86,7 +88,7 @@ class Run:
         self.transport.close()
         self.earlier.append((self.transport, self.flights, self.engine.keylog))
         cfg = dataclasses.replace(self.engine.config, session=self.engine.session())
-        self.engine, self.transport, self.flights = ClientEngine(cfg), transport, []
+        self.engine, self.transport, self.flights, self.backlog = ClientEngine(cfg), transport, [], []
 
     @property
     def phase(self) -> str:
@@ -104,20 +106,25 @@ class Run:
         """Read until one of ``names`` (or application data, if empty), an alert, a close or the timeout."""
         seen: list[Event] = []
         while self.observed is None:
-            data = self.transport.recv(self.timeout if timeout is None else timeout)
-            if data is None:
-                if names:
-                    self.observed = {"outcome": "timeout", "when": when or self.phase, "waiting_for": list(names)}
-                return seen
-            if data == b"":
-                self.observed = {"outcome": "closed", "when": when or self.phase}
-                return seen
-            self.flights.append(Flight(False, data, f"server: {label}"))
-            events = self.engine.receive_bytes(data)
+            if self.backlog:
+                events, self.backlog = self.backlog, []
+            else:
+                data = self.transport.recv(self.timeout if timeout is None else timeout)
+                if data is None:
+                    if names:
+                        self.observed = {"outcome": "timeout", "when": when or self.phase, "waiting_for": list(names)}
+                    return seen
+                if data == b"":
+                    self.observed = {"outcome": "closed", "when": when or self.phase}
+                    return seen
+                self.flights.append(Flight(False, data, f"server: {label}"))
+                events = self.engine.receive_bytes(data)
             seen += events
             for i, ev in enumerate(events):
-                if (ev.kind == "application_data" and not names) or (names and ev.name in names):
-                    return seen[:len(seen) - len(events) + i + 1]  # what we waited for; what follows is its close
+                final = ev.kind == "application_data" and not HTTP_INFORMATIONAL.match(ev.raw)
+                if (final and not names) or (names and ev.name in names):
+                    self.backlog = events[i + 1:]  # what came after it waits for the next read
+                    return seen[:len(seen) - len(events) + i + 1]
                 if ev.kind == "alert":
                     closed = ev.type == 0
                     self.observed = {"outcome": "closed" if closed else "alert", "alert": ev.name,
@@ -135,7 +142,7 @@ class Run:
 
 
 def execute(sc: Scenario, setup: Setup, transport: Transport, *, timeout: float = 3.0, settle: float = 0.3,
-            hooks: dict[str, Callable[[], None]] | None = None,
+            hooks: dict[str, Callable[[], bytes | None]] | None = None,
             connect: Callable[[], Transport] | None = None) -> tuple[dict[str, Any], Run]:
     """Run the steps, then listen ``settle`` seconds for a verdict sent right after our last
     flight (so "after our Finished" and "only on the first read" can be told apart; 0 skips it),
@@ -172,13 +179,15 @@ def execute(sc: Scenario, setup: Setup, transport: Transport, *, timeout: float 
         elif isinstance(step, Trigger):
             hook = (hooks or {}).get(step.action)
             if hook is None:
-                run.observed = {"outcome": "error", "reason": f"the peer cannot {step.action}"}
-                break
-            hook()
+                continue  # this peer needs no nudge for that (it acts by itself)
+            data = hook()
+            if data:  # some stacks are nudged by the client's own data (gnutls-serv's **REAUTH**)
+                run.send(eng.send_application_data(data), step.label)
     events: list[Event] = []
     if run.observed is None and settle > 0:
         # A verdict (or data) the server sends right after our last flight, before we send more.
         events = run.read((), "after our last flight", when="after_client_finished", timeout=settle)
+    events = [e for e in events if not (e.kind == "application_data" and HTTP_INFORMATIONAL.match(e.raw))]
     if run.observed is None and not any(e.kind == "application_data" for e in events):
         # TLS 1.3 servers judge the client certificate after the client's Finished: always send
         # application data and read, or every rejection would look like a success.
@@ -231,7 +240,7 @@ def write_capture(run: Run, path: str) -> str:
 
 def run_scenario(sc: Scenario, setup: Setup, connect: Callable[[], Transport], stack: str, *,
                  pcap_dir: str | None = None, timeout: float = 3.0,
-                 hooks: dict[str, Callable[[], None]] | None = None) -> dict[str, Any]:
+                 hooks: dict[str, Callable[[], bytes | None]] | None = None) -> dict[str, Any]:
     observed, run = execute(sc, setup, connect(), timeout=timeout, hooks=hooks, connect=connect)
     pcap = None
     if pcap_dir:

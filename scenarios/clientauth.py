@@ -5,7 +5,7 @@ from lab import flows
 from lab import generators as gen
 from lab.runner import Setup
 from lab.scenario import (ExpectAlert, ExpectAppRejected, ExpectClose, ExpectSuccess, ReadUntil, Reconnect, Send,
-                          SendAppData, SendCCS, Trigger, scenario)
+                          SendAppData, SendCCS, scenario)
 
 BOTH = {"1.2", "1.3"}
 
@@ -135,25 +135,14 @@ def tls13_cv_pkcs1(s: Setup):
                                 "the client answers with Certificate, CertificateVerify, Finished",
           expect=ExpectSuccess())
 def tls13_pha(s: Setup):
-    return [*flows.until_server_flight("1.3"), SendCCS(), Send(gen.finished(), label="Finished"),
-            SendAppData(label="request"),
-            ReadUntil(("certificate_request",), label="post-handshake CertificateRequest"),
-            Send(gen.certificate(), gen.certificate_verify(), gen.finished(),
-                 label="post-handshake Certificate, CertificateVerify, Finished")]
+    return flows.post_handshake_auth(gen.certificate(), gen.certificate_verify(), gen.finished())
 
 
 @scenario("tls12-renegotiation-client-cert", rfc="RFC 5246 7.4.1.1; RFC 5746 3", row="G01", versions={"1.2"},
           server_mode="renegotiation", summary="the server renegotiates (HelloRequest) to ask for the client "
           "certificate, which travels encrypted under the first handshake's keys", expect=ExpectSuccess())
 def tls12_renegotiation(s: Setup):
-    return [*flows.until_server_flight("1.2"),
-            Send(gen.client_key_exchange(), label="ClientKeyExchange"), SendCCS(),
-            Send(gen.finished(), label="Finished"),
-            ReadUntil(("finished",), label="server Finished"),
-            Trigger("renegotiate", label="server sends HelloRequest"),
-            ReadUntil(("hello_request",), label="HelloRequest"),
-            *flows.client_auth("1.2"),
-            Trigger("respond", label="server answers")]
+    return flows.renegotiation(*flows.client_auth("1.2"))
 
 
 __all__ = ["ExpectClose"]

@@ -8,20 +8,15 @@ from lab.runner import Setup
 from layers.finished import KeyUpdate
 from layers.handshake import Handshake
 from lab.scenario import (ExpectAlert, ExpectAppRejected, ExpectClose, ExpectSuccess, ReadUntil, Send,
-                          SendAppData, SendCCS, SendRecords, scenario)
+                          SendAppData, SendCCS, SendRecords, Trigger, scenario)
 
 
 def _pha(*answer, request: bool = True):
-    """Handshake without client auth, a request, the server's post-handshake CertificateRequest,
-    then ``answer`` (generators)."""
-    steps = [*flows.until_server_flight("1.3"), SendCCS(), Send(gen.finished(), label="Finished"),
-             SendAppData(label="request")]
-    if request:
-        steps.append(ReadUntil(("certificate_request",), label="post-handshake CertificateRequest"))
-    return steps + [Send(*answer, label="post-handshake answer")]
+    return flows.post_handshake_auth(*answer, request=request)
 
 
-@scenario("tls13-pha-empty-certificate", rfc="RFC 8446 4.6.2", row="F02", versions={"1.3"}, server_mode="pha",
+@scenario("tls13-pha-empty-certificate", rfc="RFC 8446 4.6.2", row="F02", versions={"1.3"},
+          server_mode="pha-required",
           tags={"pha"}, summary="post-handshake auth declined: empty Certificate and Finished",
           expect=ExpectAlert("certificate_required") | ExpectAppRejected())
 def pha_empty(s: Setup):
@@ -57,7 +52,7 @@ def pha_finished_key(s: Setup):
           expect=ExpectSuccess() | ExpectAppRejected() | ExpectAlert("internal_error")
           | ExpectAlert("certificate_required") | ExpectClose())
 def pha_not_offered(s: Setup):
-    return [*flows.until_server_flight("1.3"), SendCCS(), Send(gen.finished(), label="Finished")]
+    return _pha(request=False)
 
 
 @scenario("unsolicited-certificate", rfc="RFC 5246 7.4.6; RFC 8446 4.4.2", row="A06", versions={"1.2", "1.3"},
@@ -125,6 +120,7 @@ def pha_keyupdate(s: Setup):
           summary="application data between the post-handshake Certificate and CertificateVerify",
           expect=ExpectAlert("unexpected_message"))
 def pha_interleaved(s: Setup):
-    steps = _pha(gen.certificate())
+    steps = _pha(gen.certificate())[:-1]  # keep the final "respond" for the end
     return steps + [SendAppData(b"interleaved\n", label="application data (interleaved)"),
-                    Send(gen.certificate_verify(), gen.finished(), label="CertificateVerify, Finished")]
+                    Send(gen.certificate_verify(), gen.finished(), label="CertificateVerify, Finished"),
+                    Trigger("respond", label="server answers")]

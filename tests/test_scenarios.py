@@ -53,16 +53,22 @@ SLICE = {
               ("tls13-cv-wrong-key", "1.3"): ("alert", "decrypt_error")},
     "gnutls": {("tls13-client-cert", "1.3"): ("success", None), ("tls12-ecdhe-client-cert", "1.2"): ("success", None),
                ("tls13-untrusted-client-cert", "1.3"): ("alert", "access_denied"),
-               ("tls13-cv-wrong-key", "1.3"): ("alert", "decrypt_error")},
+               ("tls13-cv-wrong-key", "1.3"): ("alert", "decrypt_error"),
+               ("tls13-pha-client-cert", "1.3"): ("success", None),
+               ("tls13-pha-keyupdate-before-answer", "1.3"): ("alert", "decode_error")},
     "nss": {("tls13-client-cert", "1.3"): ("success", None), ("tls12-rsa-kx-client-cert", "1.2"): ("success", None),
             ("tls13-no-cert-required", "1.3"): ("alert", "certificate_required"),
-            ("client-cert-ed25519", "1.3"): ("alert", "illegal_parameter")},
+            ("client-cert-ed25519", "1.3"): ("alert", "illegal_parameter"),
+            ("tls13-pha-client-cert", "1.3"): ("success", None),
+            ("tls12-renegotiation-client-cert", "1.2"): ("success", None)},
     "go": {("tls13-client-cert", "1.3"): ("success", None), ("tls12-rsa-kx-client-cert", "1.2"): ("success", None),
            ("tls13-untrusted-client-cert", "1.3"): ("alert", "bad_certificate"),
            ("tls12-cv-wrong-key", "1.2"): ("alert", "decrypt_error")},
     "java": {("tls13-client-cert", "1.3"): ("success", None), ("tls12-ecdhe-client-cert", "1.2"): ("success", None),
              ("tls13-untrusted-client-cert", "1.3"): ("alert", "certificate_unknown"),
-             ("tls12-cv-wrong-key", "1.2"): ("alert", "handshake_failure")},
+             ("tls12-cv-wrong-key", "1.2"): ("alert", "handshake_failure"),
+             ("tls12-renegotiation-client-cert", "1.2"): ("success", None),
+             ("tls12-resumption-client-cert", "1.2"): ("success", None)},
 }
 SLICE_CASES = [(stack, sid, v, exp) for stack, cases in SLICE.items() for (sid, v), exp in cases.items()]
 
@@ -73,7 +79,8 @@ SLICE_CASES = [(stack, sid, v, exp) for stack, cases in SLICE.items() for (sid, 
 def test_other_stacks_slice(stack: str, sid: str, version: str, expected, pki, tmp_path) -> None:
     sc = REGISTRY[sid]
     with server_classes()[stack](pki, version, sc.server_mode, str(tmp_path)) as peer:
-        result = run_scenario(sc, Setup(pki, version), lambda: SocketTransport("127.0.0.1", peer.port), stack)
+        result = run_scenario(sc, Setup(pki, version), lambda: SocketTransport("127.0.0.1", peer.port), stack,
+                              hooks=peer.hooks())
     observed = result["observed"]
     assert (observed["outcome"], observed.get("alert")) == expected, observed
     assert not observed.get("server_errors"), observed

@@ -80,6 +80,9 @@ class GoServer(_CompiledServer):
 class JavaServer(_CompiledServer):
     name: str = "java"
 
+    def supports(self, mode: str) -> bool:
+        return mode in ("none", "optional", "required") or (mode == "renegotiation" and self.version == "1.2")
+
     def keystore(self) -> str:
         """The server identity as PKCS#12 (password "changeit"), which JSSE loads."""
         return self.pki.pkcs12(self.alg, "server", os.path.join(self.workdir, f"server-{self.alg}.p12"))

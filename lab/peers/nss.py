@@ -12,8 +12,16 @@ from lab.peers.servers import ServerPeer
 
 @dataclass
 class NSSServer(ServerPeer):
+    """selfserv serves HTTP; with ``-r`` four times it requires a certificate on a second
+    handshake after reading the request: a renegotiation in TLS 1.2, post-handshake
+    authentication in TLS 1.3 (with ``-E``)."""
     name: str = "nss"
     proc: ManagedProcess | None = None
+
+    def supports(self, mode: str) -> bool:
+        return mode in ("none", "optional", "required") or \
+            (mode in ("pha", "pha-required") and self.version == "1.3") or \
+            (mode == "renegotiation" and self.version == "1.2")
 
     def database(self) -> str:
         db = os.path.join(self.workdir, f"nssdb-{self.alg}")
@@ -38,7 +46,9 @@ class NSSServer(ServerPeer):
         db = self.database()
         self.port = free_port()
         v = "tls1.3" if self.version == "1.3" else "tls1.2"
-        requests = {"none": [], "optional": ["-r"], "required": ["-r", "-r"]}[self.mode]
+        requests = {"none": [], "optional": ["-r"], "required": ["-r", "-r"], "pha": ["-E", "-r", "-r", "-r", "-r"],
+                    "pha-required": ["-E", "-r", "-r", "-r", "-r"],
+                    "renegotiation": ["-r", "-r", "-r", "-r"]}[self.mode]
         argv = [exe, "-d", f"sql:{db}", "-p", str(self.port), "-n", "server", "-V", f"{v}:{v}", *requests]
         self.proc = ManagedProcess(argv, os.path.join(self.workdir, f"nss-{self.port}"), port=self.port)
         self.proc.__enter__()

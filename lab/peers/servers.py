@@ -7,12 +7,13 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from dataclasses import dataclass, field
 
 from lab.peers.process import ManagedProcess, PeerUnavailable, free_port, require
 from lab.pki import Pki
 
-MODES = ("none", "optional", "required", "required-crl", "pha")
+MODES = ("none", "optional", "required", "required-crl", "pha", "pha-required")
 
 
 def dh_params(pki: Pki) -> str | None:
@@ -62,7 +63,7 @@ class OpenSSLServer(ServerPeer):
 
     def supports(self, mode: str) -> bool:
         return mode in ("none", "optional", "required", "required-crl") or \
-            (mode == "renegotiation" and self.version == "1.2")
+            (mode == "renegotiation" and self.version == "1.2") or (mode == "pha" and self.version == "1.3")
 
     def __enter__(self) -> "OpenSSLServer":
         exe = require("openssl")
@@ -71,8 +72,9 @@ class OpenSSLServer(ServerPeer):
         srv = self.pki.identity(self.alg, "server")
         self.port = free_port()
         verify = {"none": [], "optional": ["-verify", "4"], "required": ["-Verify", "4"], "renegotiation": [],
-                  "required-crl": ["-Verify", "4", "-CRL", self.pki.crl, "-crl_check"]}[self.mode]
-        io_mode = [] if self.mode == "renegotiation" else ["-rev"]
+                  "pha": [], "required-crl": ["-Verify", "4", "-CRL", self.pki.crl, "-crl_check"]}[self.mode]
+        interactive = self.mode in ("renegotiation", "pha")
+        io_mode = [] if interactive else ["-rev"]
         argv = [exe, "s_server", "-accept", f"127.0.0.1:{self.port}", "-cert", srv.cert, "-key", srv.key,
                 "-CAfile", srv.ca, *verify, "-verify_return_error", *io_mode,
                 "-tls1_3" if self.version == "1.3" else "-tls1_2", "-cipher", "ALL",
@@ -83,10 +85,17 @@ class OpenSSLServer(ServerPeer):
         return self
 
     def hooks(self) -> dict:
-        if self.mode != "renegotiation" or self.proc is None:
+        """s_server's interactive commands: ``R`` renegotiates asking for a certificate, ``c``
+        sends a post-handshake CertificateRequest; any other line is sent to the client."""
+        if self.mode not in ("renegotiation", "pha") or self.proc is None:
             return {}
-        return {"renegotiate": lambda: self.proc.send(b"R\n"),
-                "respond": lambda: self.proc.send(b"HTTP/1.0 200 OK\r\n\r\nrenegotiated\n")}
+        proc = self.proc
+
+        def respond() -> None:
+            time.sleep(0.3)  # let s_server read (and judge) what we just sent before it answers
+            proc.send(b"HTTP/1.0 200 OK\r\n\r\nanswered\n")
+        return {"renegotiate": lambda: proc.send(b"R\n"), "request_certificate": lambda: proc.send(b"c\n"),
+                "respond": respond}
 
     def __exit__(self, *exc: object) -> None:
         if self.proc:
@@ -103,7 +112,7 @@ class PythonServer(ServerPeer):
     errors: list[str] = field(default_factory=list)
 
     def supports(self, mode: str) -> bool:
-        return mode in MODES and (mode != "pha" or self.version == "1.3")
+        return mode in MODES and (not mode.startswith("pha") or self.version == "1.3")
 
     def _context(self) -> ssl.SSLContext:
         srv = self.pki.identity(self.alg, "server")
@@ -117,11 +126,12 @@ class PythonServer(ServerPeer):
         if dh:
             ctx.load_dh_params(dh)
         ctx.verify_mode = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED,
-                           "required-crl": ssl.CERT_REQUIRED, "pha": ssl.CERT_REQUIRED}[self.mode]
+                           "required-crl": ssl.CERT_REQUIRED, "pha": ssl.CERT_REQUIRED,
+                           "pha-required": ssl.CERT_REQUIRED}[self.mode]
         if self.mode == "required-crl":
             ctx.load_verify_locations(self.pki.crl)
             ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
-        if self.mode == "pha":
+        if self.mode.startswith("pha"):
             ctx.post_handshake_auth = True
         return ctx
 
@@ -147,7 +157,7 @@ class PythonServer(ServerPeer):
             try:
                 with ctx.wrap_socket(conn, server_side=True) as tls:
                     tls.recv(4096)
-                    if self.mode == "pha":
+                    if self.mode.startswith("pha"):
                         tls.verify_client_post_handshake()
                         tls.sendall(b"HTTP/1.0 100 Continue\r\n\r\n")
                         tls.recv(4096)
@@ -224,13 +234,21 @@ class GnuTLSServer(ServerPeer):
     proc: ManagedProcess | None = None
 
     def supports(self, mode: str) -> bool:
-        return mode in ("none", "optional", "required", "required-crl")
+        return mode in ("none", "optional", "required", "required-crl") or \
+            (mode in ("pha", "pha-required") and self.version == "1.3")
+
+    def hooks(self) -> dict:
+        """In --echo mode gnutls-serv re-authenticates (post-handshake auth) when the client sends
+        the line ``**REAUTH**``."""
+        return {"request_certificate": lambda: b"**REAUTH**\n"} if self.mode.startswith("pha") else {}
 
     def __enter__(self) -> "GnuTLSServer":
         exe = require("gnutls-serv")
         srv = self.pki.identity(self.alg, "server")
         self.port = free_port()
         mode = {"none": ["--disable-client-cert"], "optional": ["--verify-client-cert"],
+                "pha": ["--disable-client-cert", "--verify-client-cert"],
+                "pha-required": ["--disable-client-cert", "--verify-client-cert"],
                 "required": ["--require-client-cert", "--verify-client-cert"],
                 "required-crl": ["--require-client-cert", "--verify-client-cert",
                                  "--x509crlfile", self.pki.crl]}[self.mode]

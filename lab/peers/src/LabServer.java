@@ -1,6 +1,6 @@
 // certlab's Java (JSSE) server peer: answers one request line per connection with an HTTP 200
 // naming the client certificate's subject.
-// Usage: java LabServer PORT KEYSTORE.p12 PASSWORD CA.pem MODE(none|optional|required) VERSION(1.2|1.3)
+// Usage: java LabServer PORT KEYSTORE.p12 PASSWORD CA.pem MODE(none|optional|required|renegotiation) VERSION
 import java.io.*;
 import java.net.*;
 import java.security.KeyStore;
@@ -8,6 +8,8 @@ import java.security.cert.*;
 import javax.net.ssl.*;
 
 public class LabServer {
+    static String mode = "none";
+
     public static void main(String[] a) throws Exception {
         char[] pw = a[2].toCharArray();
         KeyStore ks = KeyStore.getInstance("PKCS12");
@@ -26,6 +28,7 @@ public class LabServer {
         SSLServerSocket ss = (SSLServerSocket) ctx.getServerSocketFactory()
             .createServerSocket(Integer.parseInt(a[0]), 50, InetAddress.getByName("127.0.0.1"));
         ss.setEnabledProtocols(new String[] {a[5].equals("1.3") ? "TLSv1.3" : "TLSv1.2"});
+        mode = a[4];
         if (a[4].equals("required")) ss.setNeedClientAuth(true);
         else if (a[4].equals("optional")) ss.setWantClientAuth(true);
         while (true) {
@@ -36,8 +39,14 @@ public class LabServer {
 
     static void handle(SSLSocket s) {
         try (s) {
-            BufferedReader r = new BufferedReader(new InputStreamReader(s.getInputStream()));
-            r.readLine();
+            InputStream in = s.getInputStream();
+            byte[] buf = new byte[16384];
+            if (in.read(buf) < 0) return;  // the request (one read: no buffered lines left behind)
+            if (mode.equals("renegotiation")) {  // ask for the client certificate in a new handshake
+                s.setNeedClientAuth(true);
+                s.startHandshake();  // sends HelloRequest; the handshake runs as we read on
+                if (in.read(buf) < 0) return;
+            }
             String subject = "-";
             try {
                 subject = ((X509Certificate) s.getSession().getPeerCertificates()[0]).getSubjectX500Principal().getName();
