@@ -88,7 +88,7 @@ def _list_run(args: argparse.Namespace) -> int:
 def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", nargs="+", help="scenario ids (see `certlab list`)")
     p.add_argument("--stack", default="python", help="server stack under test (default: python)")
-    p.add_argument("--tls", choices=["1.2", "1.3"], help="only this TLS version")
+    p.add_argument("--tls", choices=["1.0", "1.1", "1.2", "1.3"], help="only this TLS version")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--pcap-dir", help="write a pcapng per run here (key log embedded, packets named by step)")
     p.add_argument("--pki", help="folder of the test PKI (created if missing; default: a temporary one)")

@@ -121,7 +121,8 @@ class Run:
                 events = self.engine.receive_bytes(data)
             seen += events
             for i, ev in enumerate(events):
-                final = ev.kind == "application_data" and not HTTP_INFORMATIONAL.match(ev.raw)
+                # Empty records (OpenSSL's TLS 1.0 BEAST countermeasure) and "100 Continue" are not answers.
+                final = ev.kind == "application_data" and bool(ev.raw) and not HTTP_INFORMATIONAL.match(ev.raw)
                 if (final and not names) or (names and ev.name in names):
                     self.backlog = events[i + 1:]  # what came after it waits for the next read
                     return seen[:len(seen) - len(events) + i + 1]

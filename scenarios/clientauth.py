@@ -165,3 +165,10 @@ def tls12_resumption(s: Setup):
             Send(gen.client_hello(), label="ClientHello offering the session"),
             ReadUntil(("finished",), label="ServerHello, ChangeCipherSpec, Finished"),
             SendCCS(), Send(gen.finished(), label="Finished")]
+
+
+@scenario("tls10-client-cert", rfc="RFC 2246 7.4.8; RFC 4346 7.4.8", row="A01", versions={"1.0", "1.1"},
+          level="MAY", summary="TLS 1.0/1.1 with a client certificate: CertificateVerify is RSA over MD5||SHA-1 "
+          "(no SignatureAndHashAlgorithm), records AES-CBC with HMAC-SHA1", expect=ExpectSuccess())
+def tls10_client_cert(s: Setup):
+    return flows.client_auth("1.2")

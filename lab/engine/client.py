@@ -37,6 +37,8 @@ from layers.registry import HANDSHAKE_NAMES, ExtensionType as E, HandshakeType a
 
 SUITES_13 = (0x1301, 0x1302, 0x1303)
 SUITES_12 = (0xC02F, 0xC02B, 0xC030, 0xC02C, 0xCCA8, 0xCCA9, 0x009E, 0x009F, 0x009C, 0x009D)
+SUITES_10 = (0xC013, 0xC014, 0xC009, 0xC00A, 0x0033, 0x0039, 0x002F, 0x0035)   # TLS 1.0/1.1: CBC only
+VERSIONS = {"1.0": 0x0301, "1.1": 0x0302, "1.2": 0x0303, "1.3": 0x0304}
 SCHEMES = (0x0403, 0x0503, 0x0603, 0x0807, 0x0804, 0x0805, 0x0806, 0x0809, 0x080A, 0x080B,
            0x0401, 0x0501, 0x0601)
 
@@ -68,7 +70,11 @@ class ClientConfig:
 
     @property
     def suites(self) -> tuple[int, ...]:
-        return self.cipher_suites or (SUITES_13 if self.version == "1.3" else SUITES_12)
+        return self.cipher_suites or {"1.3": SUITES_13, "1.2": SUITES_12}.get(self.version, SUITES_10)
+
+    @property
+    def wire_version(self) -> int:
+        return VERSIONS[self.version]
 
 
 @dataclass
@@ -90,6 +96,10 @@ class ClientEngine:
     inbound: RecordStream = field(default_factory=RecordStream)
     out_cipher: RecordProtection | None = None
     record_version: int = 0x0303
+
+    def __post_init__(self) -> None:
+        if self.config.wire_version < 0x0303:
+            self.record_version = 0x0301
     notes: list[str] = field(default_factory=list)
     shares: dict = field(default_factory=dict)
     server_chain: list[bytes] = field(default_factory=list)
@@ -123,7 +133,7 @@ class ClientEngine:
         """A ClientHello from the configuration (a second one after a HelloRetryRequest answers it)."""
         cfg, renegotiating = self.config, self.handshakes > 0 and not self.tls13
         if self.hrr is None or renegotiating:
-            self.k = HandshakeKeys(version=0x0304 if self.tls13 else 0x0303, client_random=self.rng(32),
+            self.k = HandshakeKeys(version=cfg.wire_version, client_random=self.rng(32),
                                    keylog=self.k.keylog)
             self.shares = {}
         groups = cfg.key_share_groups
@@ -135,8 +145,10 @@ class ClientEngine:
             name = ServerName(host_name=cfg.server_name.encode())
             exts.append(ExtensionCH() / ServerNameList(server_name_list=[name]))
         exts += [ExtensionCH() / SupportedGroups(named_group_list=list(cfg.groups)),
-                 ExtensionCH() / ECPointFormats(),
-                 ExtensionCH() / SignatureAlgorithms(supported_signature_algorithms=list(cfg.signature_algorithms))]
+                 ExtensionCH() / ECPointFormats()]
+        if cfg.wire_version >= 0x0303:  # RFC 5246 7.4.1.4.1: not offered before TLS 1.2
+            schemes = list(cfg.signature_algorithms)
+            exts.append(ExtensionCH() / SignatureAlgorithms(supported_signature_algorithms=schemes))
         if cfg.ems:
             exts.append(ExtensionCH(extension_type=E.extended_master_secret))
         exts.append(ExtensionCH() / RenegotiationInfo(renegotiated_connection=self.client_verify_data))
@@ -158,7 +170,8 @@ class ClientEngine:
                 exts.append(ExtensionCH(extension_type=E.post_handshake_auth))
         sid = self._last_ch.payload.legacy_session_id if (self._last_ch and self.hrr is not None) else \
             (self.rng(32) if self.tls13 else self._offered_session_id(renegotiating))
-        body = ClientHello(legacy_version=0x0303, random=self.k.client_random, legacy_session_id=sid,
+        body = ClientHello(legacy_version=min(cfg.wire_version, 0x0303), random=self.k.client_random,
+                           legacy_session_id=sid,
                            cipher_suites=list(cfg.suites), extensions=exts)
         for name, value in fields.items():
             setattr(body, name, value)
@@ -215,12 +228,13 @@ class ClientEngine:
     def certificate_verify(self, key=None, scheme: int | None = None, signature: bytes | None = None,
                            content: bytes | None = None) -> Packet:
         key = key if key is not None else self.config.key
-        if scheme is None:
+        legacy = self.k.version < 0x0303  # SSLv3-TLS 1.1: no SignatureAndHashAlgorithm
+        if scheme is None and not legacy:
             pss = self._leaf is not None and x509view.is_rsassa_pss(self._leaf)
             scheme = choose_scheme(key, self._requested_schemes(), self.tls13, pss)
         if signature is None:
             signature = sign(scheme, key, content if content is not None else self.signed_content())
-        if scheme is None:
+        if scheme is None and legacy:
             return Handshake() / CertificateVerifyLegacy(signature=signature)
         return Handshake() / CertificateVerify(algorithm=scheme, signature=signature)
 
@@ -435,6 +449,8 @@ class ClientEngine:
             elif e.extension_type == E.key_share:
                 share = e.payload.server_share
         k.negotiate(version, body.cipher_suite)
+        if version < 0x0303:
+            self.record_version = version  # TLS 1.0/1.1 records carry the negotiated version
         k.server_random = bytes(body.random)
         k.add(raw)
         if version >= 0x0304:

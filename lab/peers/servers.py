@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from lab.peers.process import ManagedProcess, PeerUnavailable, free_port, require
 from lab.pki import Pki
 
+# OpenSSL 3 allows TLS 1.0/1.1 only at security level 0.
+VERSION_FLAGS = {"1.0": "-tls1", "1.1": "-tls1_1", "1.2": "-tls1_2", "1.3": "-tls1_3"}
 MODES = ("none", "optional", "required", "required-crl", "pha", "pha-required")
 
 
@@ -77,7 +79,7 @@ class OpenSSLServer(ServerPeer):
         io_mode = [] if interactive else ["-rev"]
         argv = [exe, "s_server", "-accept", f"127.0.0.1:{self.port}", "-cert", srv.cert, "-key", srv.key,
                 "-CAfile", srv.ca, *verify, "-verify_return_error", *io_mode,
-                "-tls1_3" if self.version == "1.3" else "-tls1_2", "-cipher", "ALL",
+                VERSION_FLAGS[self.version], "-cipher", "ALL" if self.version in ("1.2", "1.3") else "ALL:@SECLEVEL=0",
                 "-no_resumption_on_reneg"]
         self.proc = ManagedProcess(argv, os.path.join(self.workdir, f"openssl-{self.port}"), port=self.port,
                                    stdin=True)
@@ -117,11 +119,12 @@ class PythonServer(ServerPeer):
     def _context(self) -> ssl.SSLContext:
         srv = self.pki.identity(self.alg, "server")
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        v = ssl.TLSVersion.TLSv1_3 if self.version == "1.3" else ssl.TLSVersion.TLSv1_2
+        v = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1, "1.2": ssl.TLSVersion.TLSv1_2,
+             "1.3": ssl.TLSVersion.TLSv1_3}[self.version]
         ctx.minimum_version = ctx.maximum_version = v
         ctx.load_cert_chain(srv.cert, srv.key)
         ctx.load_verify_locations(srv.ca)
-        ctx.set_ciphers("ALL")
+        ctx.set_ciphers("ALL" if self.version in ("1.2", "1.3") else "ALL:@SECLEVEL=0")
         dh = dh_params(self.pki)
         if dh:
             ctx.load_dh_params(dh)
