@@ -8,6 +8,7 @@ import ssl
 import subprocess
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 
 from lab.peers.process import ManagedProcess, PeerUnavailable, free_port, require
@@ -119,9 +120,11 @@ class PythonServer(ServerPeer):
     def _context(self) -> ssl.SSLContext:
         srv = self.pki.identity(self.alg, "server")
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        v = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1, "1.2": ssl.TLSVersion.TLSv1_2,
-             "1.3": ssl.TLSVersion.TLSv1_3}[self.version]
-        ctx.minimum_version = ctx.maximum_version = v
+        with warnings.catch_warnings():  # TLS 1.0/1.1 are deprecated; the lab tests them on purpose
+            warnings.simplefilter("ignore", DeprecationWarning)
+            v = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1, "1.2": ssl.TLSVersion.TLSv1_2,
+                 "1.3": ssl.TLSVersion.TLSv1_3}[self.version]
+            ctx.minimum_version = ctx.maximum_version = v
         ctx.load_cert_chain(srv.cert, srv.key)
         ctx.load_verify_locations(srv.ca)
         ctx.set_ciphers("ALL" if self.version in ("1.2", "1.3") else "ALL:@SECLEVEL=0")
