@@ -8,7 +8,7 @@ import os
 import subprocess
 from dataclasses import dataclass
 
-from lab.peers.process import ManagedProcess, PeerUnavailable, free_port, require
+from lab.peers.process import PeerUnavailable, free_port, require
 from lab.peers.servers import ServerPeer
 
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "src")
@@ -47,23 +47,14 @@ def _built(source: str, kind: str) -> str:
 
 @dataclass
 class _CompiledServer(ServerPeer):
-    proc: ManagedProcess | None = None
-
     def argv(self) -> list[str]:
         raise NotImplementedError
 
     def __enter__(self) -> "_CompiledServer":
-        if not self.supports(self.mode):
-            raise PeerUnavailable(f"{self.name} cannot run mode {self.mode}")
+        self._check_mode()
         self.port = free_port()
-        self.proc = ManagedProcess(self.argv(), os.path.join(self.workdir, f"{self.name}-{self.port}"),
-                                   port=self.port, ready_timeout=30)
-        self.proc.__enter__()
+        self._launch(self.argv(), ready_timeout=30)
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc:
-            self.proc.stop()
 
 
 @dataclass

@@ -6,7 +6,7 @@ import os
 import subprocess
 from dataclasses import dataclass
 
-from lab.peers.process import ManagedProcess, PeerUnavailable, free_port, require
+from lab.peers.process import PeerUnavailable, free_port, require
 from lab.peers.servers import ServerPeer
 
 
@@ -16,7 +16,6 @@ class NSSServer(ServerPeer):
     handshake after reading the request: a renegotiation in TLS 1.2, post-handshake
     authentication in TLS 1.3 (with ``-E``)."""
     name: str = "nss"
-    proc: ManagedProcess | None = None
 
     def supports(self, mode: str) -> bool:
         return mode in ("none", "optional", "required") or \
@@ -40,8 +39,7 @@ class NSSServer(ServerPeer):
         return db
 
     def __enter__(self) -> "NSSServer":
-        if not self.supports(self.mode):
-            raise PeerUnavailable(f"nss selfserv cannot run mode {self.mode}")
+        self._check_mode()
         exe = require("selfserv")
         db = self.database()
         self.port = free_port()
@@ -50,10 +48,5 @@ class NSSServer(ServerPeer):
                     "pha-required": ["-E", "-r", "-r", "-r", "-r"],
                     "renegotiation": ["-r", "-r", "-r", "-r"]}[self.mode]
         argv = [exe, "-d", f"sql:{db}", "-p", str(self.port), "-n", "server", "-V", f"{v}:{v}", *requests]
-        self.proc = ManagedProcess(argv, os.path.join(self.workdir, f"nss-{self.port}"), port=self.port)
-        self.proc.__enter__()
+        self._launch(argv)
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc:
-            self.proc.stop()

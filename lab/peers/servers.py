@@ -41,15 +41,27 @@ class ServerPeer:
     alg: str = "rsa"
     port: int = 0
     name: str = "server"
+    proc: ManagedProcess | None = None
 
     def __enter__(self) -> "ServerPeer":
         raise NotImplementedError
 
     def __exit__(self, *exc: object) -> None:
-        raise NotImplementedError
+        if self.proc is not None:
+            self.proc.stop()
 
     def supports(self, mode: str) -> bool:
         return mode in ("none", "optional", "required")
+
+    def _check_mode(self) -> None:
+        if not self.supports(self.mode):
+            raise PeerUnavailable(f"{self.name} cannot run mode {self.mode} in TLS {self.version}")
+
+    def _launch(self, argv: list[str], *, stdin: bool = False, ready_timeout: float = 15.0) -> None:
+        """Start the server program and wait until it listens on ``self.port``."""
+        self.proc = ManagedProcess(argv, os.path.join(self.workdir, f"{self.name}-{self.port}"), port=self.port,
+                                   stdin=stdin, ready_timeout=ready_timeout)
+        self.proc.__enter__()
 
     def hooks(self) -> dict:
         """Actions a scenario's Trigger steps can ask of this peer."""
@@ -62,7 +74,6 @@ class OpenSSLServer(ServerPeer):
     Mode ``renegotiation`` (TLS 1.2) runs s_server's interactive mode instead: the line ``R``
     on its stdin requests the client certificate in a new handshake."""
     name: str = "openssl"
-    proc: ManagedProcess | None = None
 
     def supports(self, mode: str) -> bool:
         return mode in ("none", "optional", "required", "required-crl") or \
@@ -70,8 +81,7 @@ class OpenSSLServer(ServerPeer):
 
     def __enter__(self) -> "OpenSSLServer":
         exe = require("openssl")
-        if not self.supports(self.mode):
-            raise PeerUnavailable(f"openssl s_server cannot run mode {self.mode} in TLS {self.version}")
+        self._check_mode()
         srv = self.pki.identity(self.alg, "server")
         self.port = free_port()
         verify = {"none": [], "optional": ["-verify", "4"], "required": ["-Verify", "4"], "renegotiation": [],
@@ -82,9 +92,7 @@ class OpenSSLServer(ServerPeer):
                 "-CAfile", srv.ca, *verify, "-verify_return_error", *io_mode,
                 VERSION_FLAGS[self.version], "-cipher", "ALL" if self.version in ("1.2", "1.3") else "ALL:@SECLEVEL=0",
                 "-no_resumption_on_reneg"]
-        self.proc = ManagedProcess(argv, os.path.join(self.workdir, f"openssl-{self.port}"), port=self.port,
-                                   stdin=True)
-        self.proc.__enter__()
+        self._launch(argv, stdin=True)
         return self
 
     def hooks(self) -> dict:
@@ -100,9 +108,6 @@ class OpenSSLServer(ServerPeer):
         return {"renegotiate": lambda: proc.send(b"R\n"), "request_certificate": lambda: proc.send(b"c\n"),
                 "respond": respond}
 
-    def __exit__(self, *exc: object) -> None:
-        if self.proc:
-            self.proc.stop()
 
 
 @dataclass
@@ -142,8 +147,7 @@ class PythonServer(ServerPeer):
         return ctx
 
     def __enter__(self) -> "PythonServer":
-        if not self.supports(self.mode):
-            raise PeerUnavailable(f"python server cannot run mode {self.mode} in TLS {self.version}")
+        self._check_mode()
         ctx = self._context()
         self._sock = socket.create_server(("127.0.0.1", 0))
         self._sock.settimeout(0.2)
@@ -203,7 +207,6 @@ http {{ client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_
 class NginxServer(ServerPeer):
     """nginx: completes the handshake and judges the client certificate in HTTP (400 on failure)."""
     name: str = "nginx"
-    proc: ManagedProcess | None = None
 
     def supports(self, mode: str) -> bool:
         return mode in ("none", "optional", "required", "required-crl")
@@ -222,14 +225,9 @@ class NginxServer(ServerPeer):
         path = os.path.join(folder, "nginx.conf")
         with open(path, "w") as fh:
             fh.write(conf)
-        self.proc = ManagedProcess([exe, "-e", os.path.join(folder, "stderr.log"), "-c", path],
-                                   os.path.join(folder, "nginx"), port=self.port)
-        self.proc.__enter__()
+        self._launch([exe, "-e", os.path.join(folder, "stderr.log"), "-c", path])
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self.proc:
-            self.proc.stop()
 
 
 @dataclass
@@ -237,7 +235,6 @@ class GnuTLSServer(ServerPeer):
     """gnutls-serv --echo. It has no bind option and listens on every address; the lab only ever
     connects to it over loopback (run it in a network namespace for strict isolation)."""
     name: str = "gnutls"
-    proc: ManagedProcess | None = None
 
     def supports(self, mode: str) -> bool:
         return mode in ("none", "optional", "required", "required-crl") or \
@@ -262,13 +259,9 @@ class GnuTLSServer(ServerPeer):
         argv = [exe, "--port", str(self.port), "--x509certfile", srv.cert, "--x509keyfile", srv.key,
                 "--x509cafile", srv.ca, *mode, "--priority", f"NORMAL:-VERS-ALL:{version}:+RSA:+DHE-RSA",
                 "--echo", "-q"]
-        self.proc = ManagedProcess(argv, os.path.join(self.workdir, f"gnutls-{self.port}"), port=self.port)
-        self.proc.__enter__()
+        self._launch(argv)
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self.proc:
-            self.proc.stop()
 
 
 SERVERS = {"openssl": OpenSSLServer, "python": PythonServer, "nginx": NginxServer, "gnutls": GnuTLSServer}
