@@ -37,6 +37,16 @@ def list_text() -> str:
     return "\n".join(lines)
 
 
+def skip_reason(peer, sc: Scenario) -> str | None:
+    """Why this stack cannot run this scenario at all (a missing mode or feature), or None."""
+    if not peer.supports(sc.server_mode):
+        return f"{peer.name} has no {sc.server_mode} mode in TLS {peer.version}"
+    for tag in sorted(sc.tags):
+        if tag in peer.lacks:
+            return peer.lacks[tag]
+    return None
+
+
 def _versions(sc: Scenario, wanted: str | None) -> list[str]:
     return [v for v in sorted(sc.versions) if wanted in (None, v)]
 
@@ -61,10 +71,11 @@ def run(ids: list[str], stack: str, tls: str | None, pcap_dir: str | None, pki_d
                 raise UsageError(f"{sid} does not apply to TLS {tls} (it covers {', '.join(sorted(sc.versions))})")
             for v in versions:
                 peer = servers[stack](pki, v, sc.server_mode, work)
-                if not peer.supports(sc.server_mode):
+                reason = skip_reason(peer, sc)
+                if reason:
                     results.append({"scenario": sid, "stack": stack, "tls_version": v, "verdict": "skip",
                                     "observed": {}, "expected": sc.expect(v).describe(), "rfc": sc.rfc,
-                                    "reason": f"{stack} has no {sc.server_mode} mode in TLS {v}", "pcap": None})
+                                    "reason": reason, "pcap": None})
                     continue
                 with peer:
                     results.append(run_scenario(sc, Setup(pki, v), lambda: SocketTransport("127.0.0.1", peer.port),

@@ -17,11 +17,12 @@ def _as(who: str, chain=None):
     return build
 
 
-for _who, _label in (("client-p256", "ECDSA P-256"), ("client-p384", "ECDSA P-384"),
-                     ("client-ed25519", "Ed25519"), ("client-pss", "RSA-PSS (rsa_pss_pss_*)")):
+for _who, _label, _tags in (("client-p256", "ECDSA P-256", set()), ("client-p384", "ECDSA P-384", set()),
+                            ("client-ed25519", "Ed25519", {"ed25519-cert"}),
+                            ("client-pss", "RSA-PSS (rsa_pss_pss_*)", {"rsassa-pss-cert"})):
     scenario(f"{_who.replace('client-', 'client-cert-')}", rfc="RFC 8446 4.4.2-4.4.3; RFC 5246 7.4.8", row="A01",
              versions=BOTH, summary=f"valid {_label} client certificate and CertificateVerify",
-             expect=ExpectSuccess())(_as(_who))
+             expect=ExpectSuccess(), tags=_tags)(_as(_who))
 
 scenario("client-cert-chained", rfc="RFC 8446 4.4.2; RFC 5246 7.4.2", row="C02", versions=BOTH,
          summary="leaf and intermediate sent; the server trusts only the root", expect=ExpectSuccess())(

@@ -25,7 +25,7 @@ def tls12_ecdhe(s: Setup):
 
 
 @scenario("tls12-dhe-client-cert", rfc="RFC 5246 7.4.6, 7.4.8", row="H01", versions={"1.2"},
-          summary="finite-field DHE key exchange with a valid client certificate",
+          summary="finite-field DHE key exchange with a valid client certificate", tags={"dhe"},
           expect=ExpectSuccess(), client={"cipher_suites": (0x009E, 0x009F)})
 def tls12_dhe(s: Setup):
     return flows.client_auth("1.2")

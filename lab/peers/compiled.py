@@ -60,6 +60,8 @@ class _CompiledServer(ServerPeer):
 @dataclass
 class GoServer(_CompiledServer):
     name: str = "go"
+    lacks = {"dhe": "Go's crypto/tls has no finite-field DHE suites",
+             "rsassa-pss-cert": "Go's crypto/x509 cannot use id-RSASSA-PSS public keys"}
 
     def argv(self) -> list[str]:
         srv = self.pki.identity(self.alg, "server")

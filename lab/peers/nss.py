@@ -16,6 +16,8 @@ class NSSServer(ServerPeer):
     handshake after reading the request: a renegotiation in TLS 1.2, post-handshake
     authentication in TLS 1.3 (with ``-E``)."""
     name: str = "nss"
+    lacks = {"ed25519-cert": "NSS 3.87 (Debian 12) has no Ed25519 TLS signatures",
+             "rsassa-pss-cert": "NSS 3.87 selfserv refuses id-RSASSA-PSS client certificates (illegal_parameter)"}
 
     def supports(self, mode: str) -> bool:
         return mode in ("none", "optional", "required") or \

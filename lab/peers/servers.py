@@ -10,6 +10,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from lab.peers.process import ManagedProcess, PeerUnavailable, free_port, require
 from lab.pki import Pki
@@ -52,6 +53,10 @@ class ServerPeer:
 
     def supports(self, mode: str) -> bool:
         return mode in ("none", "optional", "required")
+
+    # Features this stack does not have at all (scenario tags), with the reason: such scenarios
+    # are skipped and say why, rather than failing as if the stack broke an RFC rule.
+    lacks: ClassVar[dict[str, str]] = {}
 
     def _check_mode(self) -> None:
         if not self.supports(self.mode):
