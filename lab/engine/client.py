@@ -20,16 +20,16 @@ from lab.crypto import kx, tls13
 from lab.crypto.asym import cv13_content, sign, verify
 from lab.crypto.derive import tls13_protection
 from lab.crypto.record import RecordProtection
-from lab.engine.recordstream import Problem, Record, RecordStream
+from lab.engine.endpoint import Endpoint, Event
+from lab.engine.recordstream import RecordStream
 from lab.engine.state import EngineError, HandshakeKeys
 from lab.engine.schemes import choose_scheme
-from layers.alert import Alert, ChangeCipherSpec
 from layers.certificate import (ASN1Cert, Certificate12, Certificate13, CertificateEntry, CertificateVerify,
                                 CertificateVerifyLegacy)
 from layers.extensions import (ECPointFormats, ExtensionCH, KeyShareCH, KeyShareEntry, PskKeyExchangeModes,
                                RenegotiationInfo, ServerName, ServerNameList, SessionTicketExt, SignatureAlgorithms,
                                SupportedGroups, SupportedVersionsCH, Cookie)
-from layers.finished import Finished, KeyUpdate
+from layers.finished import Finished
 from layers.handshake import Handshake, Hint, parse_handshake
 from layers.hello import ClientHello
 from layers.keyexchange import ClientKeyExchangeDH, ClientKeyExchangeECDH, ClientKeyExchangeRSA
@@ -78,18 +78,7 @@ class ClientConfig:
 
 
 @dataclass
-class Event:
-    kind: str                 # handshake | alert | change_cipher_spec | application_data | problem
-    name: str
-    type: int | None = None
-    layer: Packet | None = None
-    raw: bytes = b""
-    encrypted: bool = False
-    level: int | None = None
-
-
-@dataclass
-class ClientEngine:
+class ClientEngine(Endpoint):
     config: ClientConfig
     rng: Callable[[int], bytes] = os.urandom
     k: HandshakeKeys = field(default_factory=HandshakeKeys)
@@ -257,59 +246,6 @@ class ClientEngine:
                 verify_data = self.k.finished12(b"client finished")
         return Handshake() / Finished(verify_data=verify_data)
 
-    # -- sending ---------------------------------------------------------------------------------
-    def records(self, content_type: int, data: bytes, fragment: int | None = None) -> bytes:
-        """Frame (and protect, when a write key is active) ``data`` in records of ``fragment`` bytes."""
-        size = fragment or 16384
-        out = b""
-        for off in range(0, max(len(data), 1), size):
-            chunk = data[off:off + size]
-            if self.out_cipher is not None and not (self.tls13 and content_type == 20):
-                ctype, chunk = self.out_cipher.encrypt(content_type, self.record_version, chunk)
-            else:
-                ctype = content_type
-            out += bytes([ctype]) + self.record_version.to_bytes(2, "big") + len(chunk).to_bytes(2, "big") + chunk
-        return out
-
-    def stage(self, msg: Packet | bytes) -> bytes:
-        """Add a handshake message to the transcript and to the next flight; returns its bytes."""
-        raw = bytes(msg)
-        self._sent(raw)
-        self._staged.append((raw, self._next_out))
-        self._next_out = None
-        return raw
-
-    def flush(self, fragment: int | None = None) -> bytes:
-        """Wire bytes for the staged messages, coalesced in records of ``fragment`` bytes. A key
-        change a message causes (TLS 1.3 client Finished, KeyUpdate) applies from the next message
-        on, so the flight is framed in runs split at each change (RFC 8446 section 5.1)."""
-        wire, run = b"", b""
-        for raw, switch in self._staged:
-            run += raw
-            if switch is not None:
-                wire += self.records(22, run, fragment)
-                run, self.out_cipher = b"", switch
-        if run:
-            wire += self.records(22, run, fragment)
-        self._staged = []
-        return wire
-
-    def send_unprotected(self, msg: Packet | bytes) -> bytes:
-        """A handshake message in a plaintext record whatever the current keys (a forgery); it
-        still enters the transcript."""
-        raw = bytes(msg)
-        self._sent(raw)
-        cipher, self.out_cipher = self.out_cipher, None
-        try:
-            return self.records(22, raw)
-        finally:
-            self.out_cipher, self._next_out = self._next_out or cipher, None
-
-    def send_handshake(self, *msgs: Packet | bytes, fragment: int | None = None) -> bytes:
-        for m in msgs:
-            self.stage(m)
-        return self.flush(fragment)
-
     def _sent(self, raw: bytes) -> None:
         t = raw[0]
         if t == H.client_hello:
@@ -331,52 +267,7 @@ class ClientEngine:
         elif t == H.finished and not self.tls13:
             self.client_verify_data = raw[4:]
 
-    def send_ccs(self) -> bytes:
-        wire = self.records(20, bytes(ChangeCipherSpec()))
-        if not self.tls13:
-            if self._pending is None and self.k.master is not None:
-                self._pending = self.k.tls12_protections()
-            self.out_cipher = self._pending[0] if self._pending else None
-        return wire
-
-    def send_alert(self, description: int, level: int = 2) -> bytes:
-        return self.records(21, bytes(Alert(level=level, description=description)))
-
-    def send_application_data(self, data: bytes) -> bytes:
-        return self.records(23, data)
-
-    def key_update(self, request: int = 0) -> bytes:
-        return self.send_handshake(Handshake() / KeyUpdate(request_update=request))
-
-    # -- receiving -------------------------------------------------------------------------------
-    def receive_bytes(self, data: bytes) -> list[Event]:
-        events: list[Event] = []
-        for item in self.inbound.feed(data):
-            if isinstance(item, Problem):
-                events.append(Event("problem", item.text))
-            elif isinstance(item, Record):
-                if item.encrypted and not item.decrypted:
-                    events.append(Event("problem", f"record did not decrypt: {item.error or 'no key'}",
-                                        raw=item.wire, encrypted=True))
-            elif item.content_type == 22:
-                events.append(self._server_handshake(item.data, item.encrypted))
-            elif item.content_type == 21:
-                for i in range(0, len(item.data) - 1, 2):
-                    a = Alert(item.data[i:i + 2])
-                    events.append(Event("alert", a.sprintf("%description%"), a.description, a,
-                                        item.data[i:i + 2], item.encrypted, a.level))
-            elif item.content_type == 20:
-                events.append(Event("change_cipher_spec", "change_cipher_spec", raw=item.data,
-                                    encrypted=item.encrypted))
-                if not self.tls13:
-                    self.inbound.protected = True
-                    self.inbound.cipher = self._pending[1] if self._pending else None
-            else:
-                events.append(Event("application_data" if item.content_type == 23 else "unknown",
-                                    "application_data", item.content_type, None, item.data, item.encrypted))
-        return events
-
-    def _server_handshake(self, raw: bytes, encrypted: bool) -> Event:
+    def _peer_handshake(self, raw: bytes, encrypted: bool) -> Event:
         hint = Hint(self.k.version if self.k.params else None,
                     "tls13" if self.tls13 else (self.k.params.kx if self.k.params else None))
         try:
