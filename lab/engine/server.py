@@ -1,0 +1,302 @@
+"""The engine as a TLS server, sans-IO (issue 4): answers a real client's ClientHello with
+messages built from the live state, sends the CertificateRequest exactly as a scenario says,
+and records what the client did (its chain, an empty Certificate, the CertificateVerify scheme
+and whether the signature verifies, its Finished)."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from scapy.packet import Packet
+
+from lab import x509view
+from lab.crypto import kx
+from lab.crypto.asym import cv13_content, decrypt_premaster, sign, verify
+from lab.crypto.derive import tls13_protection
+from lab.crypto.record import RecordProtection
+from lab.engine.endpoint import Endpoint, Event
+from lab.engine.recordstream import RecordStream
+from lab.engine.schemes import choose_scheme
+from lab.engine.state import EngineError, HandshakeKeys
+from layers.certificate import (ASN1Cert, Certificate12, Certificate13, CertificateEntry, CertificateRequest12,
+                                CertificateRequest13, CertificateVerify)
+from layers.extensions import (CertificateAuthorities, DistinguishedName, ExtensionCR, ExtensionHRR,
+                               ExtensionSH, KeyShareEntry, KeyShareHRR, KeyShareSH, RenegotiationInfo,
+                               SignatureAlgorithms, SupportedVersionsSH)
+from layers.finished import EncryptedExtensions, Finished, HelloRequest, ServerHelloDone
+from layers.handshake import Handshake, Hint, parse_handshake
+from layers.hello import HelloRetryRequest, ServerHello
+from layers.keyexchange import ServerKeyExchangeECDHE
+from layers.registry import HANDSHAKE_NAMES, ExtensionType as E, HandshakeType as H
+
+SERVER_SUITES_13 = (0x1301, 0x1302, 0x1303)
+SERVER_SUITES_12 = (0xC02F, 0xC030, 0xC02B, 0xC02C, 0xCCA8, 0xCCA9, 0x009C, 0x009D)
+CR_SCHEMES = (0x0804, 0x0805, 0x0806, 0x0403, 0x0503, 0x0807, 0x0809, 0x0401, 0x0501)
+
+
+@dataclass
+class ServerConfig:
+    version: str = "1.3"
+    chain: tuple[bytes, ...] = ()
+    key: Any = None
+    cipher_suites: tuple[int, ...] = ()
+    groups: tuple[int, ...] = (29, 23, 24)
+
+    @property
+    def suites(self) -> tuple[int, ...]:
+        return self.cipher_suites or (SERVER_SUITES_13 if self.version == "1.3" else SERVER_SUITES_12)
+
+
+@dataclass
+class ClientAuthRecord:
+    """What the client did when asked for a certificate."""
+    chain: list[bytes] = field(default_factory=list)
+    empty: bool | None = None
+    cv_scheme: int | None = None
+    cv_verified: bool | None = None
+    cv_error: str | None = None
+
+
+@dataclass
+class ServerEngine(Endpoint):
+    config: ServerConfig
+    rng: Callable[[int], bytes] = os.urandom
+    k: HandshakeKeys = field(default_factory=HandshakeKeys)
+    inbound: RecordStream = field(default_factory=RecordStream)
+    out_cipher: RecordProtection | None = None
+    record_version: int = 0x0303
+    notes: list[str] = field(default_factory=list)
+    client_hello_msg: Packet | None = None
+    share: Any = None
+    group: int | None = None
+    auth: ClientAuthRecord = field(default_factory=ClientAuthRecord)
+    cert_request: Packet | None = None
+    main_done: bool = False
+    hrr_sent: bool = False
+    client_finished: bool = False
+    _client_key: Any = None
+    _staged: list = field(default_factory=list)
+    _next_out: RecordProtection | None = None
+    _pending: tuple[RecordProtection, RecordProtection] | None = None
+    _client_shares: dict = field(default_factory=dict)
+
+    side = 1
+
+    @property
+    def tls13(self) -> bool:
+        return self.config.version == "1.3"
+
+    def offered(self, ext_type: int):
+        """The body of an extension the client offered, or None."""
+        for e in getattr(self.client_hello_msg.payload, "extensions", []) if self.client_hello_msg else []:
+            if e.extension_type == ext_type:
+                return e.payload if e.payload else True
+        return None
+
+    # -- building ----------------------------------------------------------------------------------
+    def server_hello(self, **fields) -> Packet:
+        ch = self.client_hello_msg.payload
+        suite = next((c for c in self.config.suites if c in ch.cipher_suites), None)
+        if suite is None:
+            raise EngineError("no cipher suite in common with the client")
+        self.k.negotiate(0x0304 if self.tls13 else 0x0303, suite)
+        self.k.server_random = self.rng(32)
+        exts = []
+        if self.tls13:
+            self.share = kx.generate_share(self.group)
+            exts = [ExtensionSH() / SupportedVersionsSH(selected_version=0x0304),
+                    ExtensionSH() / KeyShareSH(server_share=KeyShareEntry(group=self.group,
+                                                                          key_exchange=self.share.public))]
+        else:
+            exts.append(ExtensionSH() / RenegotiationInfo())
+            if self.offered(E.extended_master_secret):
+                self.k.ems = True
+                exts.append(ExtensionSH(extension_type=E.extended_master_secret))
+        body = ServerHello(legacy_version=0x0303, random=self.k.server_random,
+                           legacy_session_id=ch.legacy_session_id if self.tls13 else self.rng(32),
+                           cipher_suite=suite, extensions=exts)
+        for name, value in fields.items():
+            setattr(body, name, value)
+        return Handshake() / body
+
+    def hello_retry_request(self, group: int) -> Packet:
+        ch = self.client_hello_msg.payload
+        suite = next((c for c in self.config.suites if c in ch.cipher_suites), 0x1301)
+        self.k.negotiate(0x0304, suite)
+        self.group = group
+        return Handshake() / HelloRetryRequest(legacy_session_id=ch.legacy_session_id, cipher_suite=suite, extensions=[
+            ExtensionHRR() / SupportedVersionsSH(selected_version=0x0304),
+            ExtensionHRR() / KeyShareHRR(selected_group=group)])
+
+    def encrypted_extensions(self) -> Packet:
+        return Handshake() / EncryptedExtensions()
+
+    def certificate(self) -> Packet:
+        if self.tls13:
+            return Handshake() / Certificate13(certificate_list=[CertificateEntry(cert_data=c)
+                                                                 for c in self.config.chain])
+        return Handshake() / Certificate12(certificate_list=[ASN1Cert(cert_data=c) for c in self.config.chain])
+
+    def certificate_request(self, authorities: list[bytes] | None = None, schemes: tuple[int, ...] = CR_SCHEMES,
+                            context: bytes = b"", certificate_types: tuple[int, ...] = (1, 64),
+                            extensions: list | None = None) -> Packet:
+        """A CertificateRequest naming ``authorities`` (DER names; None: no list at all in 1.3)."""
+        dns = [DistinguishedName(dn=d) for d in authorities or []]
+        if self.tls13:
+            exts = [ExtensionCR() / SignatureAlgorithms(supported_signature_algorithms=list(schemes))]
+            if authorities is not None:
+                exts.append(ExtensionCR() / CertificateAuthorities(authorities=dns))
+            exts += extensions or []
+            return Handshake() / CertificateRequest13(certificate_request_context=context, extensions=exts)
+        return Handshake() / CertificateRequest12(certificate_types=list(certificate_types),
+                                                  supported_signature_algorithms=list(schemes),
+                                                  certificate_authorities=dns)
+
+    def server_key_exchange(self) -> Packet:
+        group = next((g for g in self.config.groups if g in self._client_groups() and g in (23, 24, 29)), 23)
+        self.share = kx.generate_share(group)
+        body = ServerKeyExchangeECDHE(named_curve=group, point=self.share.public, signature=b"")
+        params = bytes(body)[:4 + len(self.share.public)]
+        scheme = choose_scheme(self.config.key, self._client_schemes(), False)
+        body.algorithm = scheme
+        body.signature = sign(scheme, self.config.key, self.k.client_random + self.k.server_random + params)
+        body.signature_len = None
+        return Handshake() / body
+
+    def certificate_verify(self) -> Packet:
+        scheme = choose_scheme(self.config.key, self._client_schemes(), True)
+        return Handshake() / CertificateVerify(algorithm=scheme, signature=sign(
+            scheme, self.config.key, cv13_content(self.k.transcript_hash(), server=True)))
+
+    def server_hello_done(self) -> Packet:
+        return Handshake() / ServerHelloDone()
+
+    def hello_request(self) -> Packet:
+        return Handshake() / HelloRequest()
+
+    def finished(self) -> Packet:
+        if self.tls13:
+            return Handshake() / Finished(verify_data=self.k.finished13(self.k.s_hs))
+        return Handshake() / Finished(verify_data=self.k.finished12(b"server finished"))
+
+    def _client_groups(self) -> list[int]:
+        body = self.offered(E.supported_groups)
+        return list(body.named_group_list) if body not in (None, True) else [23]
+
+    def _client_schemes(self) -> list[int]:
+        body = self.offered(E.signature_algorithms)
+        return list(body.supported_signature_algorithms) if body not in (None, True) else [0x0401, 0x0403]
+
+    # -- our messages entering the transcript ------------------------------------------------------
+    def _sent(self, raw: bytes) -> None:
+        t, k = raw[0], self.k
+        if t == H.hello_request:
+            return
+        if t == H.server_hello and raw[6:38] == HelloRetryRequest().random:
+            k.hello_retry()
+            k.add(raw)
+            self.hrr_sent = True
+            return
+        k.add(raw)
+        if t == H.server_hello and self.tls13:
+            shared = self.share.shared_secret(self._client_shares[self.group])
+            client, server = k.tls13_handshake_keys(shared)
+            self._next_out = server
+            self.inbound.protected = self.inbound.tls13 = True
+            self.inbound.cipher = client
+        elif t == H.certificate_request:
+            self.cert_request = Handshake(raw)
+        elif t == H.finished and self.tls13:
+            k.tls13_application_secrets()
+            self._next_out = tls13_protection(k.params, k.s_ap)
+
+    # -- the client's messages ---------------------------------------------------------------------
+    def _peer_handshake(self, raw: bytes, encrypted: bool) -> Event:
+        hint = Hint(self.k.version if self.k.params else None,
+                    "tls13" if self.tls13 else (self.k.params.kx if self.k.params else None))
+        try:
+            msg = parse_handshake(raw, hint)
+        except Exception as exc:  # a broken client message: report it, keep the bytes
+            self.notes.append(f"client sent a malformed handshake message type {raw[0]} ({type(exc).__name__})")
+            return Event("handshake", f"malformed_{raw[0]}", raw[0], None, raw, encrypted)
+        t, body = raw[0], msg.payload
+        ev = Event("handshake", HANDSHAKE_NAMES.get(t, f"handshake_{t}"), t, msg, raw, encrypted)
+        try:
+            self._client_message(t, msg, body, raw)
+        except (EngineError, kx.KeyExchangeError, ValueError) as exc:
+            self.notes.append(str(exc))
+        return ev
+
+    def _client_message(self, t: int, msg: Packet, body: Packet, raw: bytes) -> None:
+        k = self.k
+        if t == H.client_hello:
+            self._client_hello(msg, body, raw)
+        elif t == H.certificate:
+            self.auth.chain = [bytes(e.cert_data) for e in body.certificate_list]
+            self.auth.empty = not self.auth.chain
+            self._client_key = x509view.certificate(self.auth.chain[0]).public_key() if self.auth.chain else None
+            k.add(raw)
+        elif t == H.certificate_verify:
+            self._check_client_signature(body)
+            k.add(raw)
+        elif t == H.client_key_exchange:
+            k.add(raw)
+            self._premaster(body)
+        elif t == H.finished:
+            expected = k.finished13(k.c_hs) if self.tls13 else k.finished12(b"client finished")
+            if bytes(body.verify_data) != expected:
+                self.notes.append("the client's Finished does not verify")
+            k.add(raw)
+            self.client_finished = True
+            if self.tls13 and not self.main_done:
+                self.main_done = True
+                k.main_transcript = bytes(k.transcript)
+                self.inbound.cipher = tls13_protection(k.params, k.c_ap)
+        else:
+            k.add(raw)
+
+    def _client_hello(self, msg: Packet, body: Packet, raw: bytes) -> None:
+        k = self.k
+        if not self.hrr_sent:
+            k.transcript = bytearray()
+            k.client_random = bytes(body.random)
+        self.client_hello_msg = msg
+        k.add(raw)
+        shares = self.offered(E.key_share)
+        self._client_shares = {e.group: bytes(e.key_exchange) for e in getattr(shares, "client_shares", [])}
+        if self.tls13:
+            self.group = next((g for g in self.config.groups if g in self._client_shares), None)
+
+    def _premaster(self, body: Packet) -> None:
+        k = self.k
+        if k.params.kx == "rsa":
+            try:
+                pms = decrypt_premaster(self.config.key, bytes(body.encrypted_pre_master_secret))
+            except ValueError as exc:
+                raise EngineError(f"cannot decrypt the client's premaster secret: {exc}") from None
+        else:
+            pms = self.share.shared_secret(bytes(body.ecdh_Yc))
+        k.tls12_master(pms)
+        self._pending = k.tls12_protections()
+
+    def _check_client_signature(self, body: Packet) -> None:
+        k, auth = self.k, self.auth
+        auth.cv_scheme = getattr(body, "algorithm", None)
+        if self._client_key is None:
+            auth.cv_verified, auth.cv_error = False, "CertificateVerify without a client certificate"
+            return
+        content = cv13_content(k.transcript_hash(), server=False) if self.tls13 else bytes(k.transcript)
+        try:
+            verify(auth.cv_scheme, self._client_key, bytes(body.signature), content)
+            auth.cv_verified = True
+        except InvalidSignature:
+            auth.cv_verified, auth.cv_error = False, "signature does not verify over the transcript"
+        except (UnsupportedAlgorithm, ValueError, TypeError) as exc:
+            auth.cv_verified, auth.cv_error = None, str(exc)
+
+    @property
+    def keylog(self) -> str:
+        return "".join(line + "\n" for line in self.k.keylog)
