@@ -58,7 +58,7 @@ def run(ids: list[str], stack: str, tls: str | None, pcap_dir: str | None, pki_d
     if unknown:
         raise UsageError(f"unknown scenario {unknown[0]!r}; `certlab list` shows them")
     servers = server_classes()
-    if stack not in servers:
+    if stack not in servers and any(REGISTRY[i].role != "server" for i in ids):
         raise UsageError(f"unknown stack {stack!r}; choose one of {', '.join(sorted(servers))}")
     work = tempfile.mkdtemp(prefix="certlab-run-")
     try:
@@ -70,6 +70,9 @@ def run(ids: list[str], stack: str, tls: str | None, pcap_dir: str | None, pki_d
             if not versions:
                 raise UsageError(f"{sid} does not apply to TLS {tls} (it covers {', '.join(sorted(sc.versions))})")
             for v in versions:
+                if sc.role == "server":
+                    results.append(_run_as_server(sc, stack, pki, v, work, pcap_dir, timeout))
+                    continue
                 peer = servers[stack](pki, v, sc.server_mode, work)
                 reason = skip_reason(peer, sc)
                 if reason:
@@ -87,6 +90,16 @@ def run(ids: list[str], stack: str, tls: str | None, pcap_dir: str | None, pki_d
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _run_as_server(sc: Scenario, stack: str, pki: Pki, version: str, work: str, pcap_dir: str | None,
+                   timeout: float) -> dict[str, Any]:
+    from lab.peers.clients import CLIENTS
+    from lab.serverrunner import run_server_scenario
+    if stack not in CLIENTS:
+        raise UsageError(f"{sc.id} needs a client stack: one of {', '.join(sorted(CLIENTS))}")
+    client = CLIENTS[stack](pki, version, work, offer_pha="pha" in sc.tags)
+    return run_server_scenario(sc, Setup(pki, version), client, stack, pcap_dir=pcap_dir, timeout=timeout)
+
+
 def render(results: list[dict[str, Any]], as_json: bool) -> str:
     if as_json:
         return json.dumps({"results": results}, indent=2)
@@ -96,6 +109,10 @@ def render(results: list[dict[str, Any]], as_json: bool) -> str:
         what = o.get("outcome", "-")
         if o.get("alert"):
             what += f" {o['alert']} ({o.get('alert_code')}, {o.get('alert_level')}) from {o.get('alert_from')}"
+        if o.get("client_certificate"):
+            what += f", client certificate {o['client_certificate']}"
+        if o.get("client_exit") is not None:
+            what += f", client exit {o['client_exit']}"
         if o.get("http_status"):
             what += f" HTTP {o['http_status']}"
         if o.get("when"):

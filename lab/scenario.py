@@ -58,6 +58,7 @@ class Outcome:
     alert name for ``alert``."""
     kind: str
     alert: str | None = None
+    certificate: str | None = None   # role C: what the client sent ("sent", "empty", "none")
 
     def __or__(self, other: "Outcome | Expect") -> "Expect":
         return Expect((self,)) | other
@@ -65,10 +66,13 @@ class Outcome:
     def matches(self, observed: dict) -> bool:
         if observed.get("outcome") != self.kind:
             return False
+        if self.certificate is not None and observed.get("client_certificate") != self.certificate:
+            return False
         return self.alert is None or observed.get("alert") == self.alert
 
     def describe(self) -> str:
-        return f"alert {self.alert}" if self.alert else self.kind
+        text = f"alert {self.alert}" if self.alert else self.kind
+        return f"{text} (client certificate {self.certificate})" if self.certificate else text
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,13 @@ class SendRecords:
 
 
 @dataclass(frozen=True)
+class Negotiate:
+    """Server role: answer the ClientHello with a HelloRetryRequest first if none of the client's
+    key shares is in a group we accept (TLS 1.3), then read the second ClientHello."""
+    label: str = "HelloRetryRequest if needed"
+
+
+@dataclass(frozen=True)
 class Reconnect:
     """Close the connection and open a new one whose ClientHello offers the session just made
     (TLS 1.2 resumption)."""
@@ -125,7 +136,7 @@ class Trigger:
     label: str = ""
 
 
-Step = Send | SendCCS | SendAlert | SendAppData | ReadUntil | Trigger | SendRecords | Reconnect
+Step = Send | SendCCS | SendAlert | SendAppData | ReadUntil | Trigger | SendRecords | Reconnect | Negotiate
 
 
 @dataclass(frozen=True)

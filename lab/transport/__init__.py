@@ -89,3 +89,58 @@ class MemorySSLServer(Transport):
             return b""
         time.sleep(0)
         return None
+
+
+class ListeningTransport(Transport):
+    """A loopback listening socket on a free port; ``accept`` waits for one client."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.listener = socket.create_server((host, port))
+        self.port = self.listener.getsockname()[1]
+        self.sock: socket.socket | None = None
+        self.local = (host, self.port)
+        self.remote = (host, 0)
+
+    def accept(self, timeout: float) -> bool:
+        self.listener.settimeout(timeout)
+        try:
+            self.sock, addr = self.listener.accept()
+        except (socket.timeout, OSError):
+            return False
+        self.remote = addr[:2]
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return True
+
+    def send(self, data: bytes) -> None:
+        try:
+            if self.sock is not None:
+                self.sock.sendall(data)
+        except OSError:
+            pass
+
+    def recv(self, timeout: float) -> bytes | None:
+        if self.sock is None:
+            return b""
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv(65536)
+        except socket.timeout:
+            return None
+        except OSError:
+            return b""
+
+    def shutdown(self) -> None:
+        """Close our side of the connection (the client sees end of stream)."""
+        if self.sock is not None:
+            try:
+                self.sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        for s in (self.sock, self.listener):
+            if s is not None:
+                try:
+                    s.close()
+                except OSError:
+                    pass

@@ -1,0 +1,39 @@
+"""Server-role step sequences (certlab as the server; issue 4), so scenarios say only what
+differs: usually the CertificateRequest."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lab import x509view
+from lab.runner import Setup
+from lab.scenario import Negotiate, ReadUntil, Send, SendCCS, Step
+
+
+def issuer_dn(s: Setup, who: str = "client") -> bytes:
+    """The DER name of ``who``'s issuer, for a CertificateRequest's CA list."""
+    return x509view.certificate(s.chain(who)[0]).issuer.public_bytes()
+
+
+def cr(**fields) -> Callable:
+    """A CertificateRequest (``authorities``, ``schemes``, ``context``, ``certificate_types``, ``extensions``)."""
+    return lambda eng: eng.certificate_request(**fields)
+
+
+def serve(version: str, certificate_request: Callable | None, after: list[Step] | None = None) -> list[Step]:
+    """A full handshake as the server, asking with ``certificate_request`` (None: not asking)."""
+    cr_gen = [certificate_request] if certificate_request is not None else []
+    steps: list[Step] = [ReadUntil(("client_hello",), label="ClientHello")]
+    if version == "1.3":
+        steps += [Negotiate(), Send(lambda e: e.server_hello(), label="ServerHello"), SendCCS(),
+                  Send(lambda e: e.encrypted_extensions(), *cr_gen, lambda e: e.certificate(),
+                       lambda e: e.certificate_verify(), lambda e: e.finished(),
+                       label="EncryptedExtensions, CertificateRequest, Certificate, CertificateVerify, Finished"),
+                  ReadUntil(("finished",), label="client Certificate, CertificateVerify, Finished")]
+    else:
+        steps += [Send(lambda e: e.server_hello(), lambda e: e.certificate(),
+                       lambda e: e.server_key_exchange() if e.k.params.kx == "ecdhe" else None, *cr_gen,
+                       lambda e: e.server_hello_done(),
+                       label="ServerHello, Certificate, ServerKeyExchange, CertificateRequest, ServerHelloDone"),
+                  ReadUntil(("finished",), label="client Certificate, ClientKeyExchange, CertificateVerify, Finished"),
+                  SendCCS(), Send(lambda e: e.finished(), label="Finished")]
+    return steps + (after or [])

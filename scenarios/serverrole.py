@@ -1,0 +1,93 @@
+"""CertificateRequest variants with certlab as the server and a real client under test
+(catalogue rows E01-E09, F08; role C)."""
+from __future__ import annotations
+
+from lab.runner import Setup
+from lab.scenario import ExpectAlert, Outcome, ReadUntil, Send, SendAlert, scenario
+from lab.serverflows import cr, issuer_dn, serve
+from layers.extensions import ExtensionCR
+
+BOTH = {"1.2", "1.3"}
+SENT, EMPTY = Outcome("success", certificate="sent"), Outcome("success", certificate="empty")
+ANY_CHOICE = SENT | EMPTY | Outcome("client_error") | ExpectAlert("handshake_failure")
+
+
+@scenario("srv-ca-names-issuer", role="server", rfc="RFC 5246 7.4.4; RFC 8446 4.2.4", row="E02", versions=BOTH,
+          summary="CertificateRequest naming the client's issuer: the client sends its certificate",
+          expect=SENT)
+def ca_issuer(s: Setup):
+    return serve(s.version, cr(authorities=[issuer_dn(s)]))
+
+
+@scenario("srv-ca-names-other", role="server", rfc="RFC 5246 7.4.4; RFC 8446 4.4.2.3 (SHOULD)", row="E02",
+          versions=BOTH, level="MAY", summary="CertificateRequest naming only another CA: does the client send "
+          "its certificate anyway, or an empty one?", expect=ANY_CHOICE)
+def ca_other(s: Setup):
+    return serve(s.version, cr(authorities=[issuer_dn(s, "other-client")]))
+
+
+@scenario("srv-tls12-ca-names-empty", role="server", rfc="RFC 5246 7.4.4 (the client MAY send any certificate)",
+          row="E01", versions={"1.2"}, level="MAY", summary="TLS 1.2 CertificateRequest with an empty CA list",
+          expect=ANY_CHOICE)
+def ca_empty12(s: Setup):
+    return serve("1.2", cr(authorities=[]))
+
+
+@scenario("srv-tls13-empty-certificate-authorities", role="server", rfc="RFC 8446 4.2.4 (authorities<3..2^16-1>)",
+          row="E03", versions={"1.3"}, summary="certificate_authorities extension holding an empty list",
+          expect=ExpectAlert("decode_error") | ExpectAlert("illegal_parameter"))
+def ca_empty13(s: Setup):
+    return serve("1.3", cr(authorities=[]))
+
+
+@scenario("srv-tls13-cr-without-signature-algorithms", role="server", rfc="RFC 8446 4.3.2 (MUST be specified)",
+          row="E04", versions={"1.3"}, summary="TLS 1.3 CertificateRequest without signature_algorithms",
+          expect=ExpectAlert("missing_extension") | ExpectAlert("decode_error") | ExpectAlert("illegal_parameter"))
+def cr_no_sigalgs(s: Setup):
+    return serve("1.3", lambda e: _without_sigalgs(e.certificate_request()))
+
+
+def _without_sigalgs(msg):
+    msg.payload.extensions = [x for x in msg.payload.extensions if x.extension_type != 13]
+    msg.payload.extensions_len = None
+    return msg
+
+
+@scenario("srv-tls13-cr-unknown-extension", role="server", rfc="RFC 8446 4.3.2 (MUST ignore)", row="E05",
+          versions={"1.3"}, summary="TLS 1.3 CertificateRequest carrying an unknown extension", expect=SENT)
+def cr_unknown_ext(s: Setup):
+    from scapy.packet import Raw
+    return serve("1.3", cr(authorities=None, extensions=[ExtensionCR(extension_type=0x7F7F) / Raw(b"lab")]))
+
+
+@scenario("srv-tls13-cr-nonempty-context", role="server", rfc="RFC 8446 4.3.2 (zero length in the handshake)",
+          row="E06", versions={"1.3"}, summary="handshake CertificateRequest with a non-empty context",
+          expect=ExpectAlert("decode_error") | ExpectAlert("illegal_parameter") | SENT)
+def cr_context(s: Setup):
+    return serve("1.3", cr(authorities=None, context=b"\x01\x02"))
+
+
+@scenario("srv-tls12-cr-ecdsa-only", role="server", rfc="RFC 5246 7.4.4, 7.4.6", row="E07", versions={"1.2"},
+          level="MAY", summary="certificate_types ecdsa_sign only, to an RSA client", expect=ANY_CHOICE)
+def cr_types(s: Setup):
+    return serve("1.2", cr(authorities=[issuer_dn(s)], certificate_types=(64,)))
+
+
+@scenario("srv-tls13-cr-schemes-unusable", role="server", rfc="RFC 8446 4.4.2.3, 4.4.3", row="E08",
+          versions={"1.3"}, level="MAY", summary="CertificateRequest offering only rsa_pkcs1_sha256, which no "
+          "TLS 1.3 CertificateVerify may use", expect=EMPTY | ExpectAlert("handshake_failure")
+          | Outcome("client_error"))
+def cr_schemes(s: Setup):
+    return serve("1.3", cr(authorities=None, schemes=(0x0401,)))
+
+
+@scenario("srv-tls13-reject-after-finished", role="server", rfc="RFC 8446 4.4.2.4; RFC 8446 2", row="E09",
+          versions={"1.3"}, summary="the server rejects the certificate with certificate_required after the "
+          "client's Finished: when does the client program notice?",
+          expect=Outcome("client_error") | Outcome("closed") | Outcome("success"))
+def reject_late(s: Setup):
+    return serve("1.3", cr(authorities=None), after=[ReadUntil(("application_data",), label="request"),
+                                                       SendAlert(116, label="certificate_required")])
+
+
+__all__ = ["Send"]

@@ -1,0 +1,64 @@
+"""certlab as the server against real clients (issue 4): CertificateRequest variants, what each
+client sends, and when a client program notices a rejection."""
+from __future__ import annotations
+
+import pytest
+
+import scenarios  # noqa: F401
+from lab.peers.clients import CLIENTS
+from lab.runner import Setup
+from lab.scenario import REGISTRY
+from lab.serverrunner import run_server_scenario
+
+SERVER_SCENARIOS = sorted(k for k, v in REGISTRY.items() if v.role == "server")
+# What the clients were observed to do where they differ from the RFC (Debian 12 packages).
+DEVIATIONS = {("python", "srv-tls13-empty-certificate-authorities"),
+              ("openssl", "srv-tls13-empty-certificate-authorities")}
+CASES = [(stack, sid, v) for stack in ("python", "openssl") for sid in SERVER_SCENARIOS
+         for v in sorted(REGISTRY[sid].versions)]
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize("stack,sid,version", CASES, ids=[f"{a}-{b}-{c}" for a, b, c in CASES])
+def test_server_scenario_against_client(stack: str, sid: str, version: str, pki, tmp_path) -> None:
+    sc = REGISTRY[sid]
+    client = CLIENTS[stack](pki, version, str(tmp_path), offer_pha="pha" in sc.tags)
+    result = run_server_scenario(sc, Setup(pki, version), client, stack, pcap_dir=str(tmp_path))
+    observed = result["observed"]
+    if (stack, sid) in DEVIATIONS:
+        # OpenSSL 3.0 clients accept an empty certificate_authorities list (RFC 8446 4.2.4 says <3..2^16-1>).
+        assert (observed["outcome"], observed["client_certificate"]) == ("success", "sent"), observed
+    else:
+        assert result["verdict"] == "pass", result
+    assert not observed.get("client_errors"), observed
+
+
+SLICE = {  # (stack, scenario, version) -> (outcome, alert, client certificate)
+    ("curl", "srv-ca-names-other", "1.3"): ("success", None, "sent"),
+    ("curl", "srv-tls13-cr-schemes-unusable", "1.3"): ("success", None, "empty"),
+    ("curl", "srv-tls13-reject-after-finished", "1.3"): ("client_error", None, "sent"),
+    ("gnutls", "srv-tls13-empty-certificate-authorities", "1.3"): ("alert", "decode_error", "none"),
+    ("gnutls", "srv-tls13-cr-without-signature-algorithms", "1.3"): ("alert", "unsupported_extension", "none"),
+    ("gnutls", "srv-tls13-reject-after-finished", "1.3"): ("client_error", None, "sent"),
+    ("gnutls", "srv-ca-names-issuer", "1.2"): ("success", None, "sent"),
+}
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize("key", sorted(SLICE), ids=["-".join(k) for k in sorted(SLICE)])
+def test_other_clients_slice(key, pki, tmp_path) -> None:
+    stack, sid, version = key
+    client = CLIENTS[stack](pki, version, str(tmp_path))
+    observed = run_server_scenario(REGISTRY[sid], Setup(pki, version), client, stack)["observed"]
+    assert (observed["outcome"], observed.get("alert"), observed["client_certificate"]) == SLICE[key], observed
+
+
+@pytest.mark.stack
+def test_late_rejection_is_reported_by_python_client(pki, tmp_path) -> None:
+    """E09: the Python client's handshake 'succeeds'; the certificate_required alert surfaces on
+    its first read, with OpenSSL's error text."""
+    client = CLIENTS["python"](pki, "1.3", str(tmp_path))
+    observed = run_server_scenario(REGISTRY["srv-tls13-reject-after-finished"], Setup(pki, "1.3"), client,
+                                   "python")["observed"]
+    assert observed["outcome"] == "client_error" and observed["client_sent_request"] is True
+    assert "CERTIFICATE_REQUIRED" in observed["client_output"]
