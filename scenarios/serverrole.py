@@ -90,4 +90,23 @@ def reject_late(s: Setup):
                                                        SendAlert(116, label="certificate_required")])
 
 
-__all__ = ["Send"]
+
+def _post_handshake(s: Setup, *after):
+    return serve("1.3", None, after=[ReadUntil(("application_data",), label="request"),
+                                     Send(lambda e: e.post_handshake_certificate_request(),
+                                          label="post-handshake CertificateRequest"), *after])
+
+
+@scenario("srv-tls13-pha", role="server", rfc="RFC 8446 4.6.2", row="F01", versions={"1.3"}, tags={"pha"},
+          summary="post-handshake CertificateRequest to a client that offered post_handshake_auth",
+          expect=SENT)
+def srv_pha(s: Setup):
+    return _post_handshake(s, ReadUntil(("finished",), label="post-handshake Certificate, CertificateVerify, "
+                                                               "Finished"))
+
+
+@scenario("srv-tls13-pha-not-offered", role="server", rfc="RFC 8446 4.6.2 (MUST NOT send; client: unexpected_message)",
+          row="F08", versions={"1.3"}, summary="post-handshake CertificateRequest to a client that did not offer "
+          "post_handshake_auth", expect=ExpectAlert("unexpected_message"))
+def srv_pha_not_offered(s: Setup):
+    return _post_handshake(s, ReadUntil(("finished",), label="the client's reaction"))

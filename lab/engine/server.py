@@ -155,6 +155,11 @@ class ServerEngine(Endpoint):
                                                   supported_signature_algorithms=list(schemes),
                                                   certificate_authorities=dns)
 
+    def post_handshake_certificate_request(self, context: bytes = b"\x01\x02\x03\x04",
+                                           schemes: tuple[int, ...] = CR_SCHEMES) -> Packet:
+        """RFC 8446 4.6.2: a CertificateRequest after the handshake (non-empty context)."""
+        return self.certificate_request(authorities=None, schemes=schemes, context=context)
+
     def server_key_exchange(self) -> Packet:
         group = next((g for g in self.config.groups if g in self._client_groups() and g in (23, 24, 29)), 23)
         self.share = kx.generate_share(group)
@@ -209,6 +214,10 @@ class ServerEngine(Endpoint):
             self.inbound.cipher = client
         elif t == H.certificate_request:
             self.cert_request = Handshake(raw)
+            if self.tls13 and self.main_done:  # post-handshake: its transcript is the handshake's + this
+                k.transcript = bytearray(k.main_transcript) + raw
+                self.auth = ClientAuthRecord()
+                return
         elif t == H.finished and self.tls13:
             k.tls13_application_secrets()
             self._next_out = tls13_protection(k.params, k.s_ap)
@@ -246,7 +255,8 @@ class ServerEngine(Endpoint):
             k.add(raw)
             self._premaster(body)
         elif t == H.finished:
-            expected = k.finished13(k.c_hs) if self.tls13 else k.finished12(b"client finished")
+            base = k.c_ap if self.main_done else k.c_hs  # post-handshake Finished: application secret
+            expected = k.finished13(base) if self.tls13 else k.finished12(b"client finished")
             if bytes(body.verify_data) != expected:
                 self.notes.append("the client's Finished does not verify")
             k.add(raw)
