@@ -116,6 +116,8 @@ def execute_server(sc: Scenario, setup: Setup, client: ClientPeer, *, timeout: f
             run.read(UNTIL_CLOSE, "close")
     if run.observed is None or run.observed.get("outcome") == "timeout":
         transport.shutdown()
+    transport.shutdown()
+    client.release()
     result = client.wait()
     transport.close()
     wire = run.observed or {"outcome": "closed"}

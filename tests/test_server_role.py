@@ -15,7 +15,6 @@ SERVER_SCENARIOS = sorted(k for k, v in REGISTRY.items() if v.role == "server")
 DEVIATIONS = {  # (stack, scenario) -> (outcome, client certificate) observed instead of the RFC's answer
     ("python", "srv-tls13-empty-certificate-authorities"): ("success", "sent"),
     ("openssl", "srv-tls13-empty-certificate-authorities"): ("success", "sent"),
-    ("openssl", "srv-tls13-pha-not-offered"): ("client_error", "none"),   # s_client fails without an alert
 }
 CASES = [(stack, sid, v) for stack in ("python", "openssl") for sid in SERVER_SCENARIOS
          for v in sorted(REGISTRY[sid].versions)]
@@ -40,6 +39,8 @@ SLICE = {  # (stack, scenario, version) -> (outcome, alert, client certificate)
     ("curl", "srv-ca-names-other", "1.3"): ("success", None, "sent"),
     ("curl", "srv-tls13-cr-schemes-unusable", "1.3"): ("success", None, "empty"),
     ("curl", "srv-tls13-reject-after-finished", "1.3"): ("client_error", None, "sent"),
+    ("curl", "srv-tls13-pha", "1.3"): ("success", None, "sent"),
+    ("gnutls", "srv-tls13-pha", "1.3"): ("success", None, "sent"),
     ("gnutls", "srv-tls13-empty-certificate-authorities", "1.3"): ("alert", "decode_error", "none"),
     ("gnutls", "srv-tls13-cr-without-signature-algorithms", "1.3"): ("alert", "unsupported_extension", "none"),
     ("gnutls", "srv-tls13-reject-after-finished", "1.3"): ("client_error", None, "sent"),
@@ -51,7 +52,7 @@ SLICE = {  # (stack, scenario, version) -> (outcome, alert, client certificate)
 @pytest.mark.parametrize("key", sorted(SLICE), ids=["-".join(k) for k in sorted(SLICE)])
 def test_other_clients_slice(key, pki, tmp_path) -> None:
     stack, sid, version = key
-    client = CLIENTS[stack](pki, version, str(tmp_path))
+    client = CLIENTS[stack](pki, version, str(tmp_path), offer_pha="pha" in REGISTRY[sid].tags)
     observed = run_server_scenario(REGISTRY[sid], Setup(pki, version), client, stack)["observed"]
     assert (observed["outcome"], observed.get("alert"), observed["client_certificate"]) == SLICE[key], observed
 

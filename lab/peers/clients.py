@@ -8,7 +8,7 @@ import socket
 import ssl
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lab.peers.process import ManagedProcess, require
 from lab.pki import Pki
@@ -38,6 +38,11 @@ class ClientPeer:
     name: str = "client"
     _result: ClientResult | None = None
     _thread: threading.Thread | None = None
+    _release: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        """The server is done with this client: let it see the end of its input."""
+        self._release.set()
 
     def argv(self, port: int) -> list[str]:
         raise NotImplementedError
@@ -53,7 +58,9 @@ class ClientPeer:
             with ManagedProcess(self.argv(port), prefix, env=self.env(), stdin=True) as proc:
                 try:
                     proc.send(REQUEST)
-                    time.sleep(1.0)
+                    # stdin stays open until the server is done: s_client and gnutls-cli shut the
+                    # connection down at end of input, before reading what the server still sends.
+                    self._release.wait(timeout)
                     proc.proc.stdin.close()
                 except (OSError, AttributeError):
                     pass
