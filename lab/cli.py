@@ -124,6 +124,33 @@ def _pki_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _serve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", help="a server-role scenario id (srv-...; see `certlab list`)")
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--tls", choices=["1.2", "1.3"], help="TLS version (default: the scenario's newest)")
+    p.add_argument("--pki", help="folder of the test PKI (its CA must be trusted by the client)")
+    p.add_argument("--pcap-dir", help="write the run's pcapng here")
+    p.add_argument("--wait", type=float, default=60.0, help="seconds to wait for a client (default 60)")
+    p.add_argument("--json", action="store_true")
+
+
+def _serve_run(args: argparse.Namespace) -> int:
+    from lab.runcmd import UsageError, render, serve
+
+    def on_listen(port: int, pki) -> None:
+        print(f"certlab serve: listening on 127.0.0.1:{port}; server certificate CN=localhost, issued by "
+              f"{pki.identity('rsa', 'server').ca} (trust it in the client). Waiting {args.wait:g} s...", flush=True)
+    try:
+        result = serve(args.scenario, args.port, args.tls, args.pki, args.pcap_dir, args.wait, on_listen)
+    except UsageError as exc:
+        raise CommandError(str(exc)) from None
+    print(render([result], args.json))
+    o = result["observed"]
+    if o.get("client_chain"):
+        print("      client chain: " + "; ".join(o["client_chain"]))
+    return EXIT_OK if result["verdict"] == "pass" else EXIT_MISMATCH
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                           Callable[[argparse.Namespace], int]]] = {
     "dissect": ("show every TLS record and message of a capture, decrypted, and its client-auth story",
@@ -132,7 +159,10 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
              _demo_args, _demo_run),
     "pki": ("create the test PKI: CAs, server and client leaves, every faulty variant", _pki_args, _pki_run),
     "list": ("list the scenarios (row, RFC section, summary) and the stacks", _list_args, _list_run),
-    "run": ("run scenarios with certlab as the client against a real server stack", _run_args, _run_run),
+    "run": ("run scenarios against a real stack (certlab as client, or as server for srv-* ids)",
+            _run_args, _run_run),
+    "serve": ("play a server-role scenario with whatever client connects, and show what it did",
+              _serve_args, _serve_run),
 }
 
 

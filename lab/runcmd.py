@@ -126,3 +126,37 @@ def render(results: list[dict[str, Any]], as_json: bool) -> str:
         if r.get("reason"):
             lines.append(f"      {r['reason']}")
     return "\n".join(lines)
+
+
+def serve(sid: str, port: int, tls: str | None, pki_dir: str | None, pcap_dir: str | None, wait: float,
+          on_listen) -> dict[str, Any]:
+    """``certlab serve``: listen on 127.0.0.1:PORT, play a server-role scenario with the first
+    client that connects, and return what it did."""
+    import scenarios  # noqa: F401
+    from lab.peers.clients import ExternalClient
+    from lab.serverrunner import run_server_scenario
+    from lab.transport import ListeningTransport
+    sc = REGISTRY.get(sid)
+    if sc is None or sc.role != "server":
+        names = ", ".join(sorted(k for k, v in REGISTRY.items() if v.role == "server"))
+        raise UsageError(f"{sid!r} is not a server-role scenario; choose one of: {names}")
+    versions = _versions(sc, tls)
+    if not versions:
+        raise UsageError(f"{sid} does not apply to TLS {tls}")
+    work = tempfile.mkdtemp(prefix="certlab-serve-")
+    try:
+        pki = Pki.ensure(pki_dir or os.path.join(work, "pki"))
+        try:
+            transport = ListeningTransport("127.0.0.1", port)
+        except OSError as exc:
+            raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+        on_listen(transport.port, pki)
+        result = run_server_scenario(sc, Setup(pki, versions[-1]), ExternalClient(pki, versions[-1], work), "client",
+                                     pcap_dir=pcap_dir, transport=transport, accept_timeout=wait)
+        if result["observed"].get("reason") == "the client did not connect":
+            raise UsageError(f"no client connected within {wait:g} s")
+        for key in ("client_exit", "client_output"):  # we did not run that client: nothing to report
+            result["observed"].pop(key, None)
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -63,14 +63,15 @@ class ServerRun:
         return seen
 
 
-def execute_server(sc: Scenario, setup: Setup, client: ClientPeer, *, timeout: float = 3.0) -> tuple[dict, ServerRun]:
+def execute_server(sc: Scenario, setup: Setup, client: ClientPeer, *, timeout: float = 3.0,
+                   transport: ListeningTransport | None = None, accept_timeout: float = 15.0) -> tuple[dict, ServerRun]:
     cfg = ServerConfig(version=setup.version, chain=tuple(setup.chain("server")), key=setup.key("server"),
                        **dict(sc.client))
-    transport = ListeningTransport()
+    transport = transport or ListeningTransport()
     run = ServerRun(ServerEngine(cfg), transport, timeout)
     eng = run.engine
     client.start(transport.port)
-    if not transport.accept(15.0):
+    if not transport.accept(accept_timeout):
         run.observed = {"outcome": "error", "reason": "the client did not connect"}
     for step in sc.build(setup) if run.observed is None else []:
         if run.observed is not None:
@@ -150,9 +151,11 @@ def execute_server(sc: Scenario, setup: Setup, client: ClientPeer, *, timeout: f
 
 
 def run_server_scenario(sc: Scenario, setup: Setup, client: ClientPeer, stack: str, *,
-                        pcap_dir: str | None = None, timeout: float = 3.0) -> dict[str, Any]:
+                        pcap_dir: str | None = None, timeout: float = 3.0,
+                        transport: ListeningTransport | None = None, accept_timeout: float = 15.0) -> dict[str, Any]:
     from lab.runner import result_for
-    observed, run = execute_server(sc, setup, client, timeout=timeout)
+    observed, run = execute_server(sc, setup, client, timeout=timeout, transport=transport,
+                                   accept_timeout=accept_timeout)
     pcap = None
     if pcap_dir:
         os.makedirs(pcap_dir, exist_ok=True)

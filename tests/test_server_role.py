@@ -66,3 +66,34 @@ def test_late_rejection_is_reported_by_python_client(pki, tmp_path) -> None:
                                    "python")["observed"]
     assert observed["outcome"] == "client_error" and observed["client_sent_request"] is True
     assert "CERTIFICATE_REQUIRED" in observed["client_output"]
+
+
+@pytest.mark.stack
+def test_certlab_serve_with_curl(pki, tmp_path) -> None:
+    """``certlab serve`` waits for any client (here curl, started by hand) and reports what it sent."""
+    import os
+    import re
+    import subprocess
+    import sys
+    import time
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    serve = subprocess.Popen([sys.executable, "-m", "lab", "serve", "srv-ca-names-issuer", "--pki", pki.root,
+                              "--wait", "20", "--json"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        line = serve.stdout.readline()
+        port = int(re.search(r"127\.0\.0\.1:(\d+)", line).group(1))
+        cli = pki.identity("rsa", "client")
+        time.sleep(0.2)
+        curl = subprocess.run(["curl", "-sS", "--max-time", "10", "--resolve", f"localhost:{port}:127.0.0.1",
+                               "--cacert", cli.ca, "--cert", cli.cert, "--key", cli.key, f"https://localhost:{port}/"],
+                              capture_output=True, text=True, timeout=30)
+        out, err = serve.communicate(timeout=30)
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+    assert curl.returncode == 0 and curl.stdout == "certlab\n", curl.stderr
+    assert serve.returncode == 0, err
+    import json
+    observed = json.loads(out)["results"][0]["observed"]
+    assert observed["client_certificate"] == "sent" and observed["client_chain"][0] == "CN=lab-client,O=TLS Lab"

@@ -160,3 +160,16 @@ class PythonClient(ClientPeer):
 
 
 CLIENTS = {"openssl": OpenSSLClient, "curl": CurlClient, "gnutls": GnuTLSClient, "python": PythonClient}
+
+
+@dataclass
+class ExternalClient(ClientPeer):
+    """Whatever client connects (``certlab serve``): nothing to start, nothing to wait for; the
+    result is what the wire showed."""
+    name: str = "external"
+
+    def start(self, port: int, timeout: float = 10.0) -> None:
+        return None
+
+    def wait(self, timeout: float = 20.0) -> ClientResult:
+        return ClientResult(0, "", 0.0)
