@@ -146,7 +146,7 @@ def _serve_run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     print(render([result], args.json))
     o = result["observed"]
-    if o.get("client_chain"):
+    if o.get("client_chain") and not args.json:
         print("      client chain: " + "; ".join(o["client_chain"]))
     return EXIT_OK if result["verdict"] == "pass" else EXIT_MISMATCH
 
