@@ -151,6 +151,41 @@ def _serve_run(args: argparse.Namespace) -> int:
     return EXIT_OK if result["verdict"] == "pass" else EXIT_MISMATCH
 
 
+def _matrix_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stacks", help="comma-separated stacks (default: every installed one)")
+    p.add_argument("--scenarios", help="comma-separated scenario ids (default: all)")
+    p.add_argument("--rows", help="catalogue groups or rows, e.g. A,C or D01 (default: all)")
+    p.add_argument("--tls", help="comma-separated versions, e.g. 1.2,1.3 (default: each scenario's)")
+    p.add_argument("--jobs", type=int, default=2, help="peer groups run in parallel (default 2)")
+    p.add_argument("--out", required=True, help="folder for results.json, report.md, report.html, pcaps/")
+    p.add_argument("--pki", help="folder of the test PKI (default: OUT/pki)")
+    p.add_argument("--timeout", type=float, default=3.0)
+
+
+def _matrix_run(args: argparse.Namespace) -> int:
+    from lab.matrix import plan, run_matrix, write_results
+    from lab.runcmd import UsageError
+
+    def split(v: str | None) -> list[str] | None:
+        return [x.strip() for x in v.split(",") if x.strip()] if v else None
+    try:
+        cells = plan(split(args.stacks), split(args.scenarios), split(args.rows), split(args.tls))
+    except UsageError as exc:
+        raise CommandError(str(exc)) from None
+    if not cells:
+        raise CommandError("no cells: no installed stack matches (run scripts/setup), or the filters exclude all")
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(f"cannot create {args.out}: {exc.strerror or exc}") from None
+    results = run_matrix(cells, args.out, args.jobs, args.timeout, args.pki)
+    paths = write_results(results, args.out)
+    failed = sum(r["verdict"] in ("fail", "error") for r in results)
+    print(f"{len(results)} cells, {failed} not as the RFC requires. Report: {paths['html']} "
+          f"(also {paths['md']}, {paths['json']})")
+    return EXIT_OK
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                           Callable[[argparse.Namespace], int]]] = {
     "dissect": ("show every TLS record and message of a capture, decrypted, and its client-auth story",
@@ -161,6 +196,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
     "list": ("list the scenarios (row, RFC section, summary) and the stacks", _list_args, _list_run),
     "run": ("run scenarios against a real stack (certlab as client, or as server for srv-* ids)",
             _run_args, _run_run),
+    "matrix": ("run scenarios x stacks and write the behaviour report (JSON, Markdown, HTML, pcaps)",
+               _matrix_args, _matrix_run),
     "serve": ("play a server-role scenario with whatever client connects, and show what it did",
               _serve_args, _serve_run),
 }

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from dataclasses import dataclass
 
 from lab.peers.process import PeerUnavailable, free_port, require
 from lab.peers.servers import ServerPeer
+
+
+_DB_LOCK = threading.Lock()
 
 
 @dataclass
@@ -25,8 +29,12 @@ class NSSServer(ServerPeer):
             (mode == "renegotiation" and self.version == "1.2")
 
     def database(self) -> str:
+        with _DB_LOCK:  # one creation at a time: parallel certutil runs on one folder hang
+            return self._database()
+
+    def _database(self) -> str:
         db = os.path.join(self.workdir, f"nssdb-{self.alg}")
-        if os.path.exists(os.path.join(db, "cert9.db")):
+        if os.path.exists(os.path.join(db, ".ready")):
             return db
         os.makedirs(db, exist_ok=True)
         certutil, pk12util = require("certutil"), require("pk12util")
@@ -35,9 +43,13 @@ class NSSServer(ServerPeer):
         for argv in ([certutil, "-N", "-d", f"sql:{db}", "--empty-password"],
                      [certutil, "-A", "-d", f"sql:{db}", "-n", "labca", "-t", "CT,C,C", "-i", srv.ca],
                      [pk12util, "-i", p12, "-d", f"sql:{db}", "-W", "changeit", "-K", ""]):
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+            try:
+                proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+            except subprocess.TimeoutExpired:
+                raise PeerUnavailable(f"{os.path.basename(argv[0])} hung while creating the NSS database") from None
             if proc.returncode != 0:
                 raise PeerUnavailable(f"creating the NSS database failed: {(proc.stderr or proc.stdout).strip()}")
+        open(os.path.join(db, ".ready"), "w").close()
         return db
 
     def __enter__(self) -> "NSSServer":

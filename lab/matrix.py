@@ -1,0 +1,171 @@
+"""``certlab matrix``: scenarios x stacks, every cell with its pcap, rendered as the behaviour
+table no other tool produces. Cells that share a server peer (stack, version, client-auth mode)
+reuse one started peer; groups run in parallel (``--jobs``)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from lab.peers.process import PeerUnavailable
+from lab.pki import Pki
+from lab.runcmd import STACK_PROGRAMS, UsageError, skip_reason
+from lab.runner import Setup, run_scenario
+from lab.scenario import REGISTRY
+from lab.transport import PeerUnreachable, SocketTransport
+
+CLIENT_PROGRAMS = {"openssl": "openssl", "python": None, "curl": "curl", "gnutls": "gnutls-cli"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    scenario: str
+    stack: str
+    version: str
+
+
+def installed(programs: dict[str, str | None]) -> list[str]:
+    return sorted(s for s, p in programs.items()
+                  if p is None or shutil.which(p) or os.path.exists(f"/usr/sbin/{p}"))
+
+
+def plan(stacks: list[str] | None, ids: list[str] | None, rows: list[str] | None,
+         versions: list[str] | None) -> list[Cell]:
+    import scenarios  # noqa: F401
+    chosen = ids or sorted(REGISTRY)
+    unknown = [i for i in chosen if i not in REGISTRY]
+    if unknown:
+        raise UsageError(f"unknown scenario {unknown[0]!r}; `certlab list` shows them")
+    if rows:
+        chosen = [i for i in chosen if any(r.startswith(tuple(rows)) for r in REGISTRY[i].row.split("/"))]
+    cells = []
+    for sid in chosen:
+        sc = REGISTRY[sid]
+        kinds = CLIENT_PROGRAMS if sc.role == "server" else STACK_PROGRAMS  # the peer plays the other role
+        for stack in [s for s in (stacks or installed(kinds)) if s in kinds]:
+            for v in sorted(sc.versions):
+                if versions is None or v in versions:
+                    cells.append(Cell(sid, stack, v))
+    return cells
+
+
+class Progress:
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.lock = total, 0, threading.Lock()
+
+    def step(self, cell: Cell, verdict: str) -> None:
+        with self.lock:
+            self.done += 1
+            width = 30
+            bar = "#" * (width * self.done // max(self.total, 1))
+            sys.stderr.write(f"\r[{bar:<{width}}] {self.done}/{self.total} {cell.scenario[:34]:34} "
+                             f"{cell.stack:8} {verdict:5}")
+            if self.done == self.total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _skip(cell: Cell, reason: str) -> dict[str, Any]:
+    sc = REGISTRY[cell.scenario]
+    return {"scenario": cell.scenario, "stack": cell.stack, "tls_version": cell.version, "verdict": "skip",
+            "observed": {}, "expected": sc.expect(cell.version).describe(), "rfc": sc.rfc, "row": sc.row,
+            "reason": reason, "pcap": None}
+
+
+def _run_group(key: tuple, cells: list[Cell], pki: Pki, work: str, pcaps: str, progress: Progress,
+               timeout: float) -> list[dict[str, Any]]:
+    from lab.peers.servers import server_classes
+    role, stack, version, mode = key
+    out = []
+    if role == "server":
+        from lab.peers.clients import CLIENTS
+        from lab.serverrunner import run_server_scenario
+        for cell in cells:
+            sc = REGISTRY[cell.scenario]
+            try:
+                client = CLIENTS[stack](pki, version, work, offer_pha="pha" in sc.tags)
+                r = run_server_scenario(sc, Setup(pki, version), client, stack, pcap_dir=pcaps, timeout=timeout)
+            except PeerUnavailable as exc:
+                r = _skip(cell, str(exc))
+            out.append(r)
+            progress.step(cell, r["verdict"])
+        return out
+    peer = server_classes()[stack](pki, version, mode, work)
+    runnable = []
+    for cell in cells:
+        reason = skip_reason(peer, REGISTRY[cell.scenario])
+        if reason:
+            out.append(_skip(cell, reason))
+            progress.step(cell, "skip")
+        else:
+            runnable.append(cell)
+    if not runnable:
+        return out
+    try:
+        with peer:
+            for cell in runnable:
+                sc = REGISTRY[cell.scenario]
+                try:
+                    r = run_scenario(sc, Setup(pki, version), lambda: SocketTransport("127.0.0.1", peer.port), stack,
+                                     pcap_dir=pcaps, timeout=timeout, hooks=peer.hooks())
+                except PeerUnreachable as exc:
+                    r = _skip(cell, str(exc))
+                out.append(r)
+                progress.step(cell, r["verdict"])
+    except PeerUnavailable as exc:
+        for cell in runnable:
+            out.append(_skip(cell, str(exc)))
+            progress.step(cell, "skip")
+    return out
+
+
+def run_matrix(cells: list[Cell], out_dir: str, jobs: int = 2, timeout: float = 3.0,
+               pki_dir: str | None = None) -> list[dict[str, Any]]:
+    os.makedirs(out_dir, exist_ok=True)
+    pcaps = os.path.join(out_dir, "pcaps")
+    work = tempfile.mkdtemp(prefix="certlab-matrix-")
+    try:
+        pki = Pki.ensure(pki_dir or os.path.join(out_dir, "pki"))
+        groups: dict[tuple, list[Cell]] = defaultdict(list)
+        for cell in cells:
+            sc = REGISTRY[cell.scenario]
+            groups[(sc.role, cell.stack, cell.version, sc.server_mode)].append(cell)
+        progress = Progress(len(cells))
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = [(group, pool.submit(_run_group, key, group, pki, work, pcaps, progress, timeout))
+                       for key, group in sorted(groups.items())]
+            results = []
+            for group, fut in futures:
+                try:
+                    results += fut.result()
+                except Exception as exc:  # one broken group must not lose the others' cells
+                    for cell in group:
+                        r = _skip(cell, f"{type(exc).__name__}: {exc}")
+                        r["verdict"] = "error"
+                        results.append(r)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    order = {c: i for i, c in enumerate(cells)}
+    results.sort(key=lambda r: order.get(Cell(r["scenario"], r["stack"], r["tls_version"]), 0))
+    return results
+
+
+def write_results(results: list[dict[str, Any]], out_dir: str) -> dict[str, str]:
+    from lab.cli import write_atomic
+    from lab.matrixreport import html_report, markdown_report
+    for r in results:
+        if r.get("pcap"):
+            r["pcap"] = os.path.relpath(r["pcap"], out_dir)
+    paths = {"json": os.path.join(out_dir, "results.json"), "md": os.path.join(out_dir, "report.md"),
+             "html": os.path.join(out_dir, "report.html")}
+    write_atomic(paths["json"], json.dumps({"results": results}, indent=2) + "\n")
+    write_atomic(paths["md"], markdown_report(results))
+    write_atomic(paths["html"], html_report(results))
+    return paths
