@@ -26,6 +26,7 @@ def _applicable(stack: str, sid: str, version: str) -> bool:
 
 
 CASES = [(stack, sid, v) for stack in ("python", "openssl") for sid in sorted(REGISTRY)
+         if REGISTRY[sid].role == "client"
          for v in sorted(REGISTRY[sid].versions) if _applicable(stack, sid, v)]
 REQUIRED = {"tls12-rsa-kx-client-cert", "tls12-ecdhe-client-cert", "tls13-client-cert", "tls12-no-cert-required",
             "tls13-no-cert-required", "tls12-untrusted-client-cert", "tls13-untrusted-client-cert",
