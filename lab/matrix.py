@@ -21,7 +21,8 @@ from lab.runner import Setup, run_scenario
 from lab.scenario import REGISTRY
 from lab.transport import PeerUnreachable, SocketTransport
 
-CLIENT_PROGRAMS = {"openssl": "openssl", "python": None, "curl": "curl", "gnutls": "gnutls-cli"}
+CLIENT_PROGRAMS = {"openssl": "openssl", "python": None, "curl": "curl", "gnutls": "gnutls-cli", "go": "go",
+                   "java": "javac"}
 
 
 @dataclass(frozen=True)
@@ -85,12 +86,12 @@ def _run_group(key: tuple, cells: list[Cell], pki: Pki, work: str, pcaps: str, p
     role, stack, version, mode = key
     out = []
     if role == "server":
-        from lab.peers.clients import CLIENTS
+        from lab.peers.clients import client_for
         from lab.serverrunner import run_server_scenario
         for cell in cells:
             sc = REGISTRY[cell.scenario]
             try:
-                client = CLIENTS[stack](pki, version, work, offer_pha="pha" in sc.tags)
+                client = client_for(stack, sc, pki, version, work)
                 r = run_server_scenario(sc, Setup(pki, version), client, stack, pcap_dir=pcaps, timeout=timeout)
             except PeerUnavailable as exc:
                 r = _skip(cell, str(exc))

@@ -92,11 +92,11 @@ def run(ids: list[str], stack: str, tls: str | None, pcap_dir: str | None, pki_d
 
 def _run_as_server(sc: Scenario, stack: str, pki: Pki, version: str, work: str, pcap_dir: str | None,
                    timeout: float) -> dict[str, Any]:
-    from lab.peers.clients import CLIENTS
+    from lab.peers.clients import CLIENTS, client_for
     from lab.serverrunner import run_server_scenario
     if stack not in CLIENTS:
         raise UsageError(f"{sc.id} needs a client stack: one of {', '.join(sorted(CLIENTS))}")
-    client = CLIENTS[stack](pki, version, work, offer_pha="pha" in sc.tags)
+    client = client_for(stack, sc, pki, version, work)
     return run_server_scenario(sc, Setup(pki, version), client, stack, pcap_dir=pcap_dir, timeout=timeout)
 
 

@@ -110,3 +110,11 @@ def srv_pha(s: Setup):
           "post_handshake_auth", expect=ExpectAlert("unexpected_message"))
 def srv_pha_not_offered(s: Setup):
     return _post_handshake(s, ReadUntil(("finished",), label="the client's reaction"))
+
+
+@scenario("srv-two-certs-ca-choice", role="server", rfc="RFC 5246 7.4.4; RFC 8446 4.4.2.3 (SHOULD)", row="E02",
+          versions=BOTH, level="SHOULD", tags={"two-certs"},
+          summary="the client holds certificates from two CAs; the request names only the second: which does "
+                  "it send?", expect=SENT | EMPTY | Outcome("client_error"))
+def two_certs(s: Setup):
+    return serve(s.version, cr(authorities=[issuer_dn(s, "other-client")]))

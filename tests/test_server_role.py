@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import scenarios  # noqa: F401
-from lab.peers.clients import CLIENTS
+from lab.peers.clients import CLIENTS, client_for
 from lab.runner import Setup
 from lab.scenario import REGISTRY
 from lab.serverrunner import run_server_scenario
@@ -45,6 +45,8 @@ SLICE = {  # (stack, scenario, version) -> (outcome, alert, client certificate)
     ("gnutls", "srv-tls13-cr-without-signature-algorithms", "1.3"): ("alert", "unsupported_extension", "none"),
     ("gnutls", "srv-tls13-reject-after-finished", "1.3"): ("client_error", None, "sent"),
     ("gnutls", "srv-ca-names-issuer", "1.2"): ("success", None, "sent"),
+    ("go", "srv-ca-names-other", "1.3"): ("success", None, "empty"),      # withholds a cert the CAs do not name
+    ("java", "srv-ca-names-other", "1.2"): ("success", None, "empty"),
 }
 
 
@@ -52,7 +54,7 @@ SLICE = {  # (stack, scenario, version) -> (outcome, alert, client certificate)
 @pytest.mark.parametrize("key", sorted(SLICE), ids=["-".join(k) for k in sorted(SLICE)])
 def test_other_clients_slice(key, pki, tmp_path) -> None:
     stack, sid, version = key
-    client = CLIENTS[stack](pki, version, str(tmp_path), offer_pha="pha" in REGISTRY[sid].tags)
+    client = client_for(stack, REGISTRY[sid], pki, version, str(tmp_path))
     observed = run_server_scenario(REGISTRY[sid], Setup(pki, version), client, stack)["observed"]
     assert (observed["outcome"], observed.get("alert"), observed["client_certificate"]) == SLICE[key], observed
 
@@ -97,3 +99,15 @@ def test_certlab_serve_with_curl(pki, tmp_path) -> None:
     import json
     observed = json.loads(out)["results"][0]["observed"]
     assert observed["client_certificate"] == "sent" and observed["client_chain"][0] == "CN=lab-client,O=TLS Lab"
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize("stack,chosen", [("go", "CN=other-client,O=TLS Lab"), ("java", "CN=other-client,O=TLS Lab"),
+                                          ("openssl", "CN=lab-client,O=TLS Lab")])
+def test_certificate_choice_by_ca_names(stack: str, chosen: str, pki, tmp_path) -> None:
+    """E02 with two certificates: Go and JSSE pick the one whose CA the request names; OpenSSL
+    sends the one it was given first, whatever the names."""
+    sc = REGISTRY["srv-two-certs-ca-choice"]
+    observed = run_server_scenario(sc, Setup(pki, "1.3"), client_for(stack, sc, pki, "1.3", str(tmp_path)),
+                                   stack)["observed"]
+    assert observed["client_certificate"] == "sent" and observed["client_chain"][0] == chosen, observed

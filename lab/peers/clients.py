@@ -159,7 +159,75 @@ class PythonClient(ClientPeer):
         self._thread.start()
 
 
-CLIENTS = {"openssl": OpenSSLClient, "curl": CurlClient, "gnutls": GnuTLSClient, "python": PythonClient}
+@dataclass
+class GoClient(ClientPeer):
+    """Go's crypto/tls client; with several certificates it chooses by the server's request."""
+    name: str = "go"
+
+    def argv(self, port: int) -> list[str]:
+        from lab.peers.compiled import go_client_binary
+        argv = [go_client_binary(), str(port), _ident(self, "server").ca, self.version]
+        for who in self.certs:
+            ident = _ident(self, who)
+            argv += [ident.cert, ident.key]
+        return argv
+
+
+@dataclass
+class JavaClient(ClientPeer):
+    """JSSE's client; its key manager chooses among the key store's entries by the CA names."""
+    name: str = "java"
+
+    def argv(self, port: int) -> list[str]:
+        from lab.peers.compiled import java_client_classes
+        argv = [require("java"), "-cp", java_client_classes(), "LabClient", str(port), _ident(self, "server").ca]
+        if not self.certs:
+            return argv + [self.version]
+        return argv + [self.version, self._keystore(), "changeit"]
+
+    def _keystore(self) -> str:
+        """All offered identities in one PKCS#12 key store (one entry each)."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+        path = os.path.join(self.workdir, f"client-{'-'.join(self.certs)}.p12")
+        if not os.path.exists(path):
+            entries = []
+            for who in self.certs:
+                ident = _ident(self, who)
+                with open(ident.key, "rb") as fh:
+                    key = serialization.load_pem_private_key(fh.read(), None)
+                with open(ident.cert, "rb") as fh:
+                    cert = x509.load_pem_x509_certificate(fh.read())
+                entries.append((who.encode(), key, cert))
+            data = _multi_entry_p12(entries)
+            from lab.pki import write_private
+            write_private(path, data)
+        return path
+
+
+def _multi_entry_p12(entries) -> bytes:
+    """A PKCS#12 file with several key entries: cryptography writes one key per file, so the
+    entries are written one by one and merged with keytool (shipped with the JDK)."""
+    import subprocess
+    import tempfile
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    with tempfile.TemporaryDirectory() as tmp:
+        dest = os.path.join(tmp, "all.p12")
+        for i, (name, key, cert) in enumerate(entries):
+            src = os.path.join(tmp, f"{i}.p12")
+            with open(src, "wb") as fh:
+                fh.write(pkcs12.serialize_key_and_certificates(
+                    name, key, cert, None, serialization.BestAvailableEncryption(b"changeit")))
+            subprocess.run([require("keytool"), "-importkeystore", "-srckeystore", src, "-srcstoretype", "PKCS12",
+                            "-srcstorepass", "changeit", "-destkeystore", dest, "-deststoretype", "PKCS12",
+                            "-deststorepass", "changeit", "-noprompt"], check=True, capture_output=True, timeout=60)
+        with open(dest, "rb") as fh:
+            return fh.read()
+
+
+CLIENTS = {"openssl": OpenSSLClient, "curl": CurlClient, "gnutls": GnuTLSClient, "python": PythonClient,
+           "go": GoClient, "java": JavaClient}
 
 
 @dataclass
@@ -173,3 +241,11 @@ class ExternalClient(ClientPeer):
 
     def wait(self, timeout: float = 20.0) -> ClientResult:
         return ClientResult(0, "", 0.0)
+
+
+def client_for(stack: str, sc, pki: Pki, version: str, workdir: str) -> ClientPeer:
+    """The client peer for a server-role scenario: it offers post-handshake auth when the scenario
+    says so, and two certificates from different CAs for a ``two-certs`` scenario (the stacks that
+    choose, Go and Java, pick by the CA names; the others send the first)."""
+    certs = ("client", "other-client") if "two-certs" in sc.tags else ("client",)
+    return CLIENTS[stack](pki, version, workdir, certs=certs, offer_pha="pha" in sc.tags)

@@ -34,7 +34,7 @@ def _built(source: str, kind: str) -> str:
         exe = require("go")
         env = dict(os.environ, GOCACHE=os.path.join(cache_dir(), "gocache"), GOPATH=os.path.join(cache_dir(), "gopath"),
                    GO111MODULE="off", CGO_ENABLED="0")
-        argv = [exe, "build", "-o", os.path.join(out, "labserver"), os.path.join(SRC, source)]
+        argv = [exe, "build", "-o", os.path.join(out, os.path.splitext(source)[0]), os.path.join(SRC, source)]
     else:
         exe = require("javac")
         env, argv = dict(os.environ), [exe, "-d", out, os.path.join(SRC, source)]
@@ -84,3 +84,11 @@ class JavaServer(_CompiledServer):
         srv = self.pki.identity(self.alg, "server")
         return [require("java"), "-cp", _built("LabServer.java", "java"), "LabServer", str(self.port), self.keystore(),
                 "changeit", srv.ca, self.mode, self.version]
+
+
+def go_client_binary() -> str:
+    return os.path.join(_built("labclient.go", "go"), "labclient")
+
+
+def java_client_classes() -> str:
+    return _built("LabClient.java", "java")
