@@ -142,6 +142,28 @@ class Run:
         return seen
 
 
+def send_step(step: Any, eng: Any, send: Callable[[bytes, str], None]) -> bool:
+    """Perform a sending step with either engine (messages built lazily, in order, then framed);
+    False when ``step`` is not one."""
+    if isinstance(step, Send):
+        for g in step.gens:
+            msg = g(eng)
+            if msg is not None:
+                eng.stage(msg)
+        send(eng.flush(step.fragment), step.label)
+    elif isinstance(step, SendCCS):
+        send(eng.send_ccs(), step.label)
+    elif isinstance(step, SendAlert):
+        send(eng.send_alert(step.description, step.level), step.label)
+    elif isinstance(step, SendAppData):
+        send(eng.send_application_data(step.data), step.label)
+    elif isinstance(step, SendRecords):
+        send(step.make(eng), step.label)
+    else:
+        return False
+    return True
+
+
 def execute(sc: Scenario, setup: Setup, transport: Transport, *, timeout: float = 3.0, settle: float = 0.3,
             hooks: dict[str, Callable[[], bytes | None]] | None = None,
             connect: Callable[[], Transport] | None = None) -> tuple[dict[str, Any], Run]:
@@ -155,21 +177,9 @@ def execute(sc: Scenario, setup: Setup, transport: Transport, *, timeout: float 
     for step in sc.build(setup):
         if run.observed is not None:
             break
-        if isinstance(step, Send):
-            for g in step.gens:
-                msg = g(eng)
-                if msg is not None:
-                    eng.stage(msg)
-            run.send(eng.flush(step.fragment), step.label)
-        elif isinstance(step, SendCCS):
-            run.send(eng.send_ccs(), step.label)
-        elif isinstance(step, SendAlert):
-            run.send(eng.send_alert(step.description, step.level), step.label)
-        elif isinstance(step, SendAppData):
-            run.send(eng.send_application_data(step.data), step.label)
-        elif isinstance(step, SendRecords):
-            run.send(step.make(eng), step.label)
-        elif isinstance(step, Reconnect):
+        if send_step(step, eng, run.send):
+            continue
+        if isinstance(step, Reconnect):
             if connect is None:
                 run.observed = {"outcome": "error", "reason": "this transport cannot reconnect"}
                 break

@@ -13,8 +13,8 @@ from lab.capture.writer import write_pcapng
 from lab.engine.endpoint import Event
 from lab.engine.server import ServerConfig, ServerEngine
 from lab.peers.clients import ClientPeer
-from lab.runner import HTTP_STATUS, Setup
-from lab.scenario import Negotiate, ReadUntil, Scenario, Send, SendAlert, SendAppData, SendCCS, SendRecords
+from lab.runner import HTTP_STATUS, Setup, send_step
+from lab.scenario import Negotiate, ReadUntil, Scenario, SendAlert
 from lab.transport import ListeningTransport
 
 RESPONSE = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\ncertlab\n"
@@ -76,26 +76,15 @@ def execute_server(sc: Scenario, setup: Setup, client: ClientPeer, *, timeout: f
     for step in sc.build(setup) if run.observed is None else []:
         if run.observed is not None:
             break
-        if isinstance(step, Send):
-            for g in step.gens:
-                msg = g(eng)
-                if msg is not None:
-                    eng.stage(msg)
-            run.send(eng.flush(step.fragment), step.label)
-        elif isinstance(step, SendCCS):
-            run.send(eng.send_ccs(), step.label)
-        elif isinstance(step, SendAlert):
-            run.send(eng.send_alert(step.description, step.level), step.label)
-            if step.level == 2:  # a fatal alert ends the connection: no answer, just the close
+        if send_step(step, eng, run.send):
+            if isinstance(step, SendAlert) and step.level == 2:
+                # A fatal alert ends the connection: no answer, just the close.
                 transport.shutdown()
                 run.read(UNTIL_CLOSE, "close")
                 run.observed = run.observed or {"outcome": "closed"}
                 run.observed["server_alert"] = step.description
-        elif isinstance(step, SendAppData):
-            run.send(eng.send_application_data(step.data), step.label)
-        elif isinstance(step, SendRecords):
-            run.send(step.make(eng), step.label)
-        elif isinstance(step, ReadUntil):
+            continue
+        if isinstance(step, ReadUntil):
             run.read(step.names, step.label)
         elif isinstance(step, Negotiate):
             if eng.tls13 and eng.group is None:

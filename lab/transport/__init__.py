@@ -91,13 +91,14 @@ class MemorySSLServer(Transport):
         return None
 
 
-class ListeningTransport(Transport):
-    """A loopback listening socket on a free port; ``accept`` waits for one client."""
+class ListeningTransport(SocketTransport):
+    """A loopback listening socket on a free port; ``accept`` waits for one client, and the
+    accepted connection is then used as a SocketTransport."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.listener = socket.create_server((host, port))
         self.port = self.listener.getsockname()[1]
-        self.sock: socket.socket | None = None
+        self.sock = None  # type: ignore[assignment]
         self.local = (host, self.port)
         self.remote = (host, 0)
 
@@ -111,23 +112,8 @@ class ListeningTransport(Transport):
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return True
 
-    def send(self, data: bytes) -> None:
-        try:
-            if self.sock is not None:
-                self.sock.sendall(data)
-        except OSError:
-            pass
-
     def recv(self, timeout: float) -> bytes | None:
-        if self.sock is None:
-            return b""
-        self.sock.settimeout(timeout)
-        try:
-            return self.sock.recv(65536)
-        except socket.timeout:
-            return None
-        except OSError:
-            return b""
+        return b"" if self.sock is None else super().recv(timeout)
 
     def shutdown(self) -> None:
         """Close our side of the connection (the client sees end of stream)."""
