@@ -74,6 +74,7 @@ class ClientPeer:
         self._thread.start()
 
     def wait(self, timeout: float = 20.0) -> ClientResult:
+        """The client's result, or an exit code of None if it is still running after ``timeout``."""
         if self._thread:
             self._thread.join(timeout)
         return self._result or ClientResult(None, "client did not finish", timeout)

@@ -14,6 +14,30 @@ from lab.peers.servers import ServerPeer
 _DB_LOCK = threading.Lock()
 
 
+def nss_database(pki, alg: str, workdir: str, who: str) -> str:
+    """An NSS database trusting the lab CA and holding ``who``'s key and certificate under that
+    nickname (certutil and pk12util). One creation at a time: parallel runs on one folder hang."""
+    with _DB_LOCK:
+        db = os.path.join(workdir, f"nssdb-{alg}-{who}")
+        if os.path.exists(os.path.join(db, ".ready")):
+            return db
+        os.makedirs(db, exist_ok=True)
+        certutil, pk12util = require("certutil"), require("pk12util")
+        p12 = pki.pkcs12(alg, who, os.path.join(db, f"{who}.p12"))
+        ca = pki.identity(alg, "server").ca
+        for argv in ([certutil, "-N", "-d", f"sql:{db}", "--empty-password"],
+                     [certutil, "-A", "-d", f"sql:{db}", "-n", "labca", "-t", "CT,C,C", "-i", ca],
+                     [pk12util, "-i", p12, "-d", f"sql:{db}", "-W", "changeit", "-K", ""]):
+            try:
+                proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+            except subprocess.TimeoutExpired:
+                raise PeerUnavailable(f"{os.path.basename(argv[0])} hung while creating the NSS database") from None
+            if proc.returncode != 0:
+                raise PeerUnavailable(f"creating the NSS database failed: {(proc.stderr or proc.stdout).strip()}")
+        open(os.path.join(db, ".ready"), "w").close()
+        return db
+
+
 @dataclass
 class NSSServer(ServerPeer):
     """selfserv serves HTTP; with ``-r`` four times it requires a certificate on a second
@@ -29,28 +53,7 @@ class NSSServer(ServerPeer):
             (mode == "renegotiation" and self.version == "1.2")
 
     def database(self) -> str:
-        with _DB_LOCK:  # one creation at a time: parallel certutil runs on one folder hang
-            return self._database()
-
-    def _database(self) -> str:
-        db = os.path.join(self.workdir, f"nssdb-{self.alg}")
-        if os.path.exists(os.path.join(db, ".ready")):
-            return db
-        os.makedirs(db, exist_ok=True)
-        certutil, pk12util = require("certutil"), require("pk12util")
-        srv = self.pki.identity(self.alg, "server")
-        p12 = self.pki.pkcs12(self.alg, "server", os.path.join(db, "server.p12"))
-        for argv in ([certutil, "-N", "-d", f"sql:{db}", "--empty-password"],
-                     [certutil, "-A", "-d", f"sql:{db}", "-n", "labca", "-t", "CT,C,C", "-i", srv.ca],
-                     [pk12util, "-i", p12, "-d", f"sql:{db}", "-W", "changeit", "-K", ""]):
-            try:
-                proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-            except subprocess.TimeoutExpired:
-                raise PeerUnavailable(f"{os.path.basename(argv[0])} hung while creating the NSS database") from None
-            if proc.returncode != 0:
-                raise PeerUnavailable(f"creating the NSS database failed: {(proc.stderr or proc.stdout).strip()}")
-        open(os.path.join(db, ".ready"), "w").close()
-        return db
+        return nss_database(self.pki, self.alg, self.workdir, "server")
 
     def __enter__(self) -> "NSSServer":
         self._check_mode()
