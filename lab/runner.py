@@ -77,14 +77,12 @@ class Run:
         """Close properly (close_notify both ways: OpenSSL forgets sessions of connections that end
         without it), keep what the connection did, and start a new engine offering its session."""
         self.send(self.engine.send_alert(0, level=1), "close_notify")
-        deadline = 0
-        while deadline < 5:
+        for _ in range(5):  # the server's own close_notify (and whatever precedes it), briefly
             data = self.transport.recv(0.2)
             if not data:
                 break
             self.flights.append(Flight(False, data, "server: closing"))
             self.engine.receive_bytes(data)
-            deadline += 1
         self.transport.close()
         self.earlier.append((self.transport, self.flights, self.engine.keylog))
         cfg = dataclasses.replace(self.engine.config, session=self.engine.session())

@@ -2,7 +2,7 @@
 RFC 6520)."""
 from __future__ import annotations
 
-from scapy.fields import ByteEnumField, ByteField, FieldLenField, StrField, StrLenField
+from scapy.fields import ByteEnumField, FieldLenField, StrField, StrLenField
 
 from layers.fields import TLSPacket
 from layers.registry import ALERT_LEVEL_NAMES, ALERT_NAMES, HEARTBEAT_TYPE_NAMES
@@ -39,6 +39,3 @@ class Heartbeat(TLSPacket):
 
     def extract_padding(self, s: bytes) -> tuple[bytes, bytes]:
         return s, b""
-
-
-__all__ = ["Alert", "ChangeCipherSpec", "ApplicationData", "Heartbeat", "ByteField"]

@@ -10,14 +10,13 @@ dissector reassembles such messages (``lab.dissect``).
 from __future__ import annotations
 
 from scapy.fields import (BitField, ByteEnumField, FieldLenField, FieldListField, PacketListField,
-                          ShortEnumField, ShortField, StrField, StrLenField, XBitField,
+                          ShortEnumField, StrField, StrLenField, XBitField,
                           XStrLenField, X3BytesField)
 from scapy.packet import Packet, Raw
 
 from layers.alert import Alert, ApplicationData, ChangeCipherSpec, Heartbeat
-from layers.fields import TLSPacket
 from layers.handshake import Handshake
-from layers.registry import CIPHER_SUITE_NAMES, CONTENT_TYPE_NAMES, VERSION_NAMES, ContentType
+from layers.registry import CONTENT_TYPE_NAMES, VERSION_NAMES, ContentType
 
 _FRAGMENT_CLASSES: dict[int, type[Packet]] = {
     ContentType.handshake: Handshake, ContentType.alert: Alert,
@@ -123,7 +122,3 @@ def guess_record_class(data: bytes) -> type[Packet]:
     if len(data) >= 3 and data[0] & 0x80 and data[2] == 1:
         return SSLv2Record
     return Raw
-
-
-__all__ = ["TLSPlaintext", "TLSCiphertext", "TLSInnerPlaintext", "SSLv2Record", "SSLv2ClientHello",
-           "guess_record_class", "CIPHER_SUITE_NAMES", "ShortField", "TLSPacket"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from lab import flows
 from lab import generators as gen
 from lab.runner import Setup
-from lab.scenario import (ExpectAlert, ExpectAppRejected, ExpectClose, ExpectSuccess, ReadUntil, Reconnect, Send,
+from lab.scenario import (ExpectAlert, ExpectAppRejected, ExpectSuccess, ReadUntil, Reconnect, Send,
                           SendAppData, SendCCS, scenario)
 
 BOTH = {"1.2", "1.3"}
@@ -143,9 +143,6 @@ def tls13_pha(s: Setup):
           "certificate, which travels encrypted under the first handshake's keys", expect=ExpectSuccess())
 def tls12_renegotiation(s: Setup):
     return flows.renegotiation(*flows.client_auth("1.2"))
-
-
-__all__ = ["ExpectClose"]
 
 
 @scenario("tls12-cbc-client-cert", rfc="RFC 5246 6.2.3.2, 7.4.8", row="A01", versions={"1.2"},

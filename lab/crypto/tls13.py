@@ -2,7 +2,7 @@
 traffic keys and KeyUpdate."""
 from __future__ import annotations
 
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
+from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 from lab.crypto.prf import HASHES, digest, hmac_digest
 
@@ -69,7 +69,3 @@ class KeySchedule:
         self.master_secret = hkdf_extract(self.hash_name, salt, b"\x00" * _LEN[self.hash_name])
         return (self.derive(self.master_secret, b"c ap traffic", ch_sfin),
                 self.derive(self.master_secret, b"s ap traffic", ch_sfin))
-
-
-__all__ = ["HKDF", "KeySchedule", "derive_secret", "finished_verify_data", "hkdf_expand_label",
-           "hkdf_extract", "next_traffic_secret", "traffic_keys"]

@@ -9,7 +9,7 @@ from scapy.packet import NoPayload, Packet, Raw
 from lab import x509view
 from layers.registry import (ALERT_NAMES, CIPHER_SUITE_NAMES, EXTENSION_NAMES, HANDSHAKE_NAMES,
                              VERSION_LABELS, name_of,
-                             AlertDescription, CipherSuite, SignatureScheme)
+                             AlertDescription, SignatureScheme)
 
 _WS_OVERRIDES = {"client_key_exchange": "Client Key Exchange", "hello_retry_request": "Hello Retry Request",
                  "application_data": "Application Data", "change_cipher_spec": "Change Cipher Spec",
@@ -133,8 +133,3 @@ def content_name(ctype: int) -> str:
 
 def alert_name(desc: int) -> str:
     return name_of(AlertDescription, desc)
-
-
-__all__ = ["CipherSuite", "alert_display", "alert_name", "certificate_request_facts", "display_name",
-           "handshake_fields", "handshake_name", "packet_dict", "scheme_name", "suite_name",
-           "version_label"]
