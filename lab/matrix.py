@@ -22,7 +22,7 @@ from lab.scenario import REGISTRY
 from lab.transport import PeerUnreachable, SocketTransport
 
 CLIENT_PROGRAMS = {"openssl": "openssl", "python": None, "curl": "curl", "gnutls": "gnutls-cli", "go": "go",
-                   "java": "javac"}
+                   "java": "javac", "nss": "tstclnt"}
 
 
 @dataclass(frozen=True)

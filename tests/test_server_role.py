@@ -47,6 +47,10 @@ SLICE = {  # (stack, scenario, version) -> (outcome, alert, client certificate)
     ("gnutls", "srv-ca-names-issuer", "1.2"): ("success", None, "sent"),
     ("go", "srv-ca-names-other", "1.3"): ("success", None, "empty"),      # withholds a cert the CAs do not name
     ("java", "srv-ca-names-other", "1.2"): ("success", None, "empty"),
+    ("nss", "srv-tls13-empty-certificate-authorities", "1.3"): ("success", None, "sent"),  # accepts it
+    ("nss", "srv-tls13-cr-nonempty-context", "1.3"): ("alert", "illegal_parameter", "none"),
+    ("nss", "srv-tls13-pha-not-offered", "1.3"): ("alert", "unexpected_message", "none"),
+    ("nss", "srv-tls13-pha", "1.3"): ("success", None, "sent"),
 }
 
 
@@ -103,9 +107,9 @@ def test_certlab_serve_with_curl(pki, tmp_path) -> None:
 
 @pytest.mark.stack
 @pytest.mark.parametrize("stack,chosen", [("go", "CN=other-client,O=TLS Lab"), ("java", "CN=other-client,O=TLS Lab"),
-                                          ("openssl", "CN=lab-client,O=TLS Lab")])
+                                          ("nss", "CN=other-client,O=TLS Lab"), ("openssl", "CN=lab-client,O=TLS Lab")])
 def test_certificate_choice_by_ca_names(stack: str, chosen: str, pki, tmp_path) -> None:
-    """E02 with two certificates: Go and JSSE pick the one whose CA the request names; OpenSSL
+    """E02 with two certificates: Go, JSSE and NSS pick the one whose CA the request names; OpenSSL
     sends the one it was given first, whatever the names."""
     sc = REGISTRY["srv-two-certs-ca-choice"]
     observed = run_server_scenario(sc, Setup(pki, "1.3"), client_for(stack, sc, pki, "1.3", str(tmp_path)),

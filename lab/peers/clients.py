@@ -227,8 +227,34 @@ def _multi_entry_p12(entries) -> bytes:
             return fh.read()
 
 
+@dataclass
+class NSSClient(ClientPeer):
+    """NSS's tstclnt. Its database holds every offered identity; NSS picks among them by the
+    server's CA names (``-n`` would force one). ``-O`` makes certificate selection synchronous
+    (the asynchronous hook races against some servers). The request comes from a file (``-A``):
+    reading stdin, tstclnt never leaves, even after the server has closed."""
+    name: str = "nss"
+
+    def argv(self, port: int) -> list[str]:
+        from lab.peers.nss import nss_database
+        v = "tls1.3" if self.version == "1.3" else "tls1.2"
+        db = nss_database(self.pki, self.alg, self.workdir, *self.certs)
+        argv = [require("tstclnt"), "-h", "127.0.0.1", "-p", str(port), "-a", "localhost", "-d", f"sql:{db}",
+                "-V", f"{v}:{v}", "-O", "-A", self._request_file()]
+        if len(self.certs) == 1:
+            argv += ["-n", self.certs[0]]
+        return argv + (["-E"] if self.offer_pha else [])
+
+    def _request_file(self) -> str:
+        path = os.path.join(self.workdir, "nss-request.txt")
+        if not os.path.exists(path):
+            with open(path, "wb") as fh:
+                fh.write(REQUEST)
+        return path
+
+
 CLIENTS = {"openssl": OpenSSLClient, "curl": CurlClient, "gnutls": GnuTLSClient, "python": PythonClient,
-           "go": GoClient, "java": JavaClient}
+           "go": GoClient, "java": JavaClient, "nss": NSSClient}
 
 
 @dataclass

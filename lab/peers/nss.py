@@ -14,20 +14,23 @@ from lab.peers.servers import ServerPeer
 _DB_LOCK = threading.Lock()
 
 
-def nss_database(pki, alg: str, workdir: str, who: str) -> str:
-    """An NSS database trusting the lab CA and holding ``who``'s key and certificate under that
-    nickname (certutil and pk12util). One creation at a time: parallel runs on one folder hang."""
+def nss_database(pki, alg: str, workdir: str, *who: str) -> str:
+    """An NSS database trusting the lab CA and holding each of ``who``'s keys and certificates
+    under its own nickname (certutil and pk12util). One creation at a time: parallel runs on one
+    folder hang."""
     with _DB_LOCK:
-        db = os.path.join(workdir, f"nssdb-{alg}-{who}")
+        db = os.path.join(workdir, f"nssdb-{alg}-{'-'.join(who) or 'none'}")
         if os.path.exists(os.path.join(db, ".ready")):
             return db
         os.makedirs(db, exist_ok=True)
         certutil, pk12util = require("certutil"), require("pk12util")
-        p12 = pki.pkcs12(alg, who, os.path.join(db, f"{who}.p12"))
         ca = pki.identity(alg, "server").ca
-        for argv in ([certutil, "-N", "-d", f"sql:{db}", "--empty-password"],
-                     [certutil, "-A", "-d", f"sql:{db}", "-n", "labca", "-t", "CT,C,C", "-i", ca],
-                     [pk12util, "-i", p12, "-d", f"sql:{db}", "-W", "changeit", "-K", ""]):
+        steps = [[certutil, "-N", "-d", f"sql:{db}", "--empty-password"],
+                 [certutil, "-A", "-d", f"sql:{db}", "-n", "labca", "-t", "CT,C,C", "-i", ca]]
+        for name in who:
+            p12 = pki.pkcs12(alg, name, os.path.join(db, f"{name}.p12"))
+            steps.append([pk12util, "-i", p12, "-d", f"sql:{db}", "-W", "changeit", "-K", ""])
+        for argv in steps:
             try:
                 proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
             except subprocess.TimeoutExpired:
