@@ -16,7 +16,7 @@ from typing import Any
 
 from lab.peers.process import PeerUnavailable
 from lab.pki import Pki
-from lab.runcmd import STACK_PROGRAMS, UsageError, skip_reason
+from lab.runcmd import STACK_PROGRAMS, UsageError, skip_reason, skipped
 from lab.runner import Setup, run_scenario
 from lab.scenario import REGISTRY
 from lab.transport import PeerUnreachable, SocketTransport
@@ -74,10 +74,7 @@ class Progress:
 
 
 def _skip(cell: Cell, reason: str) -> dict[str, Any]:
-    sc = REGISTRY[cell.scenario]
-    return {"scenario": cell.scenario, "stack": cell.stack, "tls_version": cell.version, "verdict": "skip",
-            "observed": {}, "expected": sc.expect(cell.version).describe(), "rfc": sc.rfc, "row": sc.row,
-            "reason": reason, "pcap": None}
+    return skipped(REGISTRY[cell.scenario], cell.stack, cell.version, reason)
 
 
 def _run_group(key: tuple, cells: list[Cell], pki: Pki, work: str, pcaps: str, progress: Progress,
@@ -92,7 +89,9 @@ def _run_group(key: tuple, cells: list[Cell], pki: Pki, work: str, pcaps: str, p
             sc = REGISTRY[cell.scenario]
             try:
                 client = client_for(stack, sc, pki, version, work)
-                r = run_server_scenario(sc, Setup(pki, version), client, stack, pcap_dir=pcaps, timeout=timeout)
+                reason = skip_reason(client, sc)
+                r = _skip(cell, reason) if reason else \
+                    run_server_scenario(sc, Setup(pki, version), client, stack, pcap_dir=pcaps, timeout=timeout)
             except PeerUnavailable as exc:
                 r = _skip(cell, str(exc))
             out.append(r)

@@ -174,6 +174,21 @@ class Pki:
         return path
 
     @property
+    def dh_parameters(self) -> str:
+        """RFC 7919 ffdhe2048 parameters (PEM, made once by ``openssl genpkey``: cryptography
+        cannot produce a named finite-field group) for DHE servers: ours, Python's ssl, nginx."""
+        path = os.path.join(self.root, "ffdhe2048.pem")
+        if not os.path.exists(path):
+            exe = shutil.which("openssl")
+            if exe is None:
+                raise FileNotFoundError("DHE needs the openssl program for its parameters: apt-get install openssl")
+            tmp = path + f".{os.getpid()}.tmp"
+            subprocess.run([exe, "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048",
+                            "-out", tmp], check=True, capture_output=True, timeout=30)
+            os.replace(tmp, path)
+        return path
+
+    @property
     def crl(self) -> str:
         return self.path("rsa", "crl.pem")
 

@@ -70,19 +70,20 @@ def run(ids: list[str], stack: str, tls: str | None, pcap_dir: str | None, pki_d
             if not versions:
                 raise UsageError(f"{sid} does not apply to TLS {tls} (it covers {', '.join(sorted(sc.versions))})")
             for v in versions:
-                if sc.role == "server":
-                    results.append(_run_as_server(sc, stack, pki, v, work, pcap_dir, timeout))
-                    continue
-                peer = servers[stack](pki, v, sc.server_mode, work)
+                peer = _client(sc, stack, pki, v, work) if sc.role == "server" else \
+                    servers[stack](pki, v, sc.server_mode, work)
                 reason = skip_reason(peer, sc)
                 if reason:
-                    results.append({"scenario": sid, "stack": stack, "tls_version": v, "verdict": "skip",
-                                    "observed": {}, "expected": sc.expect(v).describe(), "rfc": sc.rfc,
-                                    "reason": reason, "pcap": None})
-                    continue
-                with peer:
-                    results.append(run_scenario(sc, Setup(pki, v), lambda: SocketTransport("127.0.0.1", peer.port),
-                                                stack, pcap_dir=pcap_dir, timeout=timeout, hooks=peer.hooks()))
+                    results.append(skipped(sc, stack, v, reason))
+                elif sc.role == "server":
+                    from lab.serverrunner import run_server_scenario
+                    results.append(run_server_scenario(sc, Setup(pki, v), peer, stack, pcap_dir=pcap_dir,
+                                                       timeout=timeout))
+                else:
+                    with peer:
+                        results.append(run_scenario(sc, Setup(pki, v),
+                                                    lambda: SocketTransport("127.0.0.1", peer.port), stack,
+                                                    pcap_dir=pcap_dir, timeout=timeout, hooks=peer.hooks()))
         return results
     except (PeerUnavailable, PeerUnreachable) as exc:
         raise UsageError(str(exc)) from None
@@ -90,14 +91,17 @@ def run(ids: list[str], stack: str, tls: str | None, pcap_dir: str | None, pki_d
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _run_as_server(sc: Scenario, stack: str, pki: Pki, version: str, work: str, pcap_dir: str | None,
-                   timeout: float) -> dict[str, Any]:
+def _client(sc: Scenario, stack: str, pki: Pki, version: str, work: str):
     from lab.peers.clients import CLIENTS, client_for
-    from lab.serverrunner import run_server_scenario
     if stack not in CLIENTS:
         raise UsageError(f"{sc.id} needs a client stack: one of {', '.join(sorted(CLIENTS))}")
-    client = client_for(stack, sc, pki, version, work)
-    return run_server_scenario(sc, Setup(pki, version), client, stack, pcap_dir=pcap_dir, timeout=timeout)
+    return client_for(stack, sc, pki, version, work)
+
+
+def skipped(sc: Scenario, stack: str, version: str, reason: str) -> dict[str, Any]:
+    """The result of a cell this stack cannot run."""
+    return {"scenario": sc.id, "stack": stack, "tls_version": version, "verdict": "skip", "observed": {},
+            "expected": sc.expect(version).describe(), "rfc": sc.rfc, "row": sc.row, "reason": reason, "pcap": None}
 
 
 def render(results: list[dict[str, Any]], as_json: bool) -> str:

@@ -31,7 +31,7 @@ def serve(version: str, certificate_request: Callable | None, after: list[Step] 
                   ReadUntil(("finished",), label="client Certificate, CertificateVerify, Finished")]
     else:
         steps += [Send(lambda e: e.server_hello(), lambda e: e.certificate(),
-                       lambda e: e.server_key_exchange() if e.k.params.kx == "ecdhe" else None, *cr_gen,
+                       lambda e: e.server_key_exchange(), *cr_gen,
                        lambda e: e.server_hello_done(),
                        label="ServerHello, Certificate, ServerKeyExchange, CertificateRequest, ServerHelloDone"),
                   ReadUntil(("finished",), label="client Certificate, ClientKeyExchange, CertificateVerify, Finished"),

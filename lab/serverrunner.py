@@ -11,7 +11,9 @@ from lab import x509view
 from lab.capture.synth import Flight, frame_conversation
 from lab.capture.writer import write_pcapng
 from lab.engine.endpoint import Event
+from lab.crypto.kx import KeyExchangeError
 from lab.engine.server import ServerConfig, ServerEngine
+from lab.engine.state import EngineError
 from lab.peers.clients import ClientPeer
 from lab.runner import HTTP_STATUS, Setup, send_step
 from lab.scenario import Negotiate, ReadUntil, Scenario, SendAlert
@@ -63,10 +65,18 @@ class ServerRun:
         return seen
 
 
+def _dh_parameters(setup: Setup) -> bytes | None:
+    try:
+        with open(setup.pki.dh_parameters, "rb") as fh:
+            return fh.read()
+    except FileNotFoundError:  # no openssl program to make them: the server offers no DHE suite
+        return None
+
+
 def execute_server(sc: Scenario, setup: Setup, client: ClientPeer, *, timeout: float = 3.0,
                    transport: ListeningTransport | None = None, accept_timeout: float = 15.0) -> tuple[dict, ServerRun]:
     cfg = ServerConfig(version=setup.version, chain=tuple(setup.chain("server")), key=setup.key("server"),
-                       **dict(sc.client))
+                       dh_parameters=_dh_parameters(setup), **dict(sc.client))
     transport = transport or ListeningTransport()
     run = ServerRun(ServerEngine(cfg), transport, timeout)
     eng = run.engine
@@ -76,7 +86,13 @@ def execute_server(sc: Scenario, setup: Setup, client: ClientPeer, *, timeout: f
     for step in sc.build(setup) if run.observed is None else []:
         if run.observed is not None:
             break
-        if send_step(step, eng, run.send):
+        try:
+            sent = send_step(step, eng, run.send)
+        except (EngineError, KeyExchangeError) as exc:  # e.g. no suite in common: a real server's answer
+            run.send(eng.send_alert(40), "handshake_failure")
+            run.observed = {"outcome": "error", "reason": f"the lab server cannot go on: {exc}"}
+            break
+        if sent:
             if isinstance(step, SendAlert) and step.level == 2:
                 # A fatal alert ends the connection: no answer, just the close.
                 transport.shutdown()

@@ -118,3 +118,71 @@ def srv_pha_not_offered(s: Setup):
                   "it send?", expect=SENT | EMPTY | Outcome("client_error"))
 def two_certs(s: Setup):
     return serve(s.version, cr(authorities=[issuer_dn(s, "other-client")]))
+
+
+# -- the same request over each key exchange, and through a HelloRetryRequest -------------------
+@scenario("srv-tls12-rsa-kx", role="server", rfc="RFC 5246 7.4.7.1, 7.4.8", row="A01", versions={"1.2"},
+          tags={"rsa-kx"},
+          summary="RSA key exchange (the client encrypts the premaster secret to our certificate), "
+                  "CertificateRequest naming the client's issuer", expect=SENT,
+          client={"cipher_suites": (0x009C, 0x009D)})
+def srv_rsa_kx(s: Setup):
+    return serve("1.2", cr(authorities=[issuer_dn(s)]))
+
+
+@scenario("srv-tls12-dhe", role="server", rfc="RFC 5246 7.4.3, 7.4.8", row="A01", versions={"1.2"}, tags={"dhe"},
+          summary="finite-field DHE (ffdhe2048) key exchange, CertificateRequest naming the client's issuer",
+          expect=SENT, client={"cipher_suites": (0x009E, 0x009F)})
+def srv_dhe(s: Setup):
+    return serve("1.2", cr(authorities=[issuer_dn(s)]))
+
+
+@scenario("srv-tls13-hrr", role="server", rfc="RFC 8446 4.1.4, 4.3.2", row="A01", versions={"1.3"},
+          summary="HelloRetryRequest for P-384 first, then the CertificateRequest: the client's "
+                  "CertificateVerify covers the restarted transcript", expect=SENT, client={"groups": (24,)})
+def srv_hrr(s: Setup):
+    return serve("1.3", cr(authorities=[issuer_dn(s)]))
+
+
+# -- CA lists that span records, and oid_filters ------------------------------------------------
+def _many_names(count: int) -> list[bytes]:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+    return [x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "certlab decoy CAs"),
+                       x509.NameAttribute(NameOID.COMMON_NAME, f"Decoy CA {i:04d}")]).public_bytes()
+            for i in range(count)]
+
+
+@scenario("srv-ca-names-many", role="server", rfc="RFC 5246 7.4.4; RFC 8446 4.2.4", row="E02", versions=BOTH,
+          summary="400 CA names (about 26 KB: the CertificateRequest spans two records) with the client's "
+                  "issuer last", expect=SENT)
+def ca_many(s: Setup):
+    return serve(s.version, cr(authorities=_many_names(400) + [issuer_dn(s)]))
+
+
+EKU_OID = b"\x55\x1d\x25"   # 2.5.29.37 (extKeyUsage), the OID's DER contents as RFC 8446 4.2.5 carries them
+
+
+def _eku_filter(*usages) -> list:
+    from cryptography import x509
+    from layers.extensions import OIDFilter, OIDFilters
+    value = x509.ExtendedKeyUsage(list(usages)).public_bytes()
+    return [ExtensionCR() / OIDFilters(filters=[OIDFilter(certificate_extension_oid=EKU_OID,
+                                                          certificate_extension_values=value)])]
+
+
+@scenario("srv-tls13-oid-filters-met", role="server", rfc="RFC 8446 4.2.5", row="E05", versions={"1.3"},
+          summary="oid_filters asking for extKeyUsage clientAuth, which the client's certificate has",
+          expect=SENT)
+def oid_met(s: Setup):
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+    return serve("1.3", cr(authorities=None, extensions=_eku_filter(ExtendedKeyUsageOID.CLIENT_AUTH)))
+
+
+@scenario("srv-tls13-oid-filters-unmet", role="server", rfc="RFC 8446 4.2.5 (for every OID the client recognizes)",
+          row="E05", versions={"1.3"}, summary="oid_filters asking for extKeyUsage emailProtection, which the "
+          "client's certificate lacks: a client that knows the filter withholds it",
+          expect=EMPTY | Outcome("client_error") | ExpectAlert("handshake_failure"))
+def oid_unmet(s: Setup):
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+    return serve("1.3", cr(authorities=None, extensions=_eku_filter(ExtendedKeyUsageOID.EMAIL_PROTECTION)))

@@ -72,8 +72,42 @@ def _dhe(p: bytes, g: bytes, server_ys: bytes) -> tuple[bytes, bytes]:
         shared = priv.exchange(peer).lstrip(b"\x00")
     except ValueError as exc:
         raise KeyExchangeError(f"bad DHE parameters: {exc}") from None
-    yc = priv.public_key().public_numbers().y
-    return yc.to_bytes((yc.bit_length() + 7) // 8, "big"), shared
+    return _be(priv.public_key().public_numbers().y), shared
+
+
+@dataclass
+class DHEShare:
+    """Our finite-field DHE key for the server's ServerKeyExchange (p, g and Ys as bytes)."""
+    p: bytes
+    g: bytes
+    private: object
+    public: bytes
+
+    def shared_secret(self, peer_public: bytes) -> bytes:
+        """The premaster secret from the client's Yc, leading zeros stripped (RFC 5246 8.1.2)."""
+        numbers = self.private.parameters().parameter_numbers()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CryptographyDeprecationWarning)  # FFDHE on purpose
+                peer = dh.DHPublicNumbers(int.from_bytes(peer_public, "big"), numbers).public_key()
+                return self.private.exchange(peer).lstrip(b"\x00")
+        except ValueError as exc:
+            raise KeyExchangeError(f"bad DHE public value from the peer: {exc}") from None
+
+
+def dhe_server_share(pem_parameters: bytes) -> DHEShare:
+    """A fresh DHE key in the given PEM parameters (e.g. RFC 7919 ffdhe2048)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)  # FFDHE on purpose
+        params = serialization.load_pem_parameters(pem_parameters)
+        numbers = params.parameter_numbers()
+        priv = params.generate_private_key()
+    y = priv.public_key().public_numbers().y
+    return DHEShare(_be(numbers.p), _be(numbers.g), priv, _be(y))
+
+
+def _be(n: int) -> bytes:
+    return n.to_bytes((n.bit_length() + 7) // 8, "big")
 
 
 def rsa_encrypt_premaster(server_public_key, premaster: bytes) -> bytes:

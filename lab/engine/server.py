@@ -17,6 +17,7 @@ from lab.crypto import kx
 from lab.crypto.asym import cv13_content, decrypt_premaster, sign, verify
 from lab.crypto.derive import tls13_protection
 from lab.crypto.record import RecordProtection
+from lab.crypto.suites import suite
 from lab.engine.endpoint import Endpoint, Event
 from lab.engine.recordstream import RecordStream
 from lab.engine.schemes import choose_scheme
@@ -29,11 +30,11 @@ from layers.extensions import (CertificateAuthorities, DistinguishedName, Extens
 from layers.finished import EncryptedExtensions, Finished, HelloRequest, ServerHelloDone
 from layers.handshake import Handshake, Hint, parse_handshake
 from layers.hello import HelloRetryRequest, ServerHello
-from layers.keyexchange import ServerKeyExchangeECDHE
+from layers.keyexchange import ServerKeyExchangeDHE, ServerKeyExchangeECDHE
 from layers.registry import HANDSHAKE_NAMES, ExtensionType as E, HandshakeType as H
 
 SERVER_SUITES_13 = (0x1301, 0x1302, 0x1303)
-SERVER_SUITES_12 = (0xC02F, 0xC030, 0xC02B, 0xC02C, 0xCCA8, 0xCCA9, 0x009C, 0x009D)
+SERVER_SUITES_12 = (0xC02F, 0xC030, 0xC02B, 0xC02C, 0xCCA8, 0xCCA9, 0x009E, 0x009F, 0x009C, 0x009D)
 CR_SCHEMES = (0x0804, 0x0805, 0x0806, 0x0403, 0x0503, 0x0807, 0x0809, 0x0401, 0x0501)
 
 
@@ -44,10 +45,13 @@ class ServerConfig:
     key: Any = None
     cipher_suites: tuple[int, ...] = ()
     groups: tuple[int, ...] = (29, 23, 24)
+    dh_parameters: bytes | None = None   # PEM, for the DHE suites
 
     @property
     def suites(self) -> tuple[int, ...]:
-        return self.cipher_suites or (SERVER_SUITES_13 if self.version == "1.3" else SERVER_SUITES_12)
+        """Our suites in preference order; DHE only when there are parameters for it."""
+        chosen = self.cipher_suites or (SERVER_SUITES_13 if self.version == "1.3" else SERVER_SUITES_12)
+        return tuple(c for c in chosen if self.dh_parameters or getattr(suite(c), "kx", None) != "dhe")
 
 
 @dataclass
@@ -160,11 +164,21 @@ class ServerEngine(Endpoint):
         """RFC 8446 4.6.2: a CertificateRequest after the handshake (non-empty context)."""
         return self.certificate_request(authorities=None, schemes=schemes, context=context)
 
-    def server_key_exchange(self) -> Packet:
-        group = next((g for g in self.config.groups if g in self._client_groups() and g in (23, 24, 29)), 23)
-        self.share = kx.generate_share(group)
-        body = ServerKeyExchangeECDHE(named_curve=group, point=self.share.public, signature=b"")
-        params = bytes(body)[:4 + len(self.share.public)]
+    def server_key_exchange(self) -> Packet | None:
+        """The signed (EC)DHE parameters; None for RSA key exchange, which has none."""
+        if self.k.params.kx == "dhe":
+            if self.config.dh_parameters is None:
+                raise EngineError("a DHE suite needs DH parameters (ServerConfig.dh_parameters)")
+            self.share = kx.dhe_server_share(self.config.dh_parameters)
+            body = ServerKeyExchangeDHE(dh_p=self.share.p, dh_g=self.share.g, dh_Ys=self.share.public, signature=b"")
+            params = bytes(body)[:6 + len(self.share.p) + len(self.share.g) + len(self.share.public)]
+        elif self.k.params.kx == "ecdhe":
+            group = next((g for g in self.config.groups if g in self._client_groups() and g in (23, 24, 29)), 23)
+            self.share = kx.generate_share(group)
+            body = ServerKeyExchangeECDHE(named_curve=group, point=self.share.public, signature=b"")
+            params = bytes(body)[:4 + len(self.share.public)]
+        else:
+            return None
         scheme = choose_scheme(self.config.key, self._client_schemes(), False)
         body.algorithm = scheme
         body.signature = sign(scheme, self.config.key, self.k.client_random + self.k.server_random + params)
@@ -287,6 +301,8 @@ class ServerEngine(Endpoint):
                 pms = decrypt_premaster(self.config.key, bytes(body.encrypted_pre_master_secret))
             except ValueError as exc:
                 raise EngineError(f"cannot decrypt the client's premaster secret: {exc}") from None
+        elif k.params.kx == "dhe":
+            pms = self.share.shared_secret(bytes(body.dh_Yc))
         else:
             pms = self.share.shared_secret(bytes(body.ecdh_Yc))
         k.tls12_master(pms)

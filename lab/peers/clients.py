@@ -9,6 +9,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from lab.peers.process import ManagedProcess, require
 from lab.pki import Pki
@@ -39,6 +40,10 @@ class ClientPeer:
     _result: ClientResult | None = None
     _thread: threading.Thread | None = None
     _release: threading.Event = field(default_factory=threading.Event)
+    lacks: ClassVar[dict[str, str]] = {}   # scenario tag -> why this client cannot run it
+
+    def supports(self, mode: str) -> bool:
+        return True   # a client has no server mode: every request is the scenario's to make
 
     def release(self) -> None:
         """The server is done with this client: let it see the end of its input."""
@@ -131,6 +136,7 @@ class GnuTLSClient(ClientPeer):
 class PythonClient(ClientPeer):
     """Python's ssl client in a thread of this process."""
     name: str = "python"
+    lacks = {"rsa-kx": "Python's ssl client offers no RSA key exchange suites (its default cipher string)"}
 
     def start(self, port: int, timeout: float = 10.0) -> None:
         def run() -> None:
@@ -164,6 +170,7 @@ class PythonClient(ClientPeer):
 class GoClient(ClientPeer):
     """Go's crypto/tls client; with several certificates it chooses by the server's request."""
     name: str = "go"
+    lacks = {"dhe": "Go's crypto/tls has no finite-field DHE suites"}
 
     def argv(self, port: int) -> list[str]:
         from lab.peers.compiled import go_client_binary

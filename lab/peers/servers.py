@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import ssl
-import subprocess
 import threading
 import time
 import warnings
@@ -18,19 +17,6 @@ from lab.pki import Pki
 # OpenSSL 3 allows TLS 1.0/1.1 only at security level 0.
 VERSION_FLAGS = {"1.0": "-tls1", "1.1": "-tls1_1", "1.2": "-tls1_2", "1.3": "-tls1_3"}
 MODES = ("none", "optional", "required", "required-crl", "pha", "pha-required")
-
-
-def dh_params(pki: Pki) -> str | None:
-    """RFC 7919 ffdhe2048 parameters for servers that have none by default (Python's ssl, nginx)."""
-    path = os.path.join(pki.root, "ffdhe2048.pem")
-    if not os.path.exists(path):
-        try:
-            exe = require("openssl")
-        except PeerUnavailable:
-            return None
-        subprocess.run([exe, "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048",
-                        "-out", path], check=True, capture_output=True, timeout=30)
-    return path
 
 
 @dataclass
@@ -138,9 +124,10 @@ class PythonServer(ServerPeer):
         ctx.load_cert_chain(srv.cert, srv.key)
         ctx.load_verify_locations(srv.ca)
         ctx.set_ciphers("ALL" if self.version in ("1.2", "1.3") else "ALL:@SECLEVEL=0")
-        dh = dh_params(self.pki)
-        if dh:
-            ctx.load_dh_params(dh)
+        try:
+            ctx.load_dh_params(self.pki.dh_parameters)
+        except FileNotFoundError:  # no openssl program: this server offers no DHE
+            pass
         ctx.verify_mode = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED,
                            "required-crl": ssl.CERT_REQUIRED, "pha": ssl.CERT_REQUIRED,
                            "pha-required": ssl.CERT_REQUIRED}[self.mode]
@@ -226,7 +213,7 @@ class NginxServer(ServerPeer):
         conf = NGINX_CONF.format(d=folder, port=self.port, cert=srv.cert, key=srv.key, ca=srv.ca, verify=verify,
                                  protocols="TLSv1.3" if self.version == "1.3" else "TLSv1.2",
                                  crl=f"ssl_crl {self.pki.crl};" if self.mode == "required-crl" else "",
-                                 dh=f"ssl_dhparam {dh_params(self.pki)};")
+                                 dh=f"ssl_dhparam {self.pki.dh_parameters};")
         path = os.path.join(folder, "nginx.conf")
         with open(path, "w") as fh:
             fh.write(conf)
