@@ -24,6 +24,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 ALGORITHMS = ("rsa", "ec")
+# The external PSK the lab's server and its clients share for the PSK scenarios (TLS 1.3,
+# SHA-256): an identity and a 32-byte key. A test secret, fixed so runs are comparable.
+LAB_PSK = (b"certlab", bytes(range(0x40, 0x60)))
 CLIENT_AUTH, SERVER_AUTH = ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH
 
 

@@ -27,13 +27,22 @@ def serve(version: str, certificate_request: Callable | None, after: list[Step] 
         steps += [Negotiate(), Send(lambda e: e.server_hello(), label="ServerHello"), SendCCS(),
                   Send(lambda e: e.encrypted_extensions(), *cr_gen, lambda e: e.certificate(),
                        lambda e: e.certificate_verify(), lambda e: e.finished(),
-                       label="EncryptedExtensions, CertificateRequest, Certificate, CertificateVerify, Finished"),
-                  ReadUntil(("finished",), label="client Certificate, CertificateVerify, Finished")]
+                       label=f"EncryptedExtensions{', CertificateRequest' if cr_gen else ''}, Certificate, "
+                             "CertificateVerify, Finished"),
+                  ReadUntil(("finished",), label="client Certificate, CertificateVerify, Finished"
+                            if cr_gen else "client Finished")]
     else:
-        steps += [Send(lambda e: e.server_hello(), lambda e: e.certificate(),
-                       lambda e: e.server_key_exchange(), *cr_gen,
-                       lambda e: e.server_hello_done(),
-                       label="ServerHello, Certificate, ServerKeyExchange, CertificateRequest, ServerHelloDone"),
-                  ReadUntil(("finished",), label="client Certificate, ClientKeyExchange, CertificateVerify, Finished"),
-                  SendCCS(), Send(lambda e: e.finished(), label="Finished")]
+        steps += handshake12(certificate_request)
     return steps + (after or [])
+
+
+def handshake12(certificate_request: Callable | None, note: str = "") -> list[Step]:
+    """The TLS 1.2 server's part after the ClientHello, with ``note`` appended to each label."""
+    cr_gen = [certificate_request] if certificate_request is not None else []
+    return [Send(lambda e: e.server_hello(), lambda e: e.certificate(), lambda e: e.server_key_exchange(), *cr_gen,
+                 lambda e: e.server_hello_done(),
+                 label=f"ServerHello, Certificate, ServerKeyExchange{', CertificateRequest' if cr_gen else ''}, "
+                       f"ServerHelloDone{note}"),
+            ReadUntil(("finished",), label=("client Certificate, ClientKeyExchange, CertificateVerify, Finished"
+                                            if cr_gen else "client ClientKeyExchange, Finished") + note),
+            SendCCS(), Send(lambda e: e.finished(), label=f"Finished{note}")]

@@ -23,7 +23,8 @@ DEVIATIONS = {  # (stack, scenario) -> (outcome, client certificate) observed in
     ("python", "srv-tls12-rsa-kx"): ("error", "none"),
 }
 CASES = [(stack, sid, v) for stack in ("python", "openssl") for sid in SERVER_SCENARIOS
-         for v in sorted(REGISTRY[sid].versions)]
+         for v in sorted(REGISTRY[sid].versions)
+         if not (REGISTRY[sid].tags & set(CLIENTS[stack].lacks)) or (stack, sid) in DEVIATIONS]
 
 
 @pytest.mark.stack
@@ -56,6 +57,14 @@ SLICE = {  # (stack, scenario, version) -> (outcome, alert, client certificate)
     ("nss", "srv-tls13-cr-nonempty-context", "1.3"): ("alert", "illegal_parameter", "none"),
     ("nss", "srv-tls13-pha-not-offered", "1.3"): ("alert", "unexpected_message", "none"),
     ("nss", "srv-tls13-pha", "1.3"): ("success", None, "sent"),
+    ("nss", "srv-tls13-cr-in-psk-handshake", "1.3"): ("alert", "unexpected_message", "none"),
+    ("gnutls", "srv-tls13-cr-in-psk-handshake", "1.3"): ("alert", "unexpected_message", "none"),
+    ("gnutls", "srv-tls12-cr-in-anon-suite", "1.2"): ("alert", "unexpected_message", "none"),
+    ("gnutls", "srv-tls12-renegotiation-hello-request", "1.2"): ("success", None, "sent"),
+    ("go", "srv-tls12-renegotiation-hello-request", "1.2"): ("alert", "no_renegotiation", "none"),
+    ("java", "srv-tls12-renegotiation-hello-request", "1.2"): ("success", None, "sent"),
+    ("java", "srv-tls12-dhe", "1.2"): ("success", None, "sent"),
+    ("nss", "srv-tls12-dhe", "1.2"): ("success", None, "sent"),
 }
 
 
@@ -120,3 +129,23 @@ def test_certificate_choice_by_ca_names(stack: str, chosen: str, pki, tmp_path) 
     observed = run_server_scenario(sc, Setup(pki, "1.3"), client_for(stack, sc, pki, "1.3", str(tmp_path)),
                                    stack)["observed"]
     assert observed["client_certificate"] == "sent" and observed["client_chain"][0] == chosen, observed
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize("sid,version,visible", [("srv-client-cert-visibility", "1.2", True),
+                                                 ("srv-client-cert-visibility", "1.3", False),
+                                                 ("srv-tls12-renegotiation-hello-request", "1.2", False)])
+def test_client_certificate_visibility(sid: str, version: str, visible: bool, pki, tmp_path) -> None:
+    """K01 and G01 from the server side: a passive observer (tshark without keys) reads the TLS
+    1.2 client certificate, but not the TLS 1.3 one nor one sent in a renegotiation; with the
+    key log embedded in the run's pcapng, tshark reads it in every case."""
+    from scapy.utils import rdpcap, wrpcap
+    from tests.tshark_ref import tshark_view
+    sc = REGISTRY[sid]
+    result = run_server_scenario(sc, Setup(pki, version), client_for("openssl", sc, pki, version, str(tmp_path)),
+                                 "openssl", pcap_dir=str(tmp_path))
+    assert result["verdict"] == "pass", result
+    plain = str(tmp_path / "plain.pcap")
+    wrpcap(plain, rdpcap(result["pcap"]))  # the same packets without the embedded key log
+    assert bool(tshark_view(plain).certificates["client"]) == visible
+    assert tshark_view(result["pcap"]).certificates["client"]

@@ -49,7 +49,7 @@ SUITES: dict[int, SuiteParams] = {
     0x0067: _p("dhe", "aes_cbc", 16, "sha256"), 0x006B: _p("dhe", "aes_cbc", 32, "sha256"),
     0x009C: _p("rsa", "aes_gcm", 16, None), 0x009D: _p("rsa", "aes_gcm", 32, None, "sha384"),
     0x009E: _p("dhe", "aes_gcm", 16, None), 0x009F: _p("dhe", "aes_gcm", 32, None, "sha384"),
-    0x00A6: _p("dh_anon", "aes_gcm", 16, None),
+    0x00A6: _p("dh_anon", "aes_gcm", 16, None), 0x00A7: _p("dh_anon", "aes_gcm", 32, None, "sha384"),
     0xC009: _p("ecdhe", "aes_cbc", 16, "sha1"), 0xC00A: _p("ecdhe", "aes_cbc", 32, "sha1"),
     0xC013: _p("ecdhe", "aes_cbc", 16, "sha1"), 0xC014: _p("ecdhe", "aes_cbc", 32, "sha1"),
     0xC023: _p("ecdhe", "aes_cbc", 16, "sha256"), 0xC024: _p("ecdhe", "aes_cbc", 32, "sha384", "sha384"),

@@ -56,6 +56,11 @@ class KeySchedule:
     def derive(self, secret: bytes, label: bytes, messages: bytes) -> bytes:
         return derive_secret(self.hash_name, secret, label, messages)
 
+    def binder(self, external: bool, truncated_hello: bytes) -> bytes:
+        """The PSK binder (RFC 8446 4.2.11.2) over the transcript up to the truncated ClientHello."""
+        binder_key = self.derive(self.early_secret, b"ext binder" if external else b"res binder", b"")
+        return finished_verify_data(self.hash_name, binder_key, digest(self.hash_name, truncated_hello))
+
     def handshake(self, shared_secret: bytes, ch_sh: bytes) -> tuple[bytes, bytes]:
         """(client, server) handshake traffic secrets for the transcript ClientHello..ServerHello."""
         salt = self.derive(self.early_secret, b"derived", b"")

@@ -17,6 +17,7 @@ from lab.crypto import kx
 from lab.crypto.asym import cv13_content, decrypt_premaster, sign, verify
 from lab.crypto.derive import tls13_protection
 from lab.crypto.record import RecordProtection
+from lab.crypto import tls13
 from lab.crypto.suites import suite
 from lab.engine.endpoint import Endpoint, Event
 from lab.engine.recordstream import RecordStream
@@ -25,12 +26,12 @@ from lab.engine.state import EngineError, HandshakeKeys
 from layers.certificate import (ASN1Cert, Certificate12, Certificate13, CertificateEntry, CertificateRequest12,
                                 CertificateRequest13, CertificateVerify)
 from layers.extensions import (CertificateAuthorities, DistinguishedName, ExtensionCR, ExtensionHRR,
-                               ExtensionSH, KeyShareEntry, KeyShareHRR, KeyShareSH, RenegotiationInfo,
+                               ExtensionSH, KeyShareEntry, KeyShareHRR, KeyShareSH, RenegotiationInfo, SelectedPsk,
                                SignatureAlgorithms, SupportedVersionsSH)
 from layers.finished import EncryptedExtensions, Finished, HelloRequest, ServerHelloDone
 from layers.handshake import Handshake, Hint, parse_handshake
 from layers.hello import HelloRetryRequest, ServerHello
-from layers.keyexchange import ServerKeyExchangeDHE, ServerKeyExchangeECDHE
+from layers.keyexchange import ServerKeyExchangeAnonDH, ServerKeyExchangeDHE, ServerKeyExchangeECDHE
 from layers.registry import HANDSHAKE_NAMES, ExtensionType as E, HandshakeType as H
 
 SERVER_SUITES_13 = (0x1301, 0x1302, 0x1303)
@@ -46,12 +47,13 @@ class ServerConfig:
     cipher_suites: tuple[int, ...] = ()
     groups: tuple[int, ...] = (29, 23, 24)
     dh_parameters: bytes | None = None   # PEM, for the DHE suites
+    psk: tuple[bytes, bytes] | None = None   # TLS 1.3 external PSK: (identity, key), SHA-256
 
     @property
     def suites(self) -> tuple[int, ...]:
         """Our suites in preference order; DHE only when there are parameters for it."""
         chosen = self.cipher_suites or (SERVER_SUITES_13 if self.version == "1.3" else SERVER_SUITES_12)
-        return tuple(c for c in chosen if self.dh_parameters or getattr(suite(c), "kx", None) != "dhe")
+        return tuple(c for c in chosen if self.dh_parameters or getattr(suite(c), "kx", None) not in ("dhe", "dh_anon"))
 
 
 @dataclass
@@ -81,11 +83,14 @@ class ServerEngine(Endpoint):
     main_done: bool = False
     hrr_sent: bool = False
     client_finished: bool = False
+    client_verify_data: bytes = b""      # the last Finished values, for RFC 5746 renegotiation_info
+    server_verify_data: bytes = b""
     _client_key: Any = None
     _staged: list = field(default_factory=list)
     _next_out: RecordProtection | None = None
     _pending: tuple[RecordProtection, RecordProtection] | None = None
     _client_shares: dict = field(default_factory=dict)
+    psk_selected: int | None = None      # TLS 1.3: the index of the client's PSK identity we accepted
 
     side = 1
 
@@ -95,7 +100,11 @@ class ServerEngine(Endpoint):
 
     def offered(self, ext_type: int):
         """The body of an extension the client offered, or None."""
-        for e in getattr(self.client_hello_msg.payload, "extensions", []) if self.client_hello_msg else []:
+        return self._extension(self.client_hello_msg.payload, ext_type) if self.client_hello_msg else None
+
+    @staticmethod
+    def _extension(body: Packet, ext_type: int):
+        for e in getattr(body, "extensions", []):
             if e.extension_type == ext_type:
                 return e.payload if e.payload else True
         return None
@@ -103,42 +112,50 @@ class ServerEngine(Endpoint):
     # -- building ----------------------------------------------------------------------------------
     def server_hello(self, **fields) -> Packet:
         ch = self.client_hello_msg.payload
-        suite = next((c for c in self.config.suites if c in ch.cipher_suites), None)
-        if suite is None:
+        chosen = next((c for c in self.config.suites if c in ch.cipher_suites
+                       and (self.psk_selected is None or suite(c).prf_hash == "sha256")), None)
+        if chosen is None:
             raise EngineError("no cipher suite in common with the client")
-        self.k.negotiate(0x0304 if self.tls13 else 0x0303, suite)
+        self.k.negotiate(0x0304 if self.tls13 else 0x0303, chosen)
         self.k.server_random = self.rng(32)
         exts = []
         if self.tls13:
-            self.share = kx.generate_share(self.group)
-            exts = [ExtensionSH() / SupportedVersionsSH(selected_version=0x0304),
-                    ExtensionSH() / KeyShareSH(server_share=KeyShareEntry(group=self.group,
-                                                                          key_exchange=self.share.public))]
+            exts = [ExtensionSH() / SupportedVersionsSH(selected_version=0x0304)]
+            if self.group is not None:
+                self.share = kx.generate_share(self.group)
+                exts.append(ExtensionSH() / KeyShareSH(server_share=KeyShareEntry(group=self.group,
+                                                                                  key_exchange=self.share.public)))
+            if self.psk_selected is not None:
+                exts.append(ExtensionSH() / SelectedPsk(selected_identity=self.psk_selected))
         else:
-            exts.append(ExtensionSH() / RenegotiationInfo())
+            exts.append(ExtensionSH() / RenegotiationInfo(
+                renegotiated_connection=self.client_verify_data + self.server_verify_data))
             if self.offered(E.extended_master_secret):
                 self.k.ems = True
                 exts.append(ExtensionSH(extension_type=E.extended_master_secret))
         body = ServerHello(legacy_version=0x0303, random=self.k.server_random,
                            legacy_session_id=ch.legacy_session_id if self.tls13 else self.rng(32),
-                           cipher_suite=suite, extensions=exts)
+                           cipher_suite=chosen, extensions=exts)
         for name, value in fields.items():
             setattr(body, name, value)
         return Handshake() / body
 
     def hello_retry_request(self, group: int) -> Packet:
         ch = self.client_hello_msg.payload
-        suite = next((c for c in self.config.suites if c in ch.cipher_suites), 0x1301)
-        self.k.negotiate(0x0304, suite)
+        chosen = next((c for c in self.config.suites if c in ch.cipher_suites), 0x1301)
+        self.k.negotiate(0x0304, chosen)
         self.group = group
-        return Handshake() / HelloRetryRequest(legacy_session_id=ch.legacy_session_id, cipher_suite=suite, extensions=[
+        return Handshake() / HelloRetryRequest(legacy_session_id=ch.legacy_session_id, cipher_suite=chosen, extensions=[
             ExtensionHRR() / SupportedVersionsSH(selected_version=0x0304),
             ExtensionHRR() / KeyShareHRR(selected_group=group)])
 
     def encrypted_extensions(self) -> Packet:
         return Handshake() / EncryptedExtensions()
 
-    def certificate(self) -> Packet:
+    def certificate(self) -> Packet | None:
+        """Our chain; None where the handshake has none (a PSK handshake, an anonymous suite)."""
+        if self.psk_selected is not None or (self.k.params and self.k.params.kx == "dh_anon"):
+            return None
         if self.tls13:
             return Handshake() / Certificate13(certificate_list=[CertificateEntry(cert_data=c)
                                                                  for c in self.config.chain])
@@ -166,10 +183,13 @@ class ServerEngine(Endpoint):
 
     def server_key_exchange(self) -> Packet | None:
         """The signed (EC)DHE parameters; None for RSA key exchange, which has none."""
-        if self.k.params.kx == "dhe":
+        if self.k.params.kx in ("dhe", "dh_anon"):
             if self.config.dh_parameters is None:
                 raise EngineError("a DHE suite needs DH parameters (ServerConfig.dh_parameters)")
             self.share = kx.dhe_server_share(self.config.dh_parameters)
+            if self.k.params.kx == "dh_anon":  # unsigned (RFC 5246 7.4.3)
+                return Handshake() / ServerKeyExchangeAnonDH(dh_p=self.share.p, dh_g=self.share.g,
+                                                             dh_Ys=self.share.public)
             body = ServerKeyExchangeDHE(dh_p=self.share.p, dh_g=self.share.g, dh_Ys=self.share.public, signature=b"")
             params = bytes(body)[:6 + len(self.share.p) + len(self.share.g) + len(self.share.public)]
         elif self.k.params.kx == "ecdhe":
@@ -185,7 +205,9 @@ class ServerEngine(Endpoint):
         body.signature_len = None
         return Handshake() / body
 
-    def certificate_verify(self) -> Packet:
+    def certificate_verify(self) -> Packet | None:
+        if self.psk_selected is not None:
+            return None
         scheme = choose_scheme(self.config.key, self._client_schemes(), True)
         return Handshake() / CertificateVerify(algorithm=scheme, signature=sign(
             scheme, self.config.key, cv13_content(self.k.transcript_hash(), server=True)))
@@ -221,7 +243,7 @@ class ServerEngine(Endpoint):
             return
         k.add(raw)
         if t == H.server_hello and self.tls13:
-            shared = self.share.shared_secret(self._client_shares[self.group])
+            shared = self.share.shared_secret(self._client_shares[self.group]) if self.share else None
             client, server = k.tls13_handshake_keys(shared)
             self._next_out = server
             self.inbound.protected = self.inbound.tls13 = True
@@ -235,6 +257,8 @@ class ServerEngine(Endpoint):
         elif t == H.finished and self.tls13:
             k.tls13_application_secrets()
             self._next_out = tls13_protection(k.params, k.s_ap)
+        elif t == H.finished:
+            self.server_verify_data = raw[4:]
 
     # -- the client's messages ---------------------------------------------------------------------
     def _peer_handshake(self, raw: bytes, encrypted: bool) -> Event:
@@ -275,6 +299,8 @@ class ServerEngine(Endpoint):
                 self.notes.append("the client's Finished does not verify")
             k.add(raw)
             self.client_finished = True
+            if not self.tls13:
+                self.client_verify_data = bytes(body.verify_data)
             if self.tls13 and not self.main_done:
                 self.main_done = True
                 k.main_transcript = bytes(k.transcript)
@@ -287,12 +313,44 @@ class ServerEngine(Endpoint):
         if not self.hrr_sent:
             k.transcript = bytearray()
             k.client_random = bytes(body.random)
+        if self.client_verify_data:  # a renegotiation (RFC 5746 3.7): the client names our last handshake
+            ri = self._extension(body, E.renegotiation_info)
+            if ri is None or bytes(ri.renegotiated_connection) != self.client_verify_data:
+                self.notes.append("the renegotiation ClientHello's renegotiation_info does not match the "
+                                  "previous handshake's client Finished (RFC 5746 3.7)")
+            self.client_finished, self.auth = False, ClientAuthRecord()
         self.client_hello_msg = msg
         k.add(raw)
         shares = self.offered(E.key_share)
         self._client_shares = {e.group: bytes(e.key_exchange) for e in getattr(shares, "client_shares", [])}
         if self.tls13:
             self.group = next((g for g in self.config.groups if g in self._client_shares), None)
+            self._accept_psk(body, raw)
+
+    def _accept_psk(self, body: Packet, raw: bytes) -> None:
+        """Select the client's external PSK if it names ours and its binder verifies (RFC 8446
+        4.2.11); psk_dhe_ke when the client sent a usable key share, else psk_ke."""
+        offered, psk = self._extension(body, E.pre_shared_key), self.config.psk
+        if psk is None or offered in (None, True):
+            return
+        ids = [bytes(i.identity) for i in offered.identities]
+        if psk[0] not in ids:
+            return
+        index = ids.index(psk[0])
+        binders = offered.binders
+        binders_len = 2 + sum(1 + len(b.binder) for b in binders)
+        prior = bytes(self.k.transcript[:-len(raw)])   # message_hash and HRR after a retry
+        expected = tls13.KeySchedule("sha256", psk[1]).binder(True, prior + raw[:-binders_len])
+        if index >= len(binders) or bytes(binders[index].binder) != expected:
+            self.notes.append("the client's PSK binder does not verify (RFC 8446 4.2.11.2)")
+            return
+        modes = self._extension(body, E.psk_key_exchange_modes)
+        modes = list(getattr(modes, "ke_modes", []))
+        if 1 not in modes or self.group is None:
+            if 0 not in modes:
+                return
+            self.group = None   # psk_ke: no (EC)DHE
+        self.psk_selected, self.k.psk = index, psk[1]
 
     def _premaster(self, body: Packet) -> None:
         k = self.k
@@ -301,7 +359,7 @@ class ServerEngine(Endpoint):
                 pms = decrypt_premaster(self.config.key, bytes(body.encrypted_pre_master_secret))
             except ValueError as exc:
                 raise EngineError(f"cannot decrypt the client's premaster secret: {exc}") from None
-        elif k.params.kx == "dhe":
+        elif k.params.kx in ("dhe", "dh_anon"):
             pms = self.share.shared_secret(bytes(body.dh_Yc))
         else:
             pms = self.share.shared_secret(bytes(body.ecdh_Yc))

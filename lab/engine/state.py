@@ -33,6 +33,7 @@ class HandshakeKeys:
     c_ap: bytes = b""
     s_ap: bytes = b""
     main_transcript: bytes = b""       # TLS 1.3: through the client Finished (post-handshake auth)
+    psk: bytes | None = None           # TLS 1.3: the PSK the handshake is keyed with, if any
     keylog: list[str] = field(default_factory=list)
 
     @property
@@ -65,8 +66,11 @@ class HandshakeKeys:
         self.keylog.append(f"{label} {self.client_random.hex()} {secret.hex()}")
 
     # -- TLS 1.3 ---------------------------------------------------------------------------------
-    def tls13_handshake_keys(self, shared: bytes) -> tuple[RecordProtection, RecordProtection]:
-        self.schedule = tls13.KeySchedule(self.hash_name)
+    def tls13_handshake_keys(self, shared: bytes | None) -> tuple[RecordProtection, RecordProtection]:
+        """Handshake traffic keys from the (EC)DHE secret; None: a psk_ke handshake (no DHE)."""
+        self.schedule = tls13.KeySchedule(self.hash_name, self.psk)
+        if shared is None:
+            shared = b"\x00" * len(digest(self.hash_name, b""))
         self.c_hs, self.s_hs = self.schedule.handshake(shared, bytes(self.transcript))
         self._log("CLIENT_HANDSHAKE_TRAFFIC_SECRET", self.c_hs)
         self._log("SERVER_HANDSHAKE_TRAFFIC_SECRET", self.s_hs)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from lab.peers.process import ManagedProcess, require
-from lab.pki import Pki
+from lab.pki import LAB_PSK, Pki
 
 REQUEST = b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"
 
@@ -36,6 +36,7 @@ class ClientPeer:
     alg: str = "rsa"
     certs: tuple[str, ...] = ("client",)   # identities offered; () for none
     offer_pha: bool = False
+    features: frozenset[str] = frozenset()   # "anon": offer DH_anon suites; "psk": offer the lab's PSK
     name: str = "client"
     _result: ClientResult | None = None
     _thread: threading.Thread | None = None
@@ -100,12 +101,18 @@ class OpenSSLClient(ClientPeer):
         if self.certs:
             ident = _ident(self, self.certs[0])
             argv += ["-cert", ident.cert, "-key", ident.key]
+        if "anon" in self.features:
+            argv += ["-cipher", "ADH:@SECLEVEL=0"]
+        if "psk" in self.features:
+            argv += ["-psk_identity", LAB_PSK[0].decode(), "-psk", LAB_PSK[1].hex()]
         return argv + (["-enable_pha"] if self.offer_pha else [])
 
 
 @dataclass
 class CurlClient(ClientPeer):
     name: str = "curl"
+    lacks = {"anon": "curl verifies the server's certificate; an anonymous suite has none",
+             "psk": "curl has no option for a TLS PSK"}
 
     def argv(self, port: int) -> list[str]:
         argv = [require("curl"), "-sS", "--max-time", "8", "--resolve", f"localhost:{port}:127.0.0.1",
@@ -123,9 +130,13 @@ class GnuTLSClient(ClientPeer):
 
     def argv(self, port: int) -> list[str]:
         v = "+VERS-TLS1.3" if self.version == "1.3" else "+VERS-TLS1.2"
+        extra = (":+ANON-DH" if "anon" in self.features else "") + \
+            (":+ECDHE-PSK:+PSK" if "psk" in self.features else "")
         argv = [require("gnutls-cli"), "-p", str(port), "127.0.0.1", "--sni-hostname", "localhost",
                 "--verify-hostname", "localhost", "--x509cafile", _ident(self, "server").ca,
-                "--priority", f"NORMAL:-VERS-ALL:{v}"]
+                "--priority", f"NORMAL:-VERS-ALL:{v}{extra}"]
+        if "psk" in self.features:
+            argv += ["--pskusername", LAB_PSK[0].decode(), "--pskkey", LAB_PSK[1].hex()]
         if self.certs:
             ident = _ident(self, self.certs[0])
             argv += ["--x509certfile", ident.cert, "--x509keyfile", ident.key]
@@ -136,7 +147,8 @@ class GnuTLSClient(ClientPeer):
 class PythonClient(ClientPeer):
     """Python's ssl client in a thread of this process."""
     name: str = "python"
-    lacks = {"rsa-kx": "Python's ssl client offers no RSA key exchange suites (its default cipher string)"}
+    lacks = {"rsa-kx": "Python's ssl client offers no RSA key exchange suites (its default cipher string)",
+             "psk": "Python 3.11's ssl has no external PSK (set_psk_client_callback came in 3.13)"}
 
     def start(self, port: int, timeout: float = 10.0) -> None:
         def run() -> None:
@@ -145,6 +157,9 @@ class PythonClient(ClientPeer):
             v = ssl.TLSVersion.TLSv1_3 if self.version == "1.3" else ssl.TLSVersion.TLSv1_2
             ctx.minimum_version = ctx.maximum_version = v
             ctx.load_verify_locations(_ident(self, "server").ca)
+            if "anon" in self.features:  # no server certificate to check
+                ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+                ctx.set_ciphers("ADH:@SECLEVEL=0")
             if self.certs:
                 ident = _ident(self, self.certs[0])
                 ctx.load_cert_chain(ident.cert, ident.key)
@@ -170,7 +185,8 @@ class PythonClient(ClientPeer):
 class GoClient(ClientPeer):
     """Go's crypto/tls client; with several certificates it chooses by the server's request."""
     name: str = "go"
-    lacks = {"dhe": "Go's crypto/tls has no finite-field DHE suites"}
+    lacks = {"dhe": "Go's crypto/tls has no finite-field DHE suites", "anon": "Go's crypto/tls has no anonymous suites",
+             "psk": "Go's crypto/tls has no external PSK"}
 
     def argv(self, port: int) -> list[str]:
         from lab.peers.compiled import go_client_binary
@@ -185,6 +201,8 @@ class GoClient(ClientPeer):
 class JavaClient(ClientPeer):
     """JSSE's client; its key manager chooses among the key store's entries by the CA names."""
     name: str = "java"
+    lacks = {"anon": "JSSE disables anonymous suites (jdk.tls.disabledAlgorithms)",
+             "psk": "JSSE has no external PSK"}
 
     def argv(self, port: int) -> list[str]:
         from lab.peers.compiled import java_client_classes
@@ -241,6 +259,7 @@ class NSSClient(ClientPeer):
     (the asynchronous hook races against some servers). The request comes from a file (``-A``):
     reading stdin, tstclnt never leaves, even after the server has closed."""
     name: str = "nss"
+    lacks = {"anon": "NSS has no anonymous TLS suites"}
 
     def argv(self, port: int) -> list[str]:
         from lab.peers.nss import nss_database
@@ -250,6 +269,8 @@ class NSSClient(ClientPeer):
                 "-V", f"{v}:{v}", "-O", "-A", self._request_file()]
         if len(self.certs) == 1:
             argv += ["-n", self.certs[0]]
+        if "psk" in self.features:
+            argv += ["-z", f"0x{LAB_PSK[1].hex()}:{LAB_PSK[0].decode()}"]
         return argv + (["-E"] if self.offer_pha else [])
 
     def _request_file(self) -> str:
@@ -282,4 +303,5 @@ def client_for(stack: str, sc, pki: Pki, version: str, workdir: str) -> ClientPe
     says so, and two certificates from different CAs for a ``two-certs`` scenario (the stacks that
     choose, Go and Java, pick by the CA names; the others send the first)."""
     certs = ("client", "other-client") if "two-certs" in sc.tags else ("client",)
-    return CLIENTS[stack](pki, version, workdir, certs=certs, offer_pha="pha" in sc.tags)
+    return CLIENTS[stack](pki, version, workdir, certs=certs, offer_pha="pha" in sc.tags,
+                          features=frozenset(sc.tags & {"anon", "psk"}))
