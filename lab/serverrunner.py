@@ -29,6 +29,7 @@ class ServerRun:
         self.flights: list[Flight] = []
         self.observed: dict[str, Any] | None = None
         self.request = b""
+        self.backlog: list[Event] = []
 
     def send(self, wire: bytes, label: str) -> None:
         if wire:
@@ -36,20 +37,26 @@ class ServerRun:
             self.flights.append(Flight(False, wire, label))
 
     def read(self, names: tuple[str, ...], label: str) -> list[Event]:
+        """Events until one named in ``names`` (none: until the client's request), an alert, the
+        close or the timeout. Events that arrived with the awaited one wait for the next read: a
+        client often sends its Finished and its request in one segment."""
         seen: list[Event] = []
         while self.observed is None:
-            data = self.transport.recv(self.timeout)
-            if data is None:
-                if names:
-                    self.observed = {"outcome": "timeout", "waiting_for": list(names)}
-                return seen
-            if data == b"":
-                self.observed = {"outcome": "closed"}
-                return seen
-            self.flights.append(Flight(True, data, f"client: {label}"))
-            events = self.engine.receive_bytes(data)
-            seen += events
-            for ev in events:
+            if self.backlog:
+                events, self.backlog = self.backlog, []
+            else:
+                data = self.transport.recv(self.timeout)
+                if data is None:
+                    if names:
+                        self.observed = {"outcome": "timeout", "waiting_for": list(names)}
+                    return seen
+                if data == b"":
+                    self.observed = {"outcome": "closed"}
+                    return seen
+                self.flights.append(Flight(True, data, f"client: {label}"))
+                events = self.engine.receive_bytes(data)
+            for i, ev in enumerate(events):
+                seen.append(ev)
                 if ev.kind == "alert" and ev.type != 0:
                     self.observed = {"outcome": "alert", "alert": ev.name, "alert_code": ev.type,
                                      "alert_level": "fatal" if ev.level == 2 else "warning", "alert_from": "client",
@@ -58,10 +65,9 @@ class ServerRun:
                     return seen
                 if ev.kind == "application_data":
                     self.request += ev.raw
-            if names and any(ev.name in names for ev in events):
-                return seen
-            if not names and self.request:
-                return seen
+                if (ev.name in names) if names else bool(self.request):
+                    self.backlog = events[i + 1:]
+                    return seen
         return seen
 
 

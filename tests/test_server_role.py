@@ -64,6 +64,10 @@ SLICE = {  # (stack, scenario, version) -> (outcome, alert, client certificate)
     ("go", "srv-tls12-renegotiation-hello-request", "1.2"): ("alert", "no_renegotiation", "none"),
     ("java", "srv-tls12-renegotiation-hello-request", "1.2"): ("success", None, "sent"),
     ("java", "srv-tls12-dhe", "1.2"): ("success", None, "sent"),
+    # E09: the handshake succeeds; the first read reports certificate_required.
+    ("go", "srv-tls13-reject-after-finished", "1.3"): ("client_error", None, "sent"),
+    ("java", "srv-tls13-reject-after-finished", "1.3"): ("client_error", None, "sent"),
+    ("nss", "srv-tls13-reject-after-finished", "1.3"): ("client_error", None, "sent"),
     ("nss", "srv-tls12-dhe", "1.2"): ("success", None, "sent"),
 }
 
