@@ -58,12 +58,21 @@ def plan(stacks: list[str] | None, ids: list[str] | None, rows: list[str] | None
 
 
 class Progress:
+    """A bar redrawn in place on a terminal; in a log (CI), a line every tenth of the cells."""
+
     def __init__(self, total: int) -> None:
         self.total, self.done, self.lock = total, 0, threading.Lock()
+        self.tty = sys.stderr.isatty()
 
     def step(self, cell: Cell, verdict: str) -> None:
         with self.lock:
             self.done += 1
+            if not self.tty:
+                tenth = max(self.total // 10, 1)
+                if self.done % tenth == 0 or self.done == self.total:
+                    sys.stderr.write(f"{self.done}/{self.total} cells run\n")
+                    sys.stderr.flush()
+                return
             width = 30
             bar = "#" * (width * self.done // max(self.total, 1))
             sys.stderr.write(f"\r[{bar:<{width}}] {self.done}/{self.total} {cell.scenario[:34]:34} "

@@ -106,7 +106,8 @@ def srv_pha(s: Setup):
 
 
 @scenario("srv-tls13-pha-not-offered", role="server", rfc="RFC 8446 4.6.2 (MUST NOT send; client: unexpected_message)",
-          row="F08", versions={"1.3"}, summary="post-handshake CertificateRequest to a client that did not offer "
+          row="F08", versions={"1.3"}, tags={"no-pha"},
+          summary="post-handshake CertificateRequest to a client that did not offer "
           "post_handshake_auth", expect=ExpectAlert("unexpected_message"))
 def srv_pha_not_offered(s: Setup):
     return _post_handshake(s, ReadUntil(("finished",), label="the client's reaction"))

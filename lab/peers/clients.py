@@ -112,7 +112,8 @@ class OpenSSLClient(ClientPeer):
 class CurlClient(ClientPeer):
     name: str = "curl"
     lacks = {"anon": "curl verifies the server's certificate; an anonymous suite has none",
-             "psk": "curl has no option for a TLS PSK"}
+             "psk": "curl has no option for a TLS PSK",
+             "no-pha": "curl always offers post_handshake_auth (it enables it in OpenSSL)"}
 
     def argv(self, port: int) -> list[str]:
         argv = [require("curl"), "-sS", "--max-time", "8", "--resolve", f"localhost:{port}:127.0.0.1",
@@ -186,7 +187,7 @@ class GoClient(ClientPeer):
     """Go's crypto/tls client; with several certificates it chooses by the server's request."""
     name: str = "go"
     lacks = {"dhe": "Go's crypto/tls has no finite-field DHE suites", "anon": "Go's crypto/tls has no anonymous suites",
-             "psk": "Go's crypto/tls has no external PSK"}
+             "psk": "Go's crypto/tls has no external PSK", "pha": "Go's crypto/tls has no post-handshake auth"}
 
     def argv(self, port: int) -> list[str]:
         from lab.peers.compiled import go_client_binary
@@ -202,7 +203,7 @@ class JavaClient(ClientPeer):
     """JSSE's client; its key manager chooses among the key store's entries by the CA names."""
     name: str = "java"
     lacks = {"anon": "JSSE disables anonymous suites (jdk.tls.disabledAlgorithms)",
-             "psk": "JSSE has no external PSK"}
+             "psk": "JSSE has no external PSK", "pha": "JSSE (Java 17) has no post-handshake auth"}
 
     def argv(self, port: int) -> list[str]:
         from lab.peers.compiled import java_client_classes
