@@ -30,7 +30,7 @@ def main() -> None:
         t0 = time.perf_counter()
         results = run_matrix(cells, out, args.jobs, pki_dir=pki.root)
         elapsed = time.perf_counter() - t0
-        pcaps = len(os.listdir(os.path.join(out, "pcaps"))) // 2  # each pcapng has its .keys
+        pcaps = sum(name.endswith(".pcapng") for name in os.listdir(os.path.join(out, "pcaps")))
         t0 = time.perf_counter()
         for i in range(len(cells)):
             record_handshake(pki, "1.3", os.path.join(out, f"baseline-{i % 4}.keys"))
