@@ -47,6 +47,14 @@ def cr_no_sigalgs(s: Setup):
     return serve("1.3", lambda e: _without_sigalgs(e.certificate_request()))
 
 
+@scenario("srv-tls12-cr-empty-signature-algorithms", role="server", rfc="RFC 5246 7.4.4 "
+          "(supported_signature_algorithms<2..2^16-2>)", row="E04", versions={"1.2"},
+          summary="TLS 1.2 CertificateRequest with an empty supported_signature_algorithms list",
+          expect=ExpectAlert("decode_error") | ExpectAlert("illegal_parameter"))
+def cr_empty_sigalgs12(s: Setup):
+    return serve("1.2", cr(authorities=[issuer_dn(s)], schemes=()))
+
+
 def _without_sigalgs(msg):
     msg.payload.extensions = [x for x in msg.payload.extensions if x.extension_type != 13]
     msg.payload.extensions_len = None
