@@ -22,6 +22,8 @@ def cell_text(r: dict[str, Any]) -> str:
     when = o.get("when")
     if when and text.startswith("alert"):
         text += f" {when.replace('_', ' ')}"
+    if o.get("outcome") == "client_error" and o.get("client_failed"):
+        text += f", client failed {o['client_failed']}"
     return text
 
 

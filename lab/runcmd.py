@@ -117,6 +117,8 @@ def render(results: list[dict[str, Any]], as_json: bool) -> str:
             what += f", client certificate {o['client_certificate']}"
         if o.get("client_exit") is not None:
             what += f", client exit {o['client_exit']}"
+        if o.get("client_failed"):
+            what += f" ({o['client_failed']})"
         if o.get("http_status"):
             what += f" HTTP {o['http_status']}"
         if o.get("when"):

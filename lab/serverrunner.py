@@ -153,6 +153,10 @@ def execute_server(sc: Scenario, setup: Setup, client: ClientPeer, *, timeout: f
     if auth.cv_scheme is not None:
         observed["cv_scheme"], observed["cv_verified"] = auth.cv_scheme, auth.cv_verified
     observed["client_sent_request"] = bool(run.request)
+    if not result.ok and result.exit_code is not None:
+        # When the client program learnt of the failure: its handshake call had already returned
+        # if it sent its request (the TLS 1.3 late rejection), else during the handshake.
+        observed["client_failed"] = "after its handshake returned" if run.request else "during the handshake"
     observed["client_exit"] = result.exit_code
     tail = [line for line in result.output.strip().splitlines() if line.strip()][-2:]
     observed["client_output"] = " | ".join(tail)[:300]

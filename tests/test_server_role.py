@@ -98,6 +98,7 @@ def test_late_rejection_is_reported_by_python_client(pki, tmp_path) -> None:
     observed = run_server_scenario(REGISTRY["srv-tls13-reject-after-finished"], Setup(pki, "1.3"), client,
                                    "python")["observed"]
     assert observed["outcome"] == "client_error" and observed["client_sent_request"] is True
+    assert observed["client_failed"] == "after its handshake returned"
     assert "CERTIFICATE_REQUIRED" in observed["client_output"]
 
 
