@@ -240,7 +240,7 @@ def write_capture(run: Run, path: str) -> str:
     for i, (transport, flights, log) in enumerate([*run.earlier, (run.transport, run.flights, run.engine.keylog)]):
         local = getattr(transport, "local", ("127.0.0.1", 50000 + i))
         remote = getattr(transport, "remote", ("127.0.0.1", 443))
-        packets += frame_conversation(flights, (local[0], local[1]), (remote[0], remote[1]), start=i * 1.0)
+        packets += frame_conversation(flights, (local[0], local[1]), (remote[0], remote[1]))
         keylog += log
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     write_pcapng(path, packets, keylog)

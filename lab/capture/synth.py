@@ -2,7 +2,8 @@
 and acknowledgement numbers), so a capture exists without root or a sniffer."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
@@ -17,14 +18,15 @@ class Flight:
     from_client: bool
     data: bytes
     comment: str = ""
+    time: float = field(default_factory=time.time)   # when it was written (the frames' timestamps)
 
 
 def frame_conversation(flights: list[Flight], client: tuple[str, int], server: tuple[str, int],
-                       start: float = 0.0, step: float = 0.0005, mss: int = MSS,
+                       start: float | None = None, step: float = 0.0005, mss: int = MSS,
                        isn: tuple[int, int] = (1000, 5000)) -> list[Packet]:
     cmac, smac = "02:00:00:00:00:01", "02:00:00:00:00:02"
     seq = {True: isn[0], False: isn[1]}
-    t = start
+    t = start if start is not None else (flights[0].time - 3 * step if flights else 0.0)
     out: list[Packet] = []
 
     def pkt(from_client: bool, flags: str, payload: bytes = b"", comment: str = "") -> None:
@@ -47,6 +49,7 @@ def frame_conversation(flights: list[Flight], client: tuple[str, int], server: t
     pkt(False, "SA")
     pkt(True, "A")
     for f in flights:
+        t = max(t, f.time if start is None else t)   # real times, kept in order
         for off in range(0, len(f.data), mss):
             pkt(f.from_client, "PA", f.data[off:off + mss], f.comment if off == 0 else "")
         pkt(not f.from_client, "A")

@@ -90,7 +90,8 @@ def dissect(path: str, keylog_path: str | None = None, server_keys: list[str] | 
             continue
         if _is_client_hello(c1) and not _is_client_hello(c0):
             conn.swap()  # the ClientHello came from the side we took for the server
-        info = ConnectionInfo(conn.client_str, conn.server_str, conn.first_frame)
+        info = ConnectionInfo(conn.client_str, conn.server_str, conn.first_frame,
+                              start_time=conn.chunks[0].time if conn.chunks else None)
         dec = ConnectionDecoder(info, keys)
         for chunk in conn.chunks:
             dec.feed(chunk.direction, chunk.data, chunk.frame)

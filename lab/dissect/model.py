@@ -68,6 +68,7 @@ class ConnectionInfo:
     notes: list[str] = field(default_factory=list)
     handshakes: int = 0
     sni: str | None = None
+    start_time: float | None = None   # capture time of the first data, seconds since the epoch
 
     def note(self, text: str) -> None:
         if text not in self.notes:
