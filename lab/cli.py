@@ -61,30 +61,6 @@ def _dissect_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _diagnose_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("capture", help="pcap or pcapng file of real traffic (a pcapng's embedded key log is used)")
-    p.add_argument("--keylog", help="NSS key log file (SSLKEYLOGFILE format), to read TLS 1.3 certificates")
-    p.add_argument("--server-key", action="append", default=[], metavar="PEM",
-                   help="server RSA private key, to decrypt TLS_RSA_* sessions (repeatable)")
-    p.add_argument("--port", action="append", type=int, default=[], metavar="N",
-                   help="treat TCP port N as TLS even if the first bytes do not look like it")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
-
-
-def _diagnose_run(args: argparse.Namespace) -> int:
-    import json
-    from lab import diagnose
-    from lab.dissect import InputError, dissect
-    try:
-        result = dissect(args.capture, args.keylog, args.server_key, args.port)
-    except InputError as exc:
-        raise CommandError(str(exc)) from None
-    diags = diagnose.diagnose(result)
-    print(json.dumps({"capture": args.capture, "connections": diags}, indent=2) if args.json
-          else diagnose.to_text(result, diags))
-    return EXIT_OK
-
-
 def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="certlab-demo", help="folder for the capture, key log and PKI")
     p.add_argument("--tls", choices=["1.2", "1.3"], default="1.3")
@@ -214,8 +190,6 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                           Callable[[argparse.Namespace], int]]] = {
     "dissect": ("show every TLS record and message of a capture, decrypted, and its client-auth story",
                 _dissect_args, _dissect_run),
-    "diagnose": ("a client-auth verdict for each TLS connection of a capture, with the likely cause and fix",
-                 _diagnose_args, _diagnose_run),
     "demo": ("record a real mutual-TLS handshake (Python ssl on both ends) and dissect it",
              _demo_args, _demo_run),
     "pki": ("create the test PKI: CAs, server and client leaves, every faulty variant", _pki_args, _pki_run),
@@ -229,12 +203,17 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
 }
 
 
+def _all_commands() -> dict:
+    from lab.toolcli import TOOL_COMMANDS
+    return {**COMMANDS, **TOOL_COMMANDS}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="certlab", description="A packet-level lab for TLS client-"
                                      "certificate authentication (mutual TLS).")
     parser.add_argument("--version", action="version", version="certlab 0.1.0")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (help_text, add_args, _) in COMMANDS.items():
+    for name, (help_text, add_args, _) in _all_commands().items():
         add_args(sub.add_parser(name, help=help_text, description=help_text))
     return parser
 
@@ -246,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_INPUT
     try:
-        return COMMANDS[args.command][2](args)
+        return _all_commands()[args.command][2](args)
     except CommandError as exc:
         print(f"certlab {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_INPUT

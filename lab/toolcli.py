@@ -1,0 +1,102 @@
+"""The user's tools on the command line (issue 5): ``diagnose``, ``probe``, ``explain``, ``sniff``,
+``replay``, ``shell`` and ``pcaps``. Each parses its arguments here and calls its module; heavy
+imports stay inside the run functions so ``certlab --help`` stays fast."""
+from __future__ import annotations
+
+import argparse
+
+from lab.cli import EXIT_OK, CommandError
+
+
+def _capture_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("capture", help="pcap or pcapng file of real traffic (a pcapng's embedded key log is used)")
+    p.add_argument("--keylog", help="NSS key log file (SSLKEYLOGFILE format), to read TLS 1.3 certificates")
+    p.add_argument("--server-key", action="append", default=[], metavar="PEM",
+                   help="server RSA private key, to decrypt TLS_RSA_* sessions (repeatable)")
+    p.add_argument("--port", action="append", type=int, default=[], metavar="N",
+                   help="treat TCP port N as TLS even if the first bytes do not look like it")
+
+
+def _diagnose_args(p: argparse.ArgumentParser) -> None:
+    _capture_args(p)
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def _diagnose_run(args: argparse.Namespace) -> int:
+    import json
+    from lab import diagnose
+    from lab.dissect import InputError, dissect
+    try:
+        result = dissect(args.capture, args.keylog, args.server_key, args.port)
+    except InputError as exc:
+        raise CommandError(str(exc)) from None
+    diags = diagnose.diagnose(result)
+    print(json.dumps({"capture": args.capture, "connections": diags}, indent=2) if args.json
+          else diagnose.to_text(result, diags))
+    return EXIT_OK
+
+
+def parse_target(text: str) -> tuple[str, int]:
+    """HOST:PORT, [IPv6]:PORT."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not host or not 0 < int(port) < 65536:
+        raise CommandError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:8443 or [::1]:8443)")
+    return host.strip("[]"), int(port)
+
+
+def _probe_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", metavar="HOST:PORT", help="the server to probe")
+    p.add_argument("--tls", choices=["1.2", "1.3"], help="only this version (default: both)")
+    p.add_argument("--cert", help="your client certificate (PEM, chain allowed) for a third attempt")
+    p.add_argument("--key", help="the private key of --cert (PEM)")
+    p.add_argument("--servername", help="SNI host name (default: HOST unless it is an address)")
+    p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for each answer (default 3)")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def _probe_run(args: argparse.Namespace) -> int:
+    import ipaddress
+    import json
+    from lab import probe
+    from lab.transport import PeerUnreachable
+    host, port = parse_target(args.target)
+    if bool(args.cert) != bool(args.key):
+        raise CommandError("--cert and --key go together")
+    yours = load_identity(args.cert, args.key) if args.cert else None
+    name = args.servername
+    if name is None:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            name = host
+    try:
+        result = probe.probe(host, port, [args.tls] if args.tls else ["1.2", "1.3"], yours, name, args.timeout)
+    except PeerUnreachable as exc:
+        raise CommandError(f"{exc}; is the server running?") from None
+    print(json.dumps(result, indent=2) if args.json else probe.to_text(result))
+    return EXIT_OK
+
+
+def load_identity(cert: str, key: str):
+    from lab.probe import Identity
+    from lab.runner import load_chain, load_key
+    from lab import x509view
+    try:
+        chain = tuple(load_chain(cert))
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot read the certificate {cert}: {exc}; give a PEM file") from None
+    if not chain:
+        raise CommandError(f"no PEM certificate in {cert}")
+    try:
+        private = load_key(key)
+    except (OSError, ValueError, TypeError) as exc:
+        raise CommandError(f"cannot read the key {key}: {exc}; give an unencrypted PEM private key") from None
+    return Identity("yours", chain, private, x509view.certificate(chain[0]).subject.rfc4514_string())
+
+
+TOOL_COMMANDS = {
+    "diagnose": ("a client-auth verdict for each TLS connection of a capture, with the likely cause and fix",
+                 _diagnose_args, _diagnose_run),
+    "probe": ("find a server's client-auth policy by handshakes (no certificate, self-signed, yours)",
+              _probe_args, _probe_run),
+}
