@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from lab.cli import EXIT_OK, CommandError
+from lab.cli import EXIT_MISMATCH, EXIT_OK, CommandError, write_atomic
 
 
 def _capture_args(p: argparse.ArgumentParser) -> None:
@@ -94,9 +94,60 @@ def load_identity(cert: str, key: str):
     return Identity("yours", chain, private, x509view.certificate(chain[0]).subject.rfc4514_string())
 
 
+def _explain_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tls", choices=["1.2", "1.3"], default="1.2", help="TLS version (default 1.2, the classic flow)")
+    p.add_argument("--kx", choices=["rsa", "ecdhe"], default="rsa", help="TLS 1.2 key exchange (default rsa)")
+    p.add_argument("--stack", default="openssl", help="the real server to talk to (default openssl)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--markdown", metavar="FILE", help="also write the walk-through as Markdown")
+    fmt.add_argument("--html", metavar="FILE", help="also write the walk-through as HTML")
+    p.add_argument("--out", default="certlab-explain", help="folder for the pcapng and the PKI")
+
+
+def _explain_run(args: argparse.Namespace) -> int:
+    import os
+    import tempfile
+    from lab import explain, explainformat
+    from lab.peers.process import PeerUnavailable
+    from lab.peers.servers import server_classes
+    from lab.pki import Pki
+    from lab.runner import Setup
+    from lab.transport import PeerUnreachable
+    servers = server_classes()
+    if args.stack not in servers:
+        raise CommandError(f"unknown stack {args.stack!r}; choose one of {', '.join(sorted(servers))}")
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(f"cannot create {args.out}: {exc.strerror or exc}") from None
+    pki = Pki.ensure(os.path.join(args.out, "pki"))
+    setup = Setup(pki, args.tls)
+    pcap = explain.pcap_path(args.out, args.tls, args.kx)
+    try:
+        with tempfile.TemporaryDirectory(prefix="certlab-explain-") as work, \
+                servers[args.stack](pki, args.tls, "required", work) as peer:
+            run = explain.record_handshake(setup, peer.port, args.kx, pcap)
+    except (PeerUnavailable, PeerUnreachable) as exc:
+        raise CommandError(str(exc)) from None
+    if run.observed is not None:
+        raise CommandError(f"the handshake with {args.stack} did not complete ({run.observed}); see {pcap}")
+    steps = explain.explain(run, setup, pcap)
+    kx = f" with {args.kx.upper()} key exchange" if args.tls == "1.2" else ""
+    header = f"certlab explain: TLS {args.tls}{kx}, client certificate authentication against {args.stack}; " \
+             f"capture: {pcap}"
+    print(explain.to_text(steps, header))
+    if args.markdown:
+        write_atomic(args.markdown, explainformat.markdown(steps, header))
+    if args.html:
+        write_atomic(args.html, explainformat.html(steps, header))
+    return EXIT_OK if all(c.ok for s in steps for c in s.checks) else EXIT_MISMATCH
+
+
 TOOL_COMMANDS = {
     "diagnose": ("a client-auth verdict for each TLS connection of a capture, with the likely cause and fix",
                  _diagnose_args, _diagnose_run),
+    "explain": ("walk through the ten steps of a real client-authenticated handshake, every claim checked",
+                _explain_args, _explain_run),
     "probe": ("find a server's client-auth policy by handshakes (no certificate, self-signed, yours)",
               _probe_args, _probe_run),
 }
