@@ -143,11 +143,46 @@ def _explain_run(args: argparse.Namespace) -> int:
     return EXIT_OK if all(c.ok for s in steps for c in s.checks) else EXIT_MISMATCH
 
 
+def _sniff_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--iface", default="lo", help="interface to capture on (default lo)")
+    p.add_argument("--port", type=int, required=True, help="the TLS server's TCP port")
+    p.add_argument("--keylog", help="the key log file the client or server writes (SSLKEYLOGFILE), re-read live")
+    p.add_argument("--out", help="write the capture here as pcapng, with the key log embedded")
+    p.add_argument("--duration", type=float, help="stop after this many seconds (default: at Ctrl-C or SIGTERM)")
+
+
+def _sniff_run(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+    from lab import diagnose
+    from lab.sniff import SniffError, run_sniff
+    if not 0 < args.port < 65536:
+        raise CommandError(f"--port {args.port} is not a TCP port")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+
+    def emit(line: str) -> None:
+        print(line, flush=True)
+    try:
+        session = run_sniff(args.iface, args.port, args.keylog, args.out, stop, args.duration, emit)
+    except SniffError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"{len(session.packets)} packets ({session.duplicates} loopback copies dropped), "
+          f"{len(session.conns)} connection(s)" + (f"; wrote {args.out}" if args.out else ""))
+    for live in session.conns.values():
+        d = diagnose.diagnose_connection(live.info)
+        print(f"#{live.number} verdict: {d['verdict']}: {d['cause']}")
+    return EXIT_OK
+
+
 TOOL_COMMANDS = {
     "diagnose": ("a client-auth verdict for each TLS connection of a capture, with the likely cause and fix",
                  _diagnose_args, _diagnose_run),
     "explain": ("walk through the ten steps of a real client-authenticated handshake, every claim checked",
                 _explain_args, _explain_run),
+    "sniff": ("capture a real client and server live, printing client-auth events; write a decrypted pcapng",
+              _sniff_args, _sniff_run),
     "probe": ("find a server's client-auth policy by handshakes (no certificate, self-signed, yours)",
               _probe_args, _probe_run),
 }
