@@ -176,6 +176,40 @@ def _sniff_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _replay_args(p: argparse.ArgumentParser) -> None:
+    _capture_args(p)
+    p.add_argument("--to", required=True, metavar="HOST:PORT", help="the fresh server to replay against")
+    p.add_argument("--part", choices=["first-flight", "client-auth"], default="client-auth",
+                   help="the client's first flight as captured, or its Certificate and CertificateVerify grafted "
+                        "into a new handshake (default)")
+    p.add_argument("--connection", type=int, metavar="N", help="which TLS connection of the capture (default: the "
+                                                                 "first that fits)")
+    p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for each answer (default 3)")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def _replay_run(args: argparse.Namespace) -> int:
+    import json
+    from lab import replay
+    from lab.dissect import InputError, dissect
+    from lab.transport import PeerUnreachable
+    host, port = parse_target(args.to)
+    try:
+        result = dissect(args.capture, args.keylog, args.server_key, args.port)
+        number, conn = replay.pick_connection(result, args.connection, args.part == "client-auth")
+        if args.part == "first-flight":
+            out = replay.replay_first_flight(conn, host, port, args.timeout)
+        else:
+            out = replay.replay_client_auth(conn, host, port, args.timeout)
+    except (InputError, replay.ReplayError) as exc:
+        raise CommandError(str(exc)) from None
+    except PeerUnreachable as exc:
+        raise CommandError(f"{exc}; is the server running?") from None
+    print(json.dumps({"connection": number, **out}, indent=2, default=str) if args.json
+          else replay.to_text(out, number))
+    return EXIT_OK
+
+
 TOOL_COMMANDS = {
     "diagnose": ("a client-auth verdict for each TLS connection of a capture, with the likely cause and fix",
                  _diagnose_args, _diagnose_run),
@@ -183,6 +217,8 @@ TOOL_COMMANDS = {
                 _explain_args, _explain_run),
     "sniff": ("capture a real client and server live, printing client-auth events; write a decrypted pcapng",
               _sniff_args, _sniff_run),
+    "replay": ("replay a capture's first flight, or its client Certificate and CertificateVerify, to a server",
+               _replay_args, _replay_run),
     "probe": ("find a server's client-auth policy by handshakes (no certificate, self-signed, yours)",
               _probe_args, _probe_run),
 }
