@@ -210,6 +210,16 @@ def _replay_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _shell_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pki", help="PKI folder (default ~/.cache/certlab/shell-pki, made on first use)")
+
+
+def _shell_run(args: argparse.Namespace) -> int:
+    from lab import shell
+    shell.start(args.pki)
+    return EXIT_OK
+
+
 TOOL_COMMANDS = {
     "diagnose": ("a client-auth verdict for each TLS connection of a capture, with the likely cause and fix",
                  _diagnose_args, _diagnose_run),
@@ -219,6 +229,8 @@ TOOL_COMMANDS = {
               _sniff_args, _sniff_run),
     "replay": ("replay a capture's first flight, or its client Certificate and CertificateVerify, to a server",
                _replay_args, _replay_run),
+    "shell": ("scapy's interactive shell with certlab's layers, PKI, peers and connect()/run() helpers",
+              _shell_args, _shell_run),
     "probe": ("find a server's client-auth policy by handshakes (no certificate, self-signed, yours)",
               _probe_args, _probe_run),
 }
