@@ -220,6 +220,24 @@ def _shell_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _pcaps_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="pcaps", help="folder for the reference captures (default pcaps)")
+    p.add_argument("--pki", help="PKI folder to use (default: a fresh one)")
+
+
+def _pcaps_run(args: argparse.Namespace) -> int:
+    from lab import refpcaps
+    from lab.runcmd import UsageError
+    try:
+        made = refpcaps.make(args.out, args.pki)
+    except (UsageError, RuntimeError) as exc:
+        raise CommandError(str(exc)) from None
+    for m in made:
+        print(f"{m['file']}: {m['observed']}" + (f" ({m['alert']})" if m["alert"] else ""))
+    print(f"{len(made)} captures and README.md in {args.out}")
+    return EXIT_OK
+
+
 TOOL_COMMANDS = {
     "diagnose": ("a client-auth verdict for each TLS connection of a capture, with the likely cause and fix",
                  _diagnose_args, _diagnose_run),
@@ -231,6 +249,8 @@ TOOL_COMMANDS = {
                _replay_args, _replay_run),
     "shell": ("scapy's interactive shell with certlab's layers, PKI, peers and connect()/run() helpers",
               _shell_args, _shell_run),
+    "pcaps": ("regenerate the reference captures (one per key flow, key log embedded) and their README",
+              _pcaps_args, _pcaps_run),
     "probe": ("find a server's client-auth policy by handshakes (no certificate, self-signed, yours)",
               _probe_args, _probe_run),
 }
