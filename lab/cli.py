@@ -36,13 +36,18 @@ def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
         raise
 
 
-def _dissect_args(p: argparse.ArgumentParser) -> None:
+def capture_args(p: argparse.ArgumentParser) -> None:
+    """The arguments of every command that reads a capture: the file and its keys."""
     p.add_argument("capture", help="pcap or pcapng file (a pcapng's embedded key log is used)")
-    p.add_argument("--keylog", help="NSS key log file (SSLKEYLOGFILE format)")
+    p.add_argument("--keylog", help="NSS key log file (SSLKEYLOGFILE format), e.g. to read TLS 1.3 certificates")
     p.add_argument("--server-key", action="append", default=[], metavar="PEM",
                    help="server RSA private key, to decrypt TLS_RSA_* sessions (repeatable)")
     p.add_argument("--port", action="append", type=int, default=[], metavar="N",
                    help="treat TCP port N as TLS even if the first bytes do not look like it")
+
+
+def _dissect_args(p: argparse.ArgumentParser) -> None:
+    capture_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--out", help="write the output to this file instead of standard output")
 

@@ -5,20 +5,11 @@ from __future__ import annotations
 
 import argparse
 
-from lab.cli import EXIT_MISMATCH, EXIT_OK, CommandError, write_atomic
-
-
-def _capture_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("capture", help="pcap or pcapng file of real traffic (a pcapng's embedded key log is used)")
-    p.add_argument("--keylog", help="NSS key log file (SSLKEYLOGFILE format), to read TLS 1.3 certificates")
-    p.add_argument("--server-key", action="append", default=[], metavar="PEM",
-                   help="server RSA private key, to decrypt TLS_RSA_* sessions (repeatable)")
-    p.add_argument("--port", action="append", type=int, default=[], metavar="N",
-                   help="treat TCP port N as TLS even if the first bytes do not look like it")
+from lab.cli import EXIT_MISMATCH, EXIT_OK, CommandError, capture_args, write_atomic
 
 
 def _diagnose_args(p: argparse.ArgumentParser) -> None:
-    _capture_args(p)
+    capture_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
 
@@ -177,7 +168,7 @@ def _sniff_run(args: argparse.Namespace) -> int:
 
 
 def _replay_args(p: argparse.ArgumentParser) -> None:
-    _capture_args(p)
+    capture_args(p)
     p.add_argument("--to", required=True, metavar="HOST:PORT", help="the fresh server to replay against")
     p.add_argument("--part", choices=["first-flight", "client-auth"], default="client-auth",
                    help="the client's first flight as captured, or its Certificate and CertificateVerify grafted "
