@@ -131,6 +131,11 @@ def _judge(d: dict[str, Any], a: dict[str, Any], named: list[str]) -> tuple[str,
                 "capture with SSLKEYLOGFILE set on the client or the server and pass it with --keylog "
                 "(or embed it: editcap --inject-secrets tls,KEYLOG); " + (a.get("hidden") or ""))
     if not d["requested"]:
+        if d["answer"] in ("certificate", "empty"):
+            return ("failed" if by_server else "unsolicited certificate",
+                    "the client sent a Certificate the server never asked for"
+                    + (f" and the server answered {alert['name']}" if by_server else ""),
+                    "send a client Certificate only after a CertificateRequest (RFC 5246 7.4.6, RFC 8446 4.4.2)")
         if by_server or by_client:
             return ("failed", f"the handshake failed with {alert['name']} from the {alert['from']} before any "
                               "certificate was requested", "fix the handshake itself first (versions, suites, "

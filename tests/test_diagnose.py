@@ -60,6 +60,8 @@ CASES = {  # name -> recording; each a situation users bring to diagnose
     "nginx-tls12-untrusted-accepted": lambda pki, d: record(d, "noca", nginx(pki, d, "optional_no_ca"),
                                                             curl(pki, "1.2", "other-client"), keylog_from="client"),
     "openssl-tls13-unknown-ca": DISSECT_CASES["openssl-tls13-failed-unknown-ca"],
+    "openssl-tls12-unknown-ca": DISSECT_CASES["openssl-tls12-failed-unknown-ca"],
+    "gnutls-client-tls13": DISSECT_CASES["gnutls-client-tls13"],
     "openssl-tls12-renegotiation": DISSECT_CASES["openssl-tls12-renegotiation"],
     "python-pha-tls13": DISSECT_CASES["python-pha-tls13"],
 }
@@ -69,6 +71,8 @@ VERDICTS = {  # name -> (verdict, words the cause must contain)
     "nginx-tls13-no-cert": ("rejected", "empty Certificate (HTTP 400)"),
     "nginx-tls12-untrusted-accepted": ("accepted anyway", "CN=Other CA RSA,O=TLS Lab is not among the CAs"),
     "openssl-tls13-unknown-ca": ("rejected", "CN=Other CA RSA,O=TLS Lab is not among the CAs"),
+    "openssl-tls12-unknown-ca": ("rejected", "CN=Other CA RSA,O=TLS Lab is not among the CAs"),
+    "gnutls-client-tls13": ("authenticated", "CN=lab-client"),
     "openssl-tls12-renegotiation": ("authenticated", "CN=lab-client"),
     "python-pha-tls13": ("authenticated", "CN=lab-client"),
 }
