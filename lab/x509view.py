@@ -2,6 +2,7 @@
 facts (no hand-written ASN.1)."""
 from __future__ import annotations
 
+import functools
 import hashlib
 
 from cryptography import x509
@@ -35,6 +36,12 @@ _EKU_NAMES = {ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth", ExtendedKeyUsageOID
 
 def summary(der: bytes) -> dict:
     """Subject, issuer, validity, key type, EKU and fingerprint of one certificate."""
+    return {k: list(v) if isinstance(v, list) else v for k, v in _summary(bytes(der)).items()}
+
+
+@functools.lru_cache(maxsize=256)
+def _summary(der: bytes) -> dict:
+    """Parsed once per certificate: a capture repeats the same server (and client) chains."""
     out: dict = {"sha256": hashlib.sha256(bytes(der)).hexdigest(), "length": len(der)}
     try:
         cert = certificate(der)
