@@ -114,11 +114,17 @@ def _cert(subject: x509.Name, public_key, issuer: x509.Name, issuer_key, *, ca: 
 
 
 def write_private(path: str, data: bytes) -> None:
-    """Write a secret file readable by its owner only (0600 from the start)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.chmod(path, 0o600)
+    """Write a secret file readable by its owner only (0600 from the start), whole or not at all
+    (a temporary name, then a rename)."""
+    fd, tmp = tempfile.mkstemp(prefix=".certlab-", dir=os.path.dirname(os.path.abspath(path)))  # 0600, unique
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _pem(cert: x509.Certificate) -> bytes:
@@ -128,9 +134,11 @@ def _pem(cert: x509.Certificate) -> bytes:
 def _write(folder: str, stem: str, certs: list[x509.Certificate], key) -> None:
     with open(os.path.join(folder, f"{stem}.crt"), "wb") as fh:
         fh.write(b"".join(_pem(c) for c in certs))
+    # PEM readers skip text before the BEGIN line: the file says what it is.
     write_private(os.path.join(folder, f"{stem}.key"),
-                  key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()))
+                  f"certlab test PKI private key of {stem}: made for the lab; never use it elsewhere\n".encode()
+                  + key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
 
 
 def _openssl_leaf(folder: str, name: str, ca_cert: str, ca_key: str, key_args: list[str], digest: str) -> None:

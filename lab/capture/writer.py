@@ -49,4 +49,6 @@ def write_pcapng(path: str, packets: Iterable[Packet], keylog: str = "", sidecar
         if os.path.exists(tmp):
             os.unlink(tmp)
     if sidecar and keylog:
-        write_private(os.path.splitext(path)[0] + ".keys", keylog.encode("ascii"))
+        header = (f"# certlab: TLS key log (SSLKEYLOGFILE format) for {os.path.basename(path)}; "
+                  "these secrets decrypt it\n")
+        write_private(os.path.splitext(path)[0] + ".keys", (header + keylog).encode("ascii"))

@@ -68,5 +68,5 @@ class NSSServer(ServerPeer):
                     "pha-required": ["-E", "-r", "-r", "-r", "-r"],
                     "renegotiation": ["-r", "-r", "-r", "-r"]}[self.mode]
         argv = [exe, "-d", f"sql:{db}", "-p", str(self.port), "-n", "server", "-V", f"{v}:{v}", *requests]
-        self._launch(argv)
+        self._launch(argv, loopback_only=True)   # selfserv has no bind option
         return self

@@ -48,10 +48,16 @@ class ServerPeer:
         if not self.supports(self.mode):
             raise PeerUnavailable(f"{self.name} cannot run mode {self.mode} in TLS {self.version}")
 
-    def _launch(self, argv: list[str], *, stdin: bool = False, ready_timeout: float = 15.0) -> None:
-        """Start the server program and wait until it listens on ``self.port``."""
+    def _launch(self, argv: list[str], *, stdin: bool = False, ready_timeout: float = 15.0,
+                loopback_only: bool = False) -> None:
+        """Start the server program and wait until it listens on ``self.port``; ``loopback_only``
+        confines a program with no bind option (it would listen on every address) to loopback."""
+        env = None
+        if loopback_only:
+            from lab.peers.build import loopback_only_env
+            env = loopback_only_env()
         self.proc = ManagedProcess(argv, os.path.join(self.workdir, f"{self.name}-{self.port}"), port=self.port,
-                                   stdin=stdin, ready_timeout=ready_timeout)
+                                   stdin=stdin, ready_timeout=ready_timeout, env=env)
         self.proc.__enter__()
 
     def hooks(self) -> dict:
@@ -251,7 +257,7 @@ class GnuTLSServer(ServerPeer):
         argv = [exe, "--port", str(self.port), "--x509certfile", srv.cert, "--x509keyfile", srv.key,
                 "--x509cafile", srv.ca, *mode, "--priority", f"NORMAL:-VERS-ALL:{version}:+RSA:+DHE-RSA",
                 "--echo", "-q"]
-        self._launch(argv)
+        self._launch(argv, loopback_only=True)   # gnutls-serv has no bind option
         return self
 
 
