@@ -169,10 +169,12 @@ def _matrix_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="folder for results.json, report.md, report.html, pcaps/")
     p.add_argument("--pki", help="folder of the test PKI (default: OUT/pki)")
     p.add_argument("--timeout", type=float, default=3.0)
+    p.add_argument("--resume", action="store_true",
+                   help="keep the cells an interrupted run of the same --out already finished; run the rest")
 
 
 def _matrix_run(args: argparse.Namespace) -> int:
-    from lab.matrix import plan, run_matrix, write_results
+    from lab.matrix import Interrupted, plan, run_matrix, write_results
     from lab.runcmd import UsageError
 
     def split(v: str | None) -> list[str] | None:
@@ -187,7 +189,11 @@ def _matrix_run(args: argparse.Namespace) -> int:
         os.makedirs(args.out, exist_ok=True)
     except OSError as exc:
         raise CommandError(f"cannot create {args.out}: {exc.strerror or exc}") from None
-    results = run_matrix(cells, args.out, args.jobs, args.timeout, args.pki)
+    try:
+        results = run_matrix(cells, args.out, args.jobs, args.timeout, args.pki, args.resume)
+    except Interrupted as exc:
+        print(f"certlab matrix: interrupted: {exc}; run the same command with --resume to finish", file=sys.stderr)
+        return 130
     paths = write_results(results, args.out)
     failed = sum(r["verdict"] in ("fail", "error") for r in results)
     print(f"{len(results)} cells, {failed} not as the RFC requires. Report: {paths['html']} "
@@ -227,7 +233,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(*_: object) -> None:
+    raise KeyboardInterrupt   # SIGTERM ends certlab as Ctrl-C does: every peer and capture is stopped
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    import threading
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminate)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:

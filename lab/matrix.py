@@ -57,14 +57,53 @@ def plan(stacks: list[str] | None, ids: list[str] | None, rows: list[str] | None
     return cells
 
 
+class Journal:
+    """Each finished cell's result, written at once (whole or not at all) to DIR/cells/, so an
+    interrupted matrix resumes where it stopped (``--resume``)."""
+
+    def __init__(self, out_dir: str) -> None:
+        self.folder = os.path.join(out_dir, "cells")
+        os.makedirs(self.folder, exist_ok=True)
+
+    def _path(self, cell: Cell) -> str:
+        return os.path.join(self.folder, f"{cell.scenario}~{cell.stack}~tls{cell.version}.json")
+
+    def record(self, cell: Cell, result: dict[str, Any]) -> None:
+        from lab.cli import write_atomic
+        write_atomic(self._path(cell), json.dumps(result))
+
+    def load(self, cells: list[Cell]) -> dict[Cell, dict[str, Any]]:
+        """The cells already done (with their pcap, if they made one)."""
+        done = {}
+        for cell in cells:
+            try:
+                with open(self._path(cell), encoding="utf-8") as fh:
+                    r = json.load(fh)
+            except (OSError, ValueError):
+                continue
+            if not r.get("pcap") or os.path.exists(r["pcap"]):
+                done[cell] = r
+        return done
+
+    def clear(self) -> None:
+        for name in os.listdir(self.folder):
+            if name.endswith(".json"):
+                os.unlink(os.path.join(self.folder, name))
+
+
 class Progress:
-    """A bar redrawn in place on a terminal; in a log (CI), a line every tenth of the cells."""
+    """A bar redrawn in place on a terminal; in a log (CI), a line every tenth of the cells. Each
+    finished cell goes to the journal; ``stop`` asks the groups to end after their current cell."""
 
-    def __init__(self, total: int) -> None:
-        self.total, self.done, self.lock = total, 0, threading.Lock()
+    def __init__(self, total: int, journal: Journal | None = None, done: int = 0) -> None:
+        self.total, self.done, self.lock = total, done, threading.Lock()
         self.tty = sys.stderr.isatty()
+        self.journal, self.stop = journal, threading.Event()
 
-    def step(self, cell: Cell, verdict: str) -> None:
+    def step(self, cell: Cell, result: dict[str, Any]) -> None:
+        verdict = result["verdict"]
+        if self.journal is not None:
+            self.journal.record(cell, result)
         with self.lock:
             self.done += 1
             if not self.tty:
@@ -95,6 +134,8 @@ def _run_group(key: tuple, cells: list[Cell], pki: Pki, work: str, pcaps: str, p
         from lab.peers.clients import client_for
         from lab.serverrunner import run_server_scenario
         for cell in cells:
+            if progress.stop.is_set():
+                break
             sc = REGISTRY[cell.scenario]
             try:
                 client = client_for(stack, sc, pki, version, work)
@@ -104,7 +145,7 @@ def _run_group(key: tuple, cells: list[Cell], pki: Pki, work: str, pcaps: str, p
             except PeerUnavailable as exc:
                 r = _skip(cell, str(exc))
             out.append(r)
-            progress.step(cell, r["verdict"])
+            progress.step(cell, r)
         return out
     peer = server_classes()[stack](pki, version, mode, work)
     runnable = []
@@ -112,7 +153,7 @@ def _run_group(key: tuple, cells: list[Cell], pki: Pki, work: str, pcaps: str, p
         reason = skip_reason(peer, REGISTRY[cell.scenario])
         if reason:
             out.append(_skip(cell, reason))
-            progress.step(cell, "skip")
+            progress.step(cell, out[-1])
         else:
             runnable.append(cell)
     if not runnable:
@@ -120,6 +161,8 @@ def _run_group(key: tuple, cells: list[Cell], pki: Pki, work: str, pcaps: str, p
     try:
         with peer:
             for cell in runnable:
+                if progress.stop.is_set():
+                    break
                 sc = REGISTRY[cell.scenario]
                 try:
                     r = run_scenario(sc, Setup(pki, version), lambda: SocketTransport("127.0.0.1", peer.port), stack,
@@ -127,38 +170,58 @@ def _run_group(key: tuple, cells: list[Cell], pki: Pki, work: str, pcaps: str, p
                 except PeerUnreachable as exc:
                     r = _skip(cell, str(exc))
                 out.append(r)
-                progress.step(cell, r["verdict"])
+                progress.step(cell, r)
     except PeerUnavailable as exc:
         for cell in runnable:
             out.append(_skip(cell, str(exc)))
-            progress.step(cell, "skip")
+            progress.step(cell, out[-1])
     return out
 
 
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM stopped the matrix; the finished cells are in the journal."""
+
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__(f"{done} of {total} cells done")
+        self.done, self.total = done, total
+
+
 def run_matrix(cells: list[Cell], out_dir: str, jobs: int = 2, timeout: float = 3.0,
-               pki_dir: str | None = None) -> list[dict[str, Any]]:
+               pki_dir: str | None = None, resume: bool = False) -> list[dict[str, Any]]:
+    """Every cell's result; with ``resume``, the cells the journal already holds are not run
+    again. Raises Interrupted (after the running cells finish and their peers stop)."""
     os.makedirs(out_dir, exist_ok=True)
     pcaps = os.path.join(out_dir, "pcaps")
+    journal = Journal(out_dir)
+    done = journal.load(cells) if resume else {}
+    if not resume:
+        journal.clear()
+    pending = [c for c in cells if c not in done]
+    results = list(done.values())
     work = tempfile.mkdtemp(prefix="certlab-matrix-")
+    progress = Progress(len(cells), journal, len(done))
     try:
         pki = Pki.ensure(pki_dir or os.path.join(out_dir, "pki"))
         groups: dict[tuple, list[Cell]] = defaultdict(list)
-        for cell in cells:
+        for cell in pending:
             sc = REGISTRY[cell.scenario]
             groups[(sc.role, cell.stack, cell.version, sc.server_mode)].append(cell)
-        progress = Progress(len(cells))
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             futures = [(group, pool.submit(_run_group, key, group, pki, work, pcaps, progress, timeout))
                        for key, group in sorted(groups.items())]
-            results = []
-            for group, fut in futures:
-                try:
-                    results += fut.result()
-                except Exception as exc:  # one broken group must not lose the others' cells
-                    for cell in group:
-                        r = _skip(cell, f"{type(exc).__name__}: {exc}")
-                        r["verdict"] = "error"
-                        results.append(r)
+            try:
+                for group, fut in futures:
+                    try:
+                        results += fut.result()
+                    except Exception as exc:  # one broken group must not lose the others' cells
+                        for cell in group:
+                            r = _skip(cell, f"{type(exc).__name__}: {exc}")
+                            r["verdict"] = "error"
+                            results.append(r)
+            except KeyboardInterrupt:
+                progress.stop.set()   # the groups end after their current cell; their peers stop
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise Interrupted(progress.done, len(cells)) from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     order = {c: i for i, c in enumerate(cells)}
@@ -169,8 +232,9 @@ def run_matrix(cells: list[Cell], out_dir: str, jobs: int = 2, timeout: float = 
 def write_results(results: list[dict[str, Any]], out_dir: str) -> dict[str, str]:
     from lab.cli import write_atomic
     from lab.matrixreport import html_report, markdown_report
+    results = [dict(r) for r in results]
     for r in results:
-        if r.get("pcap"):
+        if r.get("pcap") and os.path.isabs(r["pcap"]):
             r["pcap"] = os.path.relpath(r["pcap"], out_dir)
     paths = {"json": os.path.join(out_dir, "results.json"), "md": os.path.join(out_dir, "report.md"),
              "html": os.path.join(out_dir, "report.html")}

@@ -59,3 +59,40 @@ def test_small_matrix(tmp_path, pki) -> None:
     assert tshark.returncode == 0 and tshark.stdout.strip()  # decrypted with no option: the key log is inside
     md = open(os.path.join(out, "report.md")).read()
     assert "## Where stacks disagree" in md and "tls13-cv-wrong-key" in md
+
+
+def _s_servers() -> set[str]:
+    """Running s_server processes (peers run in their own sessions: found by command line)."""
+    out = subprocess.run(["pgrep", "-af", "openssl s_server"], capture_output=True, text=True).stdout
+    return set(out.splitlines())
+
+
+@pytest.mark.stack
+def test_interrupted_matrix_resumes(tmp_path, pki) -> None:
+    """SIGTERM mid-run: exit 130, the finished cells kept (each whole), no peer left running;
+    ``--resume`` runs only the rest and the final results hold every cell once."""
+    import signal
+    import time
+    out = tmp_path / "m"
+    argv = [sys.executable, "-m", "lab", "matrix", "--stacks", "openssl", "--rows", "D,C", "--jobs", "1",
+            "--out", str(out), "--pki", pki.root]
+    before = _s_servers()
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cells = out / "cells"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (cells.exists() and len(list(cells.glob("*.json"))) >= 3):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "--resume" in err, err
+    assert not (out / "results.json").exists()
+    kept = {p.name: p.stat().st_mtime_ns for p in cells.glob("*.json")}
+    assert kept and all(json.loads(p.read_text())["verdict"] for p in cells.glob("*.json"))
+    time.sleep(0.5)
+    assert _s_servers() <= before, "a peer outlived the interrupted matrix"
+    done = subprocess.run(argv + ["--resume"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    results = json.loads((out / "results.json").read_text())["results"]
+    keys = [(r["scenario"], r["stack"], r["tls_version"]) for r in results]
+    assert len(keys) == len(set(keys)) > len(kept)
+    assert all((cells / name).stat().st_mtime_ns == mtime for name, mtime in kept.items()), "finished cells re-run"
