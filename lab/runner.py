@@ -8,6 +8,7 @@ import dataclasses
 import functools
 import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,13 +102,22 @@ class Run:
 
     def read(self, names: tuple[str, ...], label: str, when: str | None = None,
              timeout: float | None = None) -> list[Event]:
-        """Read until one of ``names`` (or application data, if empty), an alert, a close or the timeout."""
+        """Read until one of ``names`` (or application data, if empty), an alert, a close or the
+        timeout; a peer that keeps sending other things (endless HelloRequests or KeyUpdates) is
+        cut off when the timeout has passed since the read began."""
         seen: list[Event] = []
+        wait = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + wait
         while self.observed is None:
+            if time.monotonic() > deadline:
+                self.observed = {"outcome": "timeout", "when": when or self.phase, "waiting_for": list(names),
+                                 "reason": f"the server kept sending for {wait:g} s ({len(seen)} messages) "
+                                           "without what this step waits for"}
+                return seen
             if self.backlog:
                 events, self.backlog = self.backlog, []
             else:
-                data = self.transport.recv(self.timeout if timeout is None else timeout)
+                data = self.transport.recv(max(0.01, deadline - time.monotonic()))
                 if data is None:
                     if names:
                         self.observed = {"outcome": "timeout", "when": when or self.phase, "waiting_for": list(names)}
@@ -124,6 +134,10 @@ class Run:
                 if (final and not names) or (names and ev.name in names):
                     self.backlog = events[i + 1:]  # what came after it waits for the next read
                     return seen[:len(seen) - len(events) + i + 1]
+                if ev.kind == "problem" and ev.level == 2:
+                    self.observed = {"outcome": "error", "reason": f"the server sent {ev.name}", "when": when or
+                                     self.phase}
+                    return seen
                 if ev.kind == "alert":
                     closed = ev.type == 0
                     self.observed = {"outcome": "closed" if closed else "alert", "alert": ev.name,

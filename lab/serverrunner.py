@@ -5,6 +5,7 @@ program itself reported (exit status, error text)."""
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from lab import x509view
@@ -41,11 +42,16 @@ class ServerRun:
         close or the timeout. Events that arrived with the awaited one wait for the next read: a
         client often sends its Finished and its request in one segment."""
         seen: list[Event] = []
+        deadline = time.monotonic() + self.timeout
         while self.observed is None:
+            if time.monotonic() > deadline and names:
+                self.observed = {"outcome": "timeout", "waiting_for": list(names),
+                                 "reason": f"the client kept sending for {self.timeout:g} s without it"}
+                return seen
             if self.backlog:
                 events, self.backlog = self.backlog, []
             else:
-                data = self.transport.recv(self.timeout)
+                data = self.transport.recv(max(0.01, deadline - time.monotonic()))
                 if data is None:
                     if names:
                         self.observed = {"outcome": "timeout", "waiting_for": list(names)}
@@ -57,6 +63,9 @@ class ServerRun:
                 events = self.engine.receive_bytes(data)
             for i, ev in enumerate(events):
                 seen.append(ev)
+                if ev.kind == "problem" and ev.level == 2:
+                    self.observed = {"outcome": "error", "reason": f"the client sent {ev.name}"}
+                    return seen
                 if ev.kind == "alert" and ev.type != 0:
                     self.observed = {"outcome": "alert", "alert": ev.name, "alert_code": ev.type,
                                      "alert_level": "fatal" if ev.level == 2 else "warning", "alert_from": "client",

@@ -15,9 +15,13 @@ from layers.finished import KeyUpdate
 from layers.handshake import Handshake
 
 
+MAX_PLAINTEXT = 1 << 14
+
+
 @dataclass
 class Event:
     kind: str                 # handshake | alert | change_cipher_spec | application_data | problem
+    # (a problem with level 2 ends the conversation: bytes that are not TLS, an oversized record)
     name: str
     type: int | None = None
     layer: Packet | None = None
@@ -114,8 +118,13 @@ class Endpoint:
         events: list[Event] = []
         for item in self.inbound.feed(data):
             if isinstance(item, Problem):
-                events.append(Event("problem", item.text))
+                events.append(Event("problem", item.text, level=2))
             elif isinstance(item, Record):
+                plain = len(item.fragment) if not item.encrypted else None
+                if plain is not None and plain > MAX_PLAINTEXT and not item.sslv2:
+                    events.append(Event("problem", f"record_overflow: a {plain}-byte record exceeds the "
+                                                   f"{MAX_PLAINTEXT}-byte limit (RFC 8446 5.1, RFC 5246 6.2.1)",
+                                        raw=item.wire, level=2))
                 if item.encrypted and not item.decrypted:
                     events.append(Event("problem", f"record did not decrypt: {item.error or 'no key'}",
                                         raw=item.wire, encrypted=True))

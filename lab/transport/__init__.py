@@ -40,8 +40,8 @@ class SocketTransport(Transport):
             pass  # the peer may already have closed; the next recv says so
 
     def recv(self, timeout: float) -> bytes | None:
-        self.sock.settimeout(timeout)
         try:
+            self.sock.settimeout(timeout)
             return self.sock.recv(65536)
         except socket.timeout:
             return None
