@@ -1,5 +1,8 @@
 import sys
 
-from lab.cli import main
+try:
+    from lab.cli import main
+except KeyboardInterrupt:   # interrupted while starting: nothing to clean up yet
+    sys.exit(130)
 
 sys.exit(main())

@@ -242,8 +242,12 @@ def main(argv: list[str] | None = None) -> int:
     import threading
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminate)
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        print("certlab: interrupted", file=sys.stderr)
+        return 130
     if not args.command:
         parser.print_help()
         return EXIT_INPUT

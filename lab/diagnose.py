@@ -36,6 +36,13 @@ def client_chain(c: ConnectionInfo) -> list[bytes]:
 
 def chain_facts(ders: list[bytes], named: list[str], when: float | None) -> dict[str, Any]:
     """Validity at capture time, EKU, self-signed, chain order, and whether it reaches a named CA."""
+    try:
+        return _chain_facts(ders, named, when)
+    except (ValueError, TypeError, UnsupportedAlgorithm):   # a certificate broken past the parts we read
+        return {"parsable": False}
+
+
+def _chain_facts(ders: list[bytes], named: list[str], when: float | None) -> dict[str, Any]:
     certs: list[x509.Certificate] = []
     for der in ders:
         try:

@@ -6,6 +6,7 @@ import functools
 import hashlib
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 
@@ -48,11 +49,18 @@ def _summary(der: bytes) -> dict:
     except ValueError as exc:
         out["error"] = f"not a parsable X.509 certificate: {exc}"
         return out
-    out.update(subject=cert.subject.rfc4514_string(), issuer=cert.issuer.rfc4514_string(),
-               not_before=cert.not_valid_before_utc.isoformat(),
-               not_after=cert.not_valid_after_utc.isoformat(),
-               serial=format(cert.serial_number, "x"),
-               public_key=type(cert.public_key()).__name__.lstrip("_").replace("PublicKey", ""))
+    # cryptography parses lazily: each fact is read on its own, so one broken part (a key it
+    # cannot load, a malformed name) leaves the others readable.
+    facts = {"subject": lambda: cert.subject.rfc4514_string(), "issuer": lambda: cert.issuer.rfc4514_string(),
+             "not_before": lambda: cert.not_valid_before_utc.isoformat(),
+             "not_after": lambda: cert.not_valid_after_utc.isoformat(),
+             "serial": lambda: format(cert.serial_number, "x"),
+             "public_key": lambda: type(cert.public_key()).__name__.lstrip("_").replace("PublicKey", "")}
+    for key, read in facts.items():
+        try:
+            out[key] = read()
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            out[key] = f"<unreadable: {str(exc)[:80]}>"
     try:
         eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
         out["extended_key_usage"] = [_EKU_NAMES.get(o, o.dotted_string) for o in eku]

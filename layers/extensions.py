@@ -53,7 +53,7 @@ def extensions_of(context: str, optional: bool = False) -> list:
     hellos, whose extensions block may be absent altogether (RFC 5246 section 7.4.1.2)."""
     length = (OptionalLenField if optional else FieldLenField)("extensions_len", None, length_of="extensions")
     return [length, PacketListField("extensions", [], CONTEXTS[context],
-                                    length_from=lambda pkt: pkt.extensions_len)]
+                                    length_from=lambda pkt: pkt.extensions_len, max_count=0xFFFF)]
 
 
 # -- bodies -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import struct
 from typing import Any
 
 from scapy.fields import Field, FieldLenField, FieldListField, PacketListField, StrLenField
+from scapy.error import Scapy_Exception
 from scapy.packet import Packet
 
 
@@ -65,18 +66,43 @@ def vector(name: str, length_fmt: str, default: bytes = b"") -> list:
     return [_length(name, length_fmt), StrLenField(name, default, length_from=_length_from(name))]
 
 
+# The most items a vector can hold: its length prefix's maximum (scapy stops lists at 100 items
+# by default, which real CipherSuite and CA name lists exceed).
+_MAX_ITEMS = {"B": 0xFF, "!H": 0xFFFF, "3": 0xFFFFFF, "!I": 0xFFFFFFFF}
+
+
 def vector_of(name: str, item: Field, length_fmt: str = "!H", default: list | None = None) -> list:
     """A vector of fixed-size items (``NamedGroup named_group_list<2..2^16-1>``)."""
     return [_length(name, length_fmt),
-            FieldListField(name, list(default or []), item, length_from=_length_from(name))]
+            FieldListField(name, list(default or []), item, length_from=_length_from(name),
+                           max_count=_MAX_ITEMS[length_fmt])]
 
 
 def packets_of(name: str, cls: type[Packet], length_fmt: str = "!H") -> list:
     """A vector of structures (``KeyShareEntry client_shares<0..2^16-1>``)."""
-    return [_length(name, length_fmt), PacketListField(name, [], cls, length_from=_length_from(name))]
+    return [_length(name, length_fmt), PacketListField(name, [], cls, length_from=_length_from(name),
+                                                       max_count=_MAX_ITEMS[length_fmt])]
 
 
-class TLSPacket(Packet):
+class MalformedLayer(ValueError):
+    """Bytes that end or break inside a field: the one error dissecting a layer raises."""
+
+
+class Layer(Packet):
+    """Base of every certlab layer: dissection that runs out of bytes, or meets a value a field
+    cannot hold, raises MalformedLayer (not struct.error or IndexError)."""
+
+    def do_dissect(self, s: bytes) -> bytes:
+        try:
+            return super().do_dissect(s)
+        except MalformedLayer:
+            raise
+        except (struct.error, IndexError, TypeError, OverflowError, UnicodeDecodeError, ValueError,
+                Scapy_Exception) as exc:
+            raise MalformedLayer(f"{self.name}: malformed or truncated ({exc})") from None
+
+
+class TLSPacket(Layer):
     """Base for TLS structures: nothing below the structure's own fields belongs to it.
 
     Used for list elements; whatever follows an element is the next element.
@@ -86,12 +112,12 @@ class TLSPacket(Packet):
         return b"", s
 
 
-class Body(Packet):
+class Body(Layer):
     """Base for a message or extension body: trailing bytes stay in the body (as Raw), so
     a body with extra data still round-trips byte for byte."""
 
 
-class LengthDelimitedHeader(Packet):
+class LengthDelimitedHeader(Layer):
     """A header whose last field gives the byte length of its body (the payload).
 
     Subclasses name that field in ``length_field`` and its width in bytes in ``length_size``;

@@ -13,6 +13,7 @@ from scapy.fields import (BitField, ByteEnumField, FieldLenField, FieldListField
                           ShortEnumField, StrField, StrLenField, XBitField,
                           XStrLenField, X3BytesField)
 from scapy.packet import Packet, Raw
+from layers.fields import Layer
 
 from layers.alert import Alert, ApplicationData, ChangeCipherSpec, Heartbeat
 from layers.handshake import Handshake
@@ -31,7 +32,7 @@ def _fragment_cls(pkt: Packet, lst: list, cur: Packet | None, remain: bytes) -> 
     return _FRAGMENT_CLASSES.get(pkt.type, Raw)
 
 
-class TLSPlaintext(Packet):
+class TLSPlaintext(Layer):
     """``struct { ContentType type; ProtocolVersion legacy_record_version; uint16 length;
     opaque fragment[length]; }``. The fragment field is named ``messages`` (scapy's
     ``Packet.fragment()`` takes the RFC's name): the messages of the record's content type."""
@@ -40,13 +41,13 @@ class TLSPlaintext(Packet):
                    ShortEnumField("legacy_record_version", 0x0303, VERSION_NAMES),
                    FieldLenField("length", None, length_of="messages"),
                    PacketListField("messages", [], next_cls_cb=_fragment_cls,
-                                   length_from=lambda p: p.length)]
+                                   length_from=lambda p: p.length, max_count=0xFFFF)]
 
     def guess_payload_class(self, payload: bytes) -> type[Packet]:
         return guess_record_class(payload)
 
 
-class TLSCiphertext(Packet):
+class TLSCiphertext(Layer):
     """A protected record: ``opaque_type`` is what the wire shows (23 in TLS 1.3)."""
     name = "TLSCiphertext"
     fields_desc = [ByteEnumField("opaque_type", ContentType.application_data, CONTENT_TYPE_NAMES),
@@ -58,7 +59,7 @@ class TLSCiphertext(Packet):
         return guess_record_class(payload)
 
 
-class TLSInnerPlaintext(Packet):
+class TLSInnerPlaintext(Layer):
     """RFC 8446 section 5.2: ``content || ContentType type || uint8 zeros[length_of_padding]``.
 
     Dissect with ``TLSInnerPlaintext.from_decrypted(plaintext)``, which finds the type byte
@@ -80,7 +81,7 @@ class TLSInnerPlaintext(Packet):
         return bytes(self.content) + bytes([self.type]) + bytes(self.zeros)
 
 
-class SSLv2Record(Packet):
+class SSLv2Record(Layer):
     """SSLv2 two-byte record header (high bit set) followed by the message."""
     name = "SSLv2 record"
     fields_desc = [BitField("is_two_byte", 1, 1), XBitField("length", None, 15)]
@@ -98,7 +99,7 @@ class SSLv2Record(Packet):
         return SSLv2ClientHello if payload[:1] == b"\x01" else Raw
 
 
-class SSLv2ClientHello(Packet):
+class SSLv2ClientHello(Layer):
     name = "SSLv2 CLIENT-HELLO"
     fields_desc = [ByteEnumField("msg_type", 1, {1: "client_hello"}),
                    ShortEnumField("version", 0x0301, VERSION_NAMES),
@@ -106,7 +107,7 @@ class SSLv2ClientHello(Packet):
                    FieldLenField("session_id_length", None, length_of="session_id"),
                    FieldLenField("challenge_length", None, length_of="challenge"),
                    FieldListField("cipher_specs", [], X3BytesField("cipher_spec", 0),
-                                  length_from=lambda p: p.cipher_specs_length),
+                                  length_from=lambda p: p.cipher_specs_length, max_count=0xFFFF),
                    StrLenField("session_id", b"", length_from=lambda p: p.session_id_length),
                    StrLenField("challenge", b"\x00" * 16, length_from=lambda p: p.challenge_length)]
 

@@ -88,6 +88,8 @@ class RecordProtection:
             nonce, ct = self._xor_nonce(), fragment
         else:
             nonce, ct = self.iv + fragment[:8], fragment[8:]
+        if len(ct) < self.params.tag_len:
+            raise ValueError("record shorter than its authentication tag")
         aad = self._aad12(content_type, record_version, len(ct) - self.params.tag_len)
         return self._aead_obj.decrypt(nonce, ct, aad)
 

@@ -1,0 +1,169 @@
+"""Property-based fuzzing (hypothesis): every layer's dissector, handshake parsing with any hint,
+the record/handshake reassembly, the key-log parser, and ``certlab dissect``/``diagnose`` on
+mutated real captures (the reference captures in pcaps/). Nothing may raise except the lab's own
+typed errors (MalformedLayer, KeyLogError, InputError); no input may take more than a second
+(hypothesis' deadline); length fields claiming 16 MiB must not make anything allocate that much.
+Crashers found so far are kept as explicit examples."""
+from __future__ import annotations
+
+import inspect
+import os
+import random
+import tracemalloc
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings, strategies as st
+from scapy.packet import Packet
+
+import layers
+import layers.extensions
+from lab import diagnose, report
+from lab.crypto.keylog import KeyLog, KeyLogError
+from lab.dissect import InputError, dissect
+from lab.engine.recordstream import MAX_RECORD, Problem, Record, RecordStream, Unit
+from layers.fields import LengthDelimitedHeader, MalformedLayer
+from layers.handshake import Hint, parse_handshake
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The seed corpus: the reference captures; CERTLAB_FUZZ_SEEDS names another folder of captures
+# (a matrix's pcaps/) for a longer run, CERTLAB_FUZZ_EXAMPLES the number of examples per test.
+SEED_DIR = os.environ.get("CERTLAB_FUZZ_SEEDS") or os.path.join(ROOT, "pcaps")
+SEEDS = sorted(os.path.join(SEED_DIR, f) for f in os.listdir(SEED_DIR) if f.endswith(".pcapng"))
+LAYERS = sorted({c for m in (layers, layers.extensions) for c in vars(m).values()
+                 if inspect.isclass(c) and issubclass(c, Packet) and c.__module__.startswith("layers")
+                 and c is not LengthDelimitedHeader}, key=lambda c: c.__name__)
+FAST = settings(max_examples=int(os.environ.get("CERTLAB_FUZZ_EXAMPLES", "150")), deadline=1000,
+                suppress_health_check=[HealthCheck.too_slow], database=None)
+
+
+@FAST
+@given(cls=st.sampled_from(LAYERS), data=st.binary(max_size=700))
+@example(cls=layers.CertificateRequest12, data=b"\x01\x01\x00\xc8" + b"\x04\x03" * 100)  # > 100 items
+@example(cls=layers.Handshake, data=b"\x01\xff\xff\xff")
+def test_every_layer_dissects_or_says_malformed(cls, data: bytes) -> None:
+    try:
+        pkt = cls(data)
+    except MalformedLayer:
+        return
+    bytes(pkt)
+    pkt.summary()
+
+
+HINTS = st.builds(Hint, st.sampled_from([None, 0x0300, 0x0301, 0x0303, 0x0304]),
+                  st.sampled_from([None, "rsa", "dhe", "ecdhe", "dh_anon", "psk", "tls13"]))
+
+
+@FAST
+@given(msg_type=st.integers(0, 255), body=st.binary(max_size=600), hint=HINTS)
+def test_parse_handshake_any_type_any_hint(msg_type: int, body: bytes, hint: Hint) -> None:
+    wire = bytes([msg_type]) + len(body).to_bytes(3, "big") + body
+    try:
+        parse_handshake(wire, hint).summary()
+    except MalformedLayer:
+        pass
+
+
+def _records_from(data: bytes) -> bytes:
+    """Random bytes framed as plausible records, so the stream gets past the first header."""
+    out, i = b"", 0
+    while i < len(data):
+        n = data[i] % 64
+        out += bytes([20 + data[i] % 5, 3, 3]) + n.to_bytes(2, "big") + data[i + 1:i + 1 + n].ljust(n, b"\0")
+        i += 1 + n
+    return out
+
+
+@FAST
+@given(data=st.binary(max_size=2000), framed=st.booleans(), cuts=st.lists(st.integers(0, 2000), max_size=8),
+       tls13=st.booleans())
+def test_record_stream_any_bytes_any_chunking(data: bytes, framed: bool, cuts: list[int], tls13: bool) -> None:
+    wire = _records_from(data) if framed else data
+    stream = RecordStream(tls13)
+    stream.protected = tls13 and len(data) % 2 == 0
+    bounds = sorted({0, len(wire), *[c % (len(wire) + 1) for c in cuts]})
+    for a, b in zip(bounds, bounds[1:]):
+        for item in stream.feed(wire[a:b]):
+            assert isinstance(item, (Record, Unit, Problem))
+        assert stream.pending <= MAX_RECORD + 5
+
+
+@FAST
+@given(text=st.text(max_size=400))
+@example(text="CLIENT_RANDOM zz 00")
+def test_keylog_parser_raises_only_its_error(text: str) -> None:
+    try:
+        KeyLog.parse(text)
+    except KeyLogError:
+        pass
+
+
+def _mutate(data: bytes, rnd: random.Random) -> bytes:
+    b = bytearray(data)
+    for _ in range(rnd.randint(1, 4)):
+        op, i = rnd.randrange(4), rnd.randrange(len(b))
+        if op == 0:
+            b[i] ^= 1 << rnd.randrange(8)
+        elif op == 1:
+            del b[i:]
+            if not b:
+                b = bytearray(data[:1])
+        elif op == 2:
+            b[i:i] = bytes(rnd.getrandbits(8) for _ in range(rnd.randint(1, 64)))
+        else:
+            j = rnd.randrange(len(b))
+            b[i:i] = b[j:j + rnd.randint(1, 300)]
+    return bytes(b)
+
+
+@settings(max_examples=int(os.environ.get("CERTLAB_FUZZ_EXAMPLES", "150")), deadline=1000, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(seed=st.sampled_from(SEEDS), salt=st.integers(0, 2**32 - 1))
+@example(seed=os.path.join(ROOT, "pcaps", "tls12-ecdhe-client-auth.pcapng"), salt=28108)
+def test_dissect_and_diagnose_mutated_captures(seed: str, salt: int, tmp_path_factory) -> None:
+    with open(seed, "rb") as fh:
+        data = _mutate(fh.read(), random.Random(salt))
+    path = str(tmp_path_factory.mktemp("fuzz") / "mutated.pcapng")
+    with open(path, "wb") as fh:
+        fh.write(data)
+    try:
+        result = dissect(path)
+    except InputError:
+        return
+    report.to_text(result)
+    report.to_json(result)
+    diagnose.to_text(result, diagnose.diagnose(result))
+
+
+@pytest.mark.parametrize("wire", [
+    b"\x16\x03\x03\xff\xff" + b"\x01",                                   # a record claiming 64 KiB
+    b"\x16\x03\x03\x00\x08" + b"\x01\xff\xff\xff" + b"\x03\x03\x00\x00",   # a handshake claiming 16 MiB
+    b"\x16\x03\x03\x00\x30" + b"\x01\x00\x00\x2c\x03\x03" + b"\x00" * 32 + b"\x00\xff\xfe\x00\x01",  # suites 64 KiB
+])
+def test_length_claims_allocate_nothing_of_the_kind(wire: bytes) -> None:
+    tracemalloc.start()
+    try:
+        stream = RecordStream()
+        for _ in range(200):   # the same lie again and again
+            items = list(stream.feed(wire))
+            for item in items:
+                if isinstance(item, Unit) and item.content_type == 22:
+                    try:
+                        parse_handshake(item.data)
+                    except MalformedLayer:
+                        pass
+            if stream.dead:
+                stream = RecordStream()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, f"peak {peak} bytes"
+
+
+def test_short_aead_record_is_a_decrypt_error() -> None:
+    """Crasher (mutated nginx capture): a TLS 1.2 GCM record shorter than its nonce and tag."""
+    from lab.crypto.record import RecordDecryptError
+    from lab.crypto.derive import tls12_protections
+    from lab.crypto.suites import suite
+    client, _ = tls12_protections(0x0303, suite(0xC02F), b"\x01" * 48, b"\x02" * 32, b"\x03" * 32, False)
+    with pytest.raises(RecordDecryptError):
+        client.decrypt(23, 0x0303, b"\x00" * 10)
