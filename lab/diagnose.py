@@ -30,7 +30,8 @@ def client_chain(c: ConnectionInfo) -> list[bytes]:
     chain: list[bytes] = []
     for m in c.messages:
         if m.direction == "client" and m.kind == "handshake" and m.type == H.certificate and m.layer:
-            chain = [bytes(e.cert_data) for e in getattr(m.layer.payload, "certificate_list", [])]
+            chain = [bytes(e.cert_data) for e in getattr(m.layer.payload, "certificate_list", [])
+                     if hasattr(e, "cert_data")]   # a truncated entry stays Raw
     return chain
 
 

@@ -11,6 +11,7 @@ from lab.explain import (Check, Step, _app_step, _cert_facts, _cv_check, _msgs, 
                          _server_cert_check, _transcript_before)
 from lab.runner import Run, Setup
 from layers.registry import HandshakeType as H
+from layers.extensions import extensions_in
 
 
 def steps13(run: Run, setup: Setup, ms: list[MessageInfo]) -> list[Step]:
@@ -23,7 +24,7 @@ def steps13(run: Run, setup: Setup, ms: list[MessageInfo]) -> list[Step]:
     sfin = _msgs(ms, "server", H.finished)[0]
     ccert, ccv = _msgs(ms, "client", H.certificate)[0], _msgs(ms, "client", H.certificate_verify)[0]
     cfin = _msgs(ms, "client", H.finished)[0]
-    share = next(e.payload.server_share for e in sh.layer.payload.extensions if e.extension_type == 51)
+    share = next(e.payload.server_share for e in extensions_in(sh.layer.payload) if e.extension_type == 51)
     shared = eng.shares[share.group].shared_secret(bytes(share.key_exchange))
     schedule = tls13.KeySchedule(hash_name)
     c_hs, s_hs = schedule.handshake(shared, _transcript_before(ms, sh, True) + sh.raw)

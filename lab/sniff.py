@@ -140,7 +140,7 @@ class LiveSession:
             return (f"server asks for a client certificate{enc}; CA names: "
                     + ("; ".join(cas[:3]) + (f" (+{len(cas) - 3})" if len(cas) > 3 else "") if cas else "none"))
         if m.kind == "handshake" and m.type == H.certificate and m.direction == "client" and m.layer is not None:
-            entries = list(getattr(m.layer.payload, "certificate_list", []))
+            entries = [e for e in getattr(m.layer.payload, "certificate_list", []) if hasattr(e, "cert_data")]
             if not entries:
                 return f"client sends an EMPTY Certificate{enc}"
             from lab import x509view

@@ -56,6 +56,12 @@ def extensions_of(context: str, optional: bool = False) -> list:
                                     length_from=lambda pkt: pkt.extensions_len, max_count=0xFFFF)]
 
 
+def extensions_in(body) -> list:
+    """The extensions of a message body that parsed: a truncated tail of the list (kept as Raw,
+    so the message still round-trips) is left out."""
+    return [e for e in getattr(body, "extensions", None) or [] if hasattr(e, "extension_type")]
+
+
 # -- bodies -------------------------------------------------------------------------------
 
 class ServerName(TLSPacket):

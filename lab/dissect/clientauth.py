@@ -14,6 +14,7 @@ from lab.crypto.prf import digest
 from lab.dissect import describe
 from lab.dissect.model import ConnectionInfo, MessageInfo
 from layers.registry import ExtensionType as E, HandshakeType as H
+from layers.extensions import extensions_in
 
 if TYPE_CHECKING:
     from lab.dissect.decoder import HandshakeState
@@ -33,7 +34,7 @@ class ClientAuthTracker:
         self.last_request: dict[str, Any] | None = None
 
     def client_hello(self, body: Packet, encrypted: bool) -> None:
-        if any(e.extension_type == E.post_handshake_auth for e in body.extensions):
+        if any(e.extension_type == E.post_handshake_auth for e in extensions_in(body)):
             self.pha_offered = True
 
     def _when(self, hs: "HandshakeState", main_done_client: bool, body: Packet) -> str:

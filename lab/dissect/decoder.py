@@ -17,6 +17,7 @@ from lab.crypto.suites import SuiteParams, suite
 from lab.crypto import tls13
 from lab.crypto.prf import digest
 from lab.dissect import describe
+from lab.engine.state import MALFORMED
 from lab.dissect.clientauth import ClientAuthTracker
 from lab.crypto.derive import session_hash, tls12_master_from_premaster, tls12_protections, tls13_protection
 from lab.dissect.keys import KeySource
@@ -26,6 +27,7 @@ from layers.alert import Alert, ApplicationData, ChangeCipherSpec, Heartbeat
 from layers.handshake import Hint, parse_handshake
 from layers.record import SSLv2Record
 from layers.registry import HandshakeType as H, ExtensionType as E
+from layers.extensions import extensions_in
 
 CLIENT, SERVER = 0, 1
 
@@ -170,6 +172,14 @@ class ConnectionDecoder:
         msg = MessageInfo(DIRECTIONS[d], "handshake", t, name, encrypted, frame, layer, raw,
                           describe.handshake_fields(name, body))
         self._add(msg)
+        try:
+            self._interpret(d, t, body, msg, raw, encrypted, frame)
+        except MALFORMED as exc:   # a message that parsed but does not hold together (fuzzed, forged)
+            self.info.note(f"frame {frame}: could not interpret {name} ({type(exc).__name__}: {str(exc)[:80]})")
+
+    def _interpret(self, d: int, t: int, body: Packet | None, msg: MessageInfo, raw: bytes, encrypted: bool,
+                   frame: int) -> None:
+        name = msg.name
         if body is None or isinstance(body, Raw) and t not in (H.hello_request, H.server_hello_done,
                                                                  H.end_of_early_data):
             self._plain_transcript(t, raw)
@@ -213,7 +223,7 @@ class ConnectionDecoder:
         hs = self.hs = HandshakeState(client_random=bytes(body.random),
                                       offered_session_id=bytes(body.legacy_session_id))
         hs.transcript += raw
-        for ext in body.extensions:
+        for ext in extensions_in(body):
             t = ext.extension_type
             if t == E.extended_master_secret:
                 hs.offered_ems = True
@@ -231,7 +241,7 @@ class ConnectionDecoder:
         hs = self.hs
         version = body.legacy_version
         ext_types = set()
-        for ext in body.extensions:
+        for ext in extensions_in(body):
             ext_types.add(ext.extension_type)
             if ext.extension_type == E.supported_versions and hasattr(ext.payload, "selected_version"):
                 version = ext.payload.selected_version

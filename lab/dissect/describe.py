@@ -10,6 +10,7 @@ from lab import x509view
 from layers.registry import (ALERT_NAMES, CIPHER_SUITE_NAMES, EXTENSION_NAMES, HANDSHAKE_NAMES,
                              VERSION_LABELS, name_of,
                              AlertDescription, SignatureScheme)
+from layers.extensions import extensions_in
 
 _WS_OVERRIDES = {"client_key_exchange": "Client Key Exchange", "hello_retry_request": "Hello Retry Request",
                  "application_data": "Application Data", "change_cipher_spec": "Change Cipher Spec",
@@ -83,10 +84,10 @@ def handshake_fields(name: str, body: Packet | None) -> dict[str, Any]:
         if name == "client_hello":
             out["version"] = version_label(body.legacy_version)
             out["cipher_suites"] = [suite_name(c) for c in body.cipher_suites]
-            out["extensions"] = extensions_summary(body.extensions)
+            out["extensions"] = extensions_summary(extensions_in(body))
         elif name in ("server_hello", "hello_retry_request"):
             out["cipher_suite"] = suite_name(body.cipher_suite)
-            out["extensions"] = extensions_summary(body.extensions)
+            out["extensions"] = extensions_summary(extensions_in(body))
         elif name == "certificate":
             entries = body.certificate_list
             out["certificates"] = [x509view.summary(e.cert_data) for e in entries]
@@ -113,8 +114,8 @@ def certificate_request_facts(body: Packet) -> dict[str, Any]:
         out["certificate_authorities"] = [x509view.dn_string(d.dn) for d in body.certificate_authorities]
     if hasattr(body, "certificate_request_context"):
         out["certificate_request_context"] = bytes(body.certificate_request_context).hex()
-        out["extensions"] = extensions_summary(body.extensions)
-        for ext in body.extensions:
+        out["extensions"] = extensions_summary(extensions_in(body))
+        for ext in extensions_in(body):
             b = ext.payload
             if ext.extension_type == 13 and hasattr(b, "supported_signature_algorithms"):
                 out["signature_algorithms"] = [scheme_name(s) for s in b.supported_signature_algorithms]

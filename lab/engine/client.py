@@ -22,7 +22,7 @@ from lab.crypto.derive import tls13_protection
 from lab.crypto.record import RecordProtection
 from lab.engine.endpoint import Endpoint, Event
 from lab.engine.recordstream import RecordStream
-from lab.engine.state import EngineError, HandshakeKeys
+from lab.engine.state import MALFORMED, EngineError, HandshakeKeys
 from lab.engine.schemes import choose_scheme
 from layers.certificate import (ASN1Cert, Certificate12, Certificate13, CertificateEntry, CertificateVerify,
                                 CertificateVerifyLegacy)
@@ -34,6 +34,7 @@ from layers.handshake import Handshake, Hint, parse_handshake
 from layers.hello import ClientHello
 from layers.keyexchange import ClientKeyExchangeDH, ClientKeyExchangeECDH, ClientKeyExchangeRSA
 from layers.registry import HANDSHAKE_NAMES, ExtensionType as E, HandshakeType as H
+from layers.extensions import extensions_in
 
 SUITES_13 = (0x1301, 0x1302, 0x1303)
 SUITES_12 = (0xC02F, 0xC02B, 0xC030, 0xC02C, 0xCCA8, 0xCCA9, 0x009E, 0x009F, 0x009C, 0x009D)
@@ -127,7 +128,7 @@ class ClientEngine(Endpoint):
             self.shares = {}
         groups = cfg.key_share_groups
         if self.hrr is not None:
-            sel = [e.payload for e in self.hrr.payload.extensions if e.extension_type == E.key_share]
+            sel = [e.payload for e in extensions_in(self.hrr.payload) if e.extension_type == E.key_share]
             groups = (sel[0].selected_group,) if sel else groups
         exts = []
         if cfg.server_name:
@@ -152,7 +153,7 @@ class ClientEngine(Endpoint):
             exts.append(ExtensionCH() / KeyShareCH(client_shares=[
                 KeyShareEntry(group=g, key_exchange=self.shares[g].public) for g in groups]))
             if self.hrr is not None:
-                cookie = [e.payload for e in self.hrr.payload.extensions if e.extension_type == E.cookie]
+                cookie = [e.payload for e in extensions_in(self.hrr.payload) if e.extension_type == E.cookie]
                 if cookie:
                     exts.append(ExtensionCH() / Cookie(cookie=cookie[0].cookie))
             if cfg.offer_pha:
@@ -281,8 +282,9 @@ class ClientEngine(Endpoint):
         ev = Event("handshake", name, t, msg, raw, encrypted)
         try:
             self._process(t, msg, body, raw)
-        except EngineError as exc:
-            self.notes.append(str(exc))
+        except MALFORMED as exc:
+            self.notes.append(str(exc) if isinstance(exc, EngineError) else
+                              f"could not use the server's {name} ({type(exc).__name__}: {str(exc)[:80]})")
         return ev
 
     def _process(self, t: int, msg: Packet, body: Packet, raw: bytes) -> None:
@@ -334,7 +336,7 @@ class ClientEngine(Endpoint):
         k = self.k
         version = body.legacy_version
         share = None
-        for e in body.extensions:
+        for e in extensions_in(body):
             if e.extension_type == E.supported_versions:
                 version = e.payload.selected_version
             elif e.extension_type == E.key_share:
@@ -352,7 +354,7 @@ class ClientEngine(Endpoint):
             self.inbound.protected = self.inbound.tls13 = True
             self.inbound.cipher = server
         else:
-            k.ems = self.config.ems and any(e.extension_type == E.extended_master_secret for e in body.extensions)
+            k.ems = self.config.ems and any(e.extension_type == E.extended_master_secret for e in extensions_in(body))
             k.session_id = bytes(body.legacy_session_id)
             sess = self.config.session
             offered = self._ticket_sid if sess is not None and sess.ticket else (sess.session_id if sess else b"")

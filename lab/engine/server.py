@@ -22,10 +22,10 @@ from lab.crypto.suites import suite
 from lab.engine.endpoint import Endpoint, Event
 from lab.engine.recordstream import RecordStream
 from lab.engine.schemes import choose_scheme
-from lab.engine.state import EngineError, HandshakeKeys
+from lab.engine.state import MALFORMED, EngineError, HandshakeKeys
 from layers.certificate import (ASN1Cert, Certificate12, Certificate13, CertificateEntry, CertificateRequest12,
                                 CertificateRequest13, CertificateVerify)
-from layers.extensions import (CertificateAuthorities, DistinguishedName, ExtensionCR, ExtensionHRR,
+from layers.extensions import (extensions_in, CertificateAuthorities, DistinguishedName, ExtensionCR, ExtensionHRR,
                                ExtensionSH, KeyShareEntry, KeyShareHRR, KeyShareSH, RenegotiationInfo, SelectedPsk,
                                SignatureAlgorithms, SupportedVersionsSH)
 from layers.finished import EncryptedExtensions, Finished, HelloRequest, ServerHelloDone
@@ -104,7 +104,7 @@ class ServerEngine(Endpoint):
 
     @staticmethod
     def _extension(body: Packet, ext_type: int):
-        for e in getattr(body, "extensions", []):
+        for e in extensions_in(body):
             if e.extension_type == ext_type:
                 return e.payload if e.payload else True
         return None
@@ -273,8 +273,9 @@ class ServerEngine(Endpoint):
         ev = Event("handshake", HANDSHAKE_NAMES.get(t, f"handshake_{t}"), t, msg, raw, encrypted)
         try:
             self._client_message(t, msg, body, raw)
-        except (EngineError, kx.KeyExchangeError, ValueError) as exc:
-            self.notes.append(str(exc))
+        except MALFORMED as exc:   # KeyExchangeError is a ValueError
+            self.notes.append(str(exc) if isinstance(exc, (EngineError, kx.KeyExchangeError)) else
+                              f"could not use the client's {ev.name} ({type(exc).__name__}: {str(exc)[:80]})")
         return ev
 
     def _client_message(self, t: int, msg: Packet, body: Packet, raw: bytes) -> None:

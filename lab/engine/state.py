@@ -16,6 +16,11 @@ class EngineError(Exception):
     """The handshake cannot continue (a missing parameter, an unusable server message)."""
 
 
+# What a message that parsed but does not hold together raises when it is used (a truncated list
+# element kept as Raw, a value out of range): reported as a note, never let out.
+MALFORMED = (EngineError, AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError)
+
+
 @dataclass
 class HandshakeKeys:
     version: int = 0x0303
