@@ -94,6 +94,16 @@ def execute_server(sc: Scenario, setup: Setup, client: ClientPeer, *, timeout: f
                        dh_parameters=_dh_parameters(setup), **dict(sc.client))
     transport = transport or ListeningTransport()
     run = ServerRun(ServerEngine(cfg), transport, timeout)
+    try:
+        return _serve_client(sc, setup, client, run, transport, accept_timeout)
+    except BaseException:   # Ctrl-C/SIGTERM: the client program must not outlive the run
+        client.stop()
+        transport.close()
+        raise
+
+
+def _serve_client(sc: Scenario, setup: Setup, client: ClientPeer, run: ServerRun, transport: ListeningTransport,
+                  accept_timeout: float) -> tuple[dict, ServerRun]:
     eng = run.engine
     client.start(transport.port)
     if not transport.accept(accept_timeout):
@@ -120,7 +130,7 @@ def execute_server(sc: Scenario, setup: Setup, client: ClientPeer, *, timeout: f
         elif isinstance(step, Negotiate):
             if eng.tls13 and eng.group is None:
                 offered = eng._client_groups()
-                group = next((g for g in cfg.groups if g in offered), None)
+                group = next((g for g in eng.config.groups if g in offered), None)
                 if group is None:
                     run.observed = {"outcome": "error", "reason": "no key-share group in common with the client"}
                     break

@@ -42,9 +42,12 @@ class TcpdumpCapture:
             ready.set()
 
         threading.Thread(target=reader, daemon=True).start()
-        if not ready.wait(self.timeout) or self.proc.poll() is not None:
+        try:
+            if not ready.wait(self.timeout) or self.proc.poll() is not None:
+                raise CaptureUnavailable("tcpdump did not start: " + " ".join(self.stderr[-2:]))
+        except BaseException:   # including Ctrl-C while waiting: never leave the sniffer running
             self._stop()
-            raise CaptureUnavailable("tcpdump did not start: " + " ".join(self.stderr[-2:]))
+            raise
         return self
 
     def _stop(self) -> None:

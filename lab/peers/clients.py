@@ -42,6 +42,7 @@ class ClientPeer:
     _thread: threading.Thread | None = None
     _release: threading.Event = field(default_factory=threading.Event)
     lacks: ClassVar[dict[str, str]] = {}   # scenario tag -> why this client cannot run it
+    _process: ManagedProcess | None = None
 
     def supports(self, mode: str) -> bool:
         return True   # a client has no server mode: every request is the scenario's to make
@@ -49,6 +50,12 @@ class ClientPeer:
     def release(self) -> None:
         """The server is done with this client: let it see the end of its input."""
         self._release.set()
+
+    def stop(self) -> None:
+        """End the client program now (the run was interrupted)."""
+        self._release.set()
+        if self._process is not None:
+            self._process.stop()
 
     def argv(self, port: int) -> list[str]:
         raise NotImplementedError
@@ -62,6 +69,7 @@ class ClientPeer:
             t0 = time.monotonic()
             prefix = os.path.join(self.workdir, f"{self.name}-client-{port}")
             with ManagedProcess(self.argv(port), prefix, env=self.env(), stdin=True) as proc:
+                self._process = proc
                 try:
                     proc.send(REQUEST)
                     # stdin stays open until the server is done: s_client and gnutls-cli shut the

@@ -77,17 +77,20 @@ class ManagedProcess:
     def __enter__(self) -> "ManagedProcess":
         self._out, self._err = open(self.stdout_path, "wb"), open(self.stderr_path, "wb")
         env = dict(os.environ, **(self.env or {}))
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE if self.want_stdin else subprocess.DEVNULL,
-                                     stdout=self._out, stderr=self._err, env=env, cwd=self.cwd,
-                                     start_new_session=True)
-        if self.port is not None:
-            deadline = time.monotonic() + self.ready_timeout
-            while not listening(self.port):
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise PeerUnavailable(f"{os.path.basename(self.argv[0])} did not listen on port "
-                                          f"{self.port}: {self.log_tail()}")
-                time.sleep(0.02)
+        try:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE if self.want_stdin else subprocess.DEVNULL,
+                                         stdout=self._out, stderr=self._err, env=env, cwd=self.cwd,
+                                         start_new_session=True)
+            if self.port is not None:
+                deadline = time.monotonic() + self.ready_timeout
+                while not listening(self.port):
+                    if self.proc.poll() is not None or time.monotonic() > deadline:
+                        raise PeerUnavailable(f"{os.path.basename(self.argv[0])} did not listen on port "
+                                              f"{self.port}: {self.log_tail()}")
+                    time.sleep(0.02)
+        except BaseException:   # not ready, or Ctrl-C/SIGTERM while waiting: the `with` never starts
+            self.stop()
+            raise
         return self
 
     def send(self, data: bytes) -> None:
