@@ -114,19 +114,14 @@ class Run:
                                  "reason": f"the server kept sending for {wait:g} s ({len(seen)} messages) "
                                            "without what this step waits for"}
                 return seen
-            if self.backlog:
-                events, self.backlog = self.backlog, []
-            else:
-                data = self.transport.recv(max(0.01, deadline - time.monotonic()))
-                if data is None:
-                    if names:
-                        self.observed = {"outcome": "timeout", "when": when or self.phase, "waiting_for": list(names)}
-                    return seen
-                if data == b"":
-                    self.observed = {"outcome": "closed", "when": when or self.phase}
-                    return seen
-                self.flights.append(Flight(False, data, f"server: {label}"))
-                events = self.engine.receive_bytes(data)
+            status, events = next_events(self, deadline, f"server: {label}")
+            if status == "quiet":
+                if names:
+                    self.observed = {"outcome": "timeout", "when": when or self.phase, "waiting_for": list(names)}
+                return seen
+            if status == "closed":
+                self.observed = {"outcome": "closed", "when": when or self.phase}
+                return seen
             seen += events
             for i, ev in enumerate(events):
                 # Empty records (OpenSSL's TLS 1.0 BEAST countermeasure) and "100 Continue" are not answers.
@@ -152,6 +147,21 @@ class Run:
             if not names and any(ev.kind == "application_data" for ev in events):
                 return seen
         return seen
+
+
+def next_events(run: Any, deadline: float, label: str) -> tuple[str, list[Event]]:
+    """The next events of either runner: those left over from the last read, else what the peer
+    sends before ``deadline`` (recorded as a flight). Status "events", "quiet" or "closed"."""
+    if run.backlog:
+        events, run.backlog = run.backlog, []
+        return "events", events
+    data = run.transport.recv(max(0.01, deadline - time.monotonic()))
+    if data is None:
+        return "quiet", []
+    if data == b"":
+        return "closed", []
+    run.flights.append(Flight(run.engine.side == 1, data, label))   # a server engine receives from the client
+    return "events", run.engine.receive_bytes(data)
 
 
 def send_step(step: Any, eng: Any, send: Callable[[bytes, str], None]) -> bool:

@@ -16,7 +16,7 @@ from lab.crypto.kx import KeyExchangeError
 from lab.engine.server import ServerConfig, ServerEngine
 from lab.engine.state import EngineError
 from lab.peers.clients import ClientPeer
-from lab.runner import HTTP_STATUS, Setup, send_step
+from lab.runner import HTTP_STATUS, Setup, next_events, send_step
 from lab.scenario import Negotiate, ReadUntil, Scenario, SendAlert
 from lab.transport import ListeningTransport
 
@@ -48,19 +48,14 @@ class ServerRun:
                 self.observed = {"outcome": "timeout", "waiting_for": list(names),
                                  "reason": f"the client kept sending for {self.timeout:g} s without it"}
                 return seen
-            if self.backlog:
-                events, self.backlog = self.backlog, []
-            else:
-                data = self.transport.recv(max(0.01, deadline - time.monotonic()))
-                if data is None:
-                    if names:
-                        self.observed = {"outcome": "timeout", "waiting_for": list(names)}
-                    return seen
-                if data == b"":
-                    self.observed = {"outcome": "closed"}
-                    return seen
-                self.flights.append(Flight(True, data, f"client: {label}"))
-                events = self.engine.receive_bytes(data)
+            status, events = next_events(self, deadline, f"client: {label}")
+            if status == "quiet":
+                if names:
+                    self.observed = {"outcome": "timeout", "waiting_for": list(names)}
+                return seen
+            if status == "closed":
+                self.observed = {"outcome": "closed"}
+                return seen
             for i, ev in enumerate(events):
                 seen.append(ev)
                 if ev.kind == "problem" and ev.level == 2:
