@@ -16,7 +16,7 @@ from lab.crypto import prf
 from lab.crypto.asym import cv13_content, decrypt_premaster, verify
 from lab.dissect import dissect
 from lab.dissect.describe import handshake_fields, scheme_name, suite_name
-from lab.dissect.model import MessageInfo
+from lab.dissect.model import MessageInfo, transcript_before
 from lab.engine.client import ClientConfig, ClientEngine
 from lab.runner import Run, Setup, send_step, write_capture
 from lab.scenario import ReadUntil, Send, SendAppData, SendCCS
@@ -78,19 +78,6 @@ def record_handshake(setup: Setup, port: int, kx: str, pcap: str, timeout: float
 
 def _msgs(messages: list[MessageInfo], direction: str, *types: int) -> list[MessageInfo]:
     return [m for m in messages if m.direction == direction and m.kind == "handshake" and m.type in types]
-
-
-def _transcript_before(messages: list[MessageInfo], target: MessageInfo, tls13_: bool = False) -> bytes:
-    """The handshake messages before ``target``: the bytes a Finished or CertificateVerify covers.
-    A TLS 1.2 NewSessionTicket counts (RFC 5077 3.3); TLS 1.3 tickets come after the handshake."""
-    skip = (H.hello_request, H.key_update) + ((H.new_session_ticket,) if tls13_ else ())
-    out = b""
-    for m in messages:
-        if m is target:
-            return out
-        if m.kind == "handshake" and m.type not in skip:
-            out += m.raw
-    return out
 
 
 def _cert_facts(msg: MessageInfo, who: str) -> list[str]:
@@ -158,7 +145,7 @@ def _ske_check(k, scert: MessageInfo, ske: list[MessageInfo]) -> list[Check]:
 
 def _cv_check(ms: list[MessageInfo], cv: MessageInfo, client_cert: MessageInfo, tls13_: bool,
               hash_name: str) -> tuple[list[str], Check]:
-    signed = _transcript_before(ms, cv, tls13_)
+    signed = transcript_before(ms, cv, tls13_)
     leaf = x509view.certificate(bytes(client_cert.layer.payload.certificate_list[0].cert_data))
     body = cv.layer.payload
     if tls13_:
@@ -225,8 +212,8 @@ def _steps12(run: Run, setup: Setup, ms: list[MessageInfo]) -> list[Step]:
     facts_cv, cv_check = _cv_check(ms, cv, ccert, False, hash_name)
     steps.append(Step(8, "CertificateVerify", "The client proves it holds the private key of its certificate: it "
                       "signs the handshake so far.", [cv], facts_cv, [cv_check]))
-    fin_c = prf.finished_verify_data(k.version, hash_name, master, b"client finished", _transcript_before(ms, cfin))
-    fin_s = prf.finished_verify_data(k.version, hash_name, master, b"server finished", _transcript_before(ms, sfin))
+    fin_c = prf.finished_verify_data(k.version, hash_name, master, b"client finished", transcript_before(ms, cfin))
+    fin_s = prf.finished_verify_data(k.version, hash_name, master, b"server finished", transcript_before(ms, sfin))
     kb = prf.key_block(k.version, hash_name, master, k.client_random, k.server_random, 2 * (k.params.key_len + 4))
     steps.append(Step(9, "Client ChangeCipherSpec, Finished", "Both sides derive the master secret and session "
                       "keys with the PRF; the client switches to them and sends Finished, the first encrypted "

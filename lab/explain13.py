@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from lab.crypto import prf, tls13
 from lab.dissect.describe import suite_name
-from lab.dissect.model import MessageInfo
+from lab.dissect.model import MessageInfo, transcript_before
 from lab.explain import (Check, Step, _app_step, _cert_facts, _cv_check, _msgs, _request_facts,
-                         _server_cert_check, _transcript_before)
+                         _server_cert_check)
 from lab.runner import Run, Setup
 from layers.registry import HandshakeType as H
 from layers.extensions import extensions_in
@@ -27,10 +27,10 @@ def steps13(run: Run, setup: Setup, ms: list[MessageInfo]) -> list[Step]:
     share = next(e.payload.server_share for e in extensions_in(sh.layer.payload) if e.extension_type == 51)
     shared = eng.shares[share.group].shared_secret(bytes(share.key_exchange))
     schedule = tls13.KeySchedule(hash_name)
-    c_hs, s_hs = schedule.handshake(shared, _transcript_before(ms, sh, True) + sh.raw)
-    c_ap, s_ap = schedule.application(_transcript_before(ms, sfin, True) + sfin.raw)
-    fin_s = tls13.finished_verify_data(hash_name, s_hs, prf.digest(hash_name, _transcript_before(ms, sfin, True)))
-    fin_c = tls13.finished_verify_data(hash_name, c_hs, prf.digest(hash_name, _transcript_before(ms, cfin, True)))
+    c_hs, s_hs = schedule.handshake(shared, transcript_before(ms, sh, True) + sh.raw)
+    c_ap, s_ap = schedule.application(transcript_before(ms, sfin, True) + sfin.raw)
+    fin_s = tls13.finished_verify_data(hash_name, s_hs, prf.digest(hash_name, transcript_before(ms, sfin, True)))
+    fin_c = tls13.finished_verify_data(hash_name, c_hs, prf.digest(hash_name, transcript_before(ms, cfin, True)))
     facts_cv, cv_check = _cv_check(ms, ccv, ccert, True, hash_name)
     return [
         Step(1, "ClientHello (with key shares)", "Unchanged in purpose, but the client already sends its "

@@ -19,7 +19,7 @@ from lab.capture.writer import write_pcapng
 from lab.crypto.prf import digest
 from lab.dissect import DissectResult, dissect
 from lab.dissect.describe import certificate_request_facts, suite_name, version_label
-from lab.dissect.model import ConnectionInfo, MessageInfo
+from lab.dissect.model import ConnectionInfo, MessageInfo, transcript_before
 from lab.runner import Setup, execute
 from lab.scenario import ExpectAlert, ReadUntil, Scenario, Send, SendCCS
 from lab.transport import SocketTransport
@@ -118,7 +118,7 @@ def replay_client_auth(c: ConnectionInfo, host: str, port: int, timeout: float) 
     version = "1.3" if c.version == 0x0304 else "1.2"
     if c.version not in (0x0303, 0x0304):
         raise ReplayError(f"replaying client authentication needs TLS 1.2 or 1.3, not {version_label(c.version)}")
-    old_hash = digest("sha256", _transcript_before(c.messages, cv))
+    old_hash = digest("sha256", transcript_before(c.messages, cv, c.version == 0x0304))
     seen: dict[str, bytes] = {}
 
     def grafted_cv(eng) -> bytes:   # note what a fresh CertificateVerify would have covered
@@ -144,16 +144,6 @@ def replay_client_auth(c: ConnectionInfo, host: str, port: int, timeout: float) 
             "certificate_verify": cv.fields.get("algorithm"), "observed": observed,
             "old_transcript_sha256": old_hash.hex(), "new_transcript_sha256": new_hash.hex(),
             "server_rejected": rejected, "as_required": observed.get("alert") == "decrypt_error"}
-
-
-def _transcript_before(messages: list[MessageInfo], target: MessageInfo) -> bytes:
-    out = b""
-    for m in messages:
-        if m is target:
-            break
-        if m.kind == "handshake" and m.type not in (H.hello_request, H.new_session_ticket):
-            out += m.raw
-    return out
 
 
 def _brief(value: Any) -> str:

@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives import serialization
 
 from lab.capture.synth import Flight, frame_conversation
 from lab.capture.writer import write_pcapng
-from lab.engine.client import ClientConfig, ClientEngine, Event
+from lab.engine.client import ClientConfig, ClientEngine
+from lab.engine.endpoint import Event
 from lab.pki import Pki
 from lab.scenario import (Reconnect, ReadUntil, Scenario, Send, SendAlert, SendAppData, SendCCS, SendRecords,
                           Trigger)

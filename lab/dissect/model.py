@@ -6,6 +6,8 @@ from typing import Any
 
 from scapy.packet import Packet
 
+from layers.registry import HandshakeType as H
+
 DIRECTIONS = ("client", "server")
 
 
@@ -73,3 +75,17 @@ class ConnectionInfo:
     def note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
+
+
+def transcript_before(messages: list[MessageInfo], target: MessageInfo, tls13: bool = False) -> bytes:
+    """The handshake messages before ``target``: the bytes a Finished or CertificateVerify covers.
+    HelloRequest and KeyUpdate never count; a TLS 1.2 NewSessionTicket does (RFC 5077 3.3), a TLS
+    1.3 one comes after the handshake."""
+    skip = (H.hello_request, H.key_update) + ((H.new_session_ticket,) if tls13 else ())
+    out = b""
+    for m in messages:
+        if m is target:
+            break
+        if m.kind == "handshake" and m.type not in skip:
+            out += m.raw
+    return out

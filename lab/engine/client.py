@@ -20,9 +20,9 @@ from lab.crypto import kx, tls13
 from lab.crypto.asym import cv13_content, sign, verify
 from lab.crypto.derive import tls13_protection
 from lab.crypto.record import RecordProtection
-from lab.engine.endpoint import Endpoint, Event
+from lab.engine.endpoint import Endpoint
 from lab.engine.recordstream import RecordStream
-from lab.engine.state import MALFORMED, EngineError, HandshakeKeys
+from lab.engine.state import EngineError, HandshakeKeys
 from lab.engine.schemes import choose_scheme
 from layers.certificate import (ASN1Cert, Certificate12, Certificate13, CertificateEntry, CertificateVerify,
                                 CertificateVerifyLegacy)
@@ -30,10 +30,10 @@ from layers.extensions import (ECPointFormats, ExtensionCH, KeyShareCH, KeyShare
                                RenegotiationInfo, ServerName, ServerNameList, SessionTicketExt, SignatureAlgorithms,
                                SupportedGroups, SupportedVersionsCH, Cookie)
 from layers.finished import Finished
-from layers.handshake import Handshake, Hint, parse_handshake
+from layers.handshake import Handshake
 from layers.hello import ClientHello
 from layers.keyexchange import ClientKeyExchangeDH, ClientKeyExchangeECDH, ClientKeyExchangeRSA
-from layers.registry import HANDSHAKE_NAMES, ExtensionType as E, HandshakeType as H
+from layers.registry import ExtensionType as E, HandshakeType as H
 from layers.extensions import extensions_in
 
 SUITES_13 = (0x1301, 0x1302, 0x1303)
@@ -268,26 +268,7 @@ class ClientEngine(Endpoint):
         elif t == H.finished and not self.tls13:
             self.client_verify_data = raw[4:]
 
-    def _peer_handshake(self, raw: bytes, encrypted: bool) -> Event:
-        hint = Hint(self.k.version if self.k.params else None,
-                    "tls13" if self.tls13 else (self.k.params.kx if self.k.params else None))
-        try:
-            msg = parse_handshake(raw, hint)
-        except Exception as exc:  # a broken server message: report it, keep the bytes
-            self.notes.append(f"server sent a malformed handshake message type {raw[0]} ({type(exc).__name__})")
-            return Event("handshake", f"malformed_{raw[0]}", raw[0], None, raw, encrypted)
-        body, t = msg.payload, raw[0]
-        name = "hello_retry_request" if getattr(body, "is_hello_retry_request", False) else \
-            HANDSHAKE_NAMES.get(t, f"handshake_{t}")
-        ev = Event("handshake", name, t, msg, raw, encrypted)
-        try:
-            self._process(t, msg, body, raw)
-        except MALFORMED as exc:
-            self.notes.append(str(exc) if isinstance(exc, EngineError) else
-                              f"could not use the server's {name} ({type(exc).__name__}: {str(exc)[:80]})")
-        return ev
-
-    def _process(self, t: int, msg: Packet, body: Packet, raw: bytes) -> None:
+    def _on_message(self, t: int, msg: Packet, body: Packet, raw: bytes) -> None:
         k = self.k
         if t == H.server_hello:
             if getattr(body, "is_hello_retry_request", False):

@@ -1,7 +1,8 @@
 """What both roles of the engine share, sans-IO: framing and protecting what we send (a flight
 staged message by message, split at key changes), alerts, data and ChangeCipherSpec, and turning
 received bytes into events. ``ClientEngine`` and ``ServerEngine`` add the handshake logic of
-their role through ``_sent`` (a message of ours entered the transcript) and ``_peer_handshake``.
+their role through ``_sent`` (a message of ours entered the transcript) and ``_on_message`` (the
+peer's message, parsed).
 """
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from dataclasses import dataclass
 from scapy.packet import Packet
 
 from lab.engine.recordstream import Problem, Record
+from lab.engine.state import MALFORMED, EngineError
 from layers.alert import Alert, ChangeCipherSpec
 from layers.finished import KeyUpdate
-from layers.handshake import Handshake
+from layers.handshake import Handshake, Hint, parse_handshake
+from layers.registry import HANDSHAKE_NAMES
 
 
 MAX_PLAINTEXT = 1 << 14
@@ -40,8 +43,33 @@ class Endpoint:
     def _sent(self, raw: bytes) -> None:
         raise NotImplementedError
 
-    def _peer_handshake(self, raw: bytes, encrypted: bool) -> Event:
+    def _on_message(self, t: int, msg: Packet, body: Packet, raw: bytes) -> None:
         raise NotImplementedError
+
+    # Errors of the engine's own making, reported with their text as they are.
+    own_errors: tuple[type[Exception], ...] = (EngineError,)
+
+    def _peer_handshake(self, raw: bytes, encrypted: bool) -> Event:
+        """Parse one handshake message from the peer and let the role use it. A message that does
+        not parse, or parses but does not hold together, becomes a note, never an exception."""
+        peer = ("server", "client")[self.side]
+        hint = Hint(self.k.version if self.k.params else None,
+                    "tls13" if self.tls13 else (self.k.params.kx if self.k.params else None))
+        try:
+            msg = parse_handshake(raw, hint)
+        except Exception as exc:  # a broken message: report it, keep the bytes
+            self.notes.append(f"{peer} sent a malformed handshake message type {raw[0]} ({type(exc).__name__})")
+            return Event("handshake", f"malformed_{raw[0]}", raw[0], None, raw, encrypted)
+        body, t = msg.payload, raw[0]
+        name = "hello_retry_request" if getattr(body, "is_hello_retry_request", False) else \
+            HANDSHAKE_NAMES.get(t, f"handshake_{t}")
+        ev = Event("handshake", name, t, msg, raw, encrypted)
+        try:
+            self._on_message(t, msg, body, raw)
+        except MALFORMED as exc:
+            self.notes.append(str(exc) if isinstance(exc, self.own_errors) else
+                              f"could not use the {peer}'s {name} ({type(exc).__name__}: {str(exc)[:80]})")
+        return ev
 
     # -- sending ---------------------------------------------------------------------------------
     def records(self, content_type: int, data: bytes, fragment: int | None = None) -> bytes:

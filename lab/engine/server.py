@@ -19,20 +19,20 @@ from lab.crypto.derive import tls13_protection
 from lab.crypto.record import RecordProtection
 from lab.crypto import tls13
 from lab.crypto.suites import suite
-from lab.engine.endpoint import Endpoint, Event
+from lab.engine.endpoint import Endpoint
 from lab.engine.recordstream import RecordStream
 from lab.engine.schemes import choose_scheme
-from lab.engine.state import MALFORMED, EngineError, HandshakeKeys
+from lab.engine.state import EngineError, HandshakeKeys
 from layers.certificate import (ASN1Cert, Certificate12, Certificate13, CertificateEntry, CertificateRequest12,
                                 CertificateRequest13, CertificateVerify)
 from layers.extensions import (extensions_in, CertificateAuthorities, DistinguishedName, ExtensionCR, ExtensionHRR,
                                ExtensionSH, KeyShareEntry, KeyShareHRR, KeyShareSH, RenegotiationInfo, SelectedPsk,
                                SignatureAlgorithms, SupportedVersionsSH)
 from layers.finished import EncryptedExtensions, Finished, HelloRequest, ServerHelloDone
-from layers.handshake import Handshake, Hint, parse_handshake
+from layers.handshake import Handshake
 from layers.hello import HelloRetryRequest, ServerHello
 from layers.keyexchange import ServerKeyExchangeAnonDH, ServerKeyExchangeDHE, ServerKeyExchangeECDHE
-from layers.registry import HANDSHAKE_NAMES, ExtensionType as E, HandshakeType as H
+from layers.registry import ExtensionType as E, HandshakeType as H
 
 SERVER_SUITES_13 = (0x1301, 0x1302, 0x1303)
 SERVER_SUITES_12 = (0xC02F, 0xC030, 0xC02B, 0xC02C, 0xCCA8, 0xCCA9, 0x009E, 0x009F, 0x009C, 0x009D)
@@ -93,6 +93,7 @@ class ServerEngine(Endpoint):
     psk_selected: int | None = None      # TLS 1.3: the index of the client's PSK identity we accepted
 
     side = 1
+    own_errors = (EngineError, kx.KeyExchangeError)
 
     @property
     def tls13(self) -> bool:
@@ -261,24 +262,7 @@ class ServerEngine(Endpoint):
             self.server_verify_data = raw[4:]
 
     # -- the client's messages ---------------------------------------------------------------------
-    def _peer_handshake(self, raw: bytes, encrypted: bool) -> Event:
-        hint = Hint(self.k.version if self.k.params else None,
-                    "tls13" if self.tls13 else (self.k.params.kx if self.k.params else None))
-        try:
-            msg = parse_handshake(raw, hint)
-        except Exception as exc:  # a broken client message: report it, keep the bytes
-            self.notes.append(f"client sent a malformed handshake message type {raw[0]} ({type(exc).__name__})")
-            return Event("handshake", f"malformed_{raw[0]}", raw[0], None, raw, encrypted)
-        t, body = raw[0], msg.payload
-        ev = Event("handshake", HANDSHAKE_NAMES.get(t, f"handshake_{t}"), t, msg, raw, encrypted)
-        try:
-            self._client_message(t, msg, body, raw)
-        except MALFORMED as exc:   # KeyExchangeError is a ValueError
-            self.notes.append(str(exc) if isinstance(exc, (EngineError, kx.KeyExchangeError)) else
-                              f"could not use the client's {ev.name} ({type(exc).__name__}: {str(exc)[:80]})")
-        return ev
-
-    def _client_message(self, t: int, msg: Packet, body: Packet, raw: bytes) -> None:
+    def _on_message(self, t: int, msg: Packet, body: Packet, raw: bytes) -> None:
         k = self.k
         if t == H.client_hello:
             self._client_hello(msg, body, raw)
