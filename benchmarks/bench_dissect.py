@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 from lab.capture.synth import frame_conversation  # noqa: E402
 from lab.capture.writer import write_pcapng  # noqa: E402
-from lab.demo import record_handshake  # noqa: E402
+from lab.tools.demo import record_handshake  # noqa: E402
 from lab.dissect import dissect  # noqa: E402
 from lab.pki import Pki  # noqa: E402
 

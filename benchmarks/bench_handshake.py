@@ -20,8 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import scenarios  # noqa: E402,F401
 from lab.peers.servers import OpenSSLServer  # noqa: E402
 from lab.pki import Pki  # noqa: E402
-from lab.runner import Setup, execute  # noqa: E402
-from lab.scenario import REGISTRY  # noqa: E402
+from lab.play.conversation import Setup, execute  # noqa: E402
+from lab.script.dsl import REGISTRY  # noqa: E402
 from lab.transport import SocketTransport  # noqa: E402
 
 

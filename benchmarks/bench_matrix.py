@@ -15,8 +15,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from lab.demo import record_handshake  # noqa: E402
-from lab.matrix import plan, run_matrix  # noqa: E402
+from lab.tools.demo import record_handshake  # noqa: E402
+from lab.play.matrix import plan, run_matrix  # noqa: E402
 from lab.pki import Pki  # noqa: E402
 
 

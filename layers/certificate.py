@@ -1,7 +1,7 @@
 """Certificate, CertificateRequest, CertificateVerify, CompressedCertificate and
 CertificateStatus: the client-authentication messages.
 
-Certificates stay DER bytes; ``lab.x509view`` turns them into ``cryptography`` objects.
+Certificates stay DER bytes; ``lab.crypto.x509view`` turns them into ``cryptography`` objects.
 Forms differ by version, so each form is its own class (the dissector picks by version):
 - Certificate: ``Certificate12`` (SSLv3-TLS 1.2, RFC 5246 7.4.2) and ``Certificate13``
   (RFC 8446 4.4.2, with a request context and per-entry extensions);

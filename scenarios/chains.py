@@ -1,10 +1,10 @@
 """Client key types and certificate-chain validation (catalogue rows A01, C02-C10), lab as client."""
 from __future__ import annotations
 
-from lab import flows
-from lab import generators as gen
-from lab.runner import Setup
-from lab.scenario import ExpectAlert, ExpectAppRejected, ExpectSuccess, scenario
+from lab.script import flows
+from lab.script import generators as gen
+from lab.play.conversation import Setup
+from lab.script.dsl import ExpectAlert, ExpectAppRejected, ExpectSuccess, scenario
 
 BOTH = {"1.2", "1.3"}
 

@@ -1,10 +1,10 @@
 """Core client-authentication scenarios, lab as client (catalogue groups A, C, D, F, G, H)."""
 from __future__ import annotations
 
-from lab import flows
-from lab import generators as gen
-from lab.runner import Setup
-from lab.scenario import (ExpectAlert, ExpectAppRejected, ExpectSuccess, ReadUntil, Reconnect, Send,
+from lab.script import flows
+from lab.script import generators as gen
+from lab.play.conversation import Setup
+from lab.script.dsl import (ExpectAlert, ExpectAppRejected, ExpectSuccess, ReadUntil, Reconnect, Send,
                           SendAppData, SendCCS, scenario)
 
 BOTH = {"1.2", "1.3"}

@@ -2,10 +2,10 @@
 A, B and J), lab as client."""
 from __future__ import annotations
 
-from lab import flows
-from lab import generators as gen
-from lab.runner import Setup
-from lab.scenario import ExpectAlert, ExpectAppRejected, ExpectSuccess, ReadUntil, Send, SendCCS, scenario
+from lab.script import flows
+from lab.script import generators as gen
+from lab.play.conversation import Setup
+from lab.script.dsl import ExpectAlert, ExpectAppRejected, ExpectSuccess, ReadUntil, Send, SendCCS, scenario
 from layers.certificate import ASN1Cert, Certificate12, Certificate13, CertificateEntry
 from layers.handshake import Handshake
 

@@ -2,12 +2,12 @@
 record layer (catalogue groups A, F, G, J, K), lab as client."""
 from __future__ import annotations
 
-from lab import flows
-from lab import generators as gen
-from lab.runner import Setup
+from lab.script import flows
+from lab.script import generators as gen
+from lab.play.conversation import Setup
 from layers.finished import KeyUpdate
 from layers.handshake import Handshake
-from lab.scenario import (ExpectAlert, ExpectAppRejected, ExpectClose, ExpectSuccess, ReadUntil, Send,
+from lab.script.dsl import (ExpectAlert, ExpectAppRejected, ExpectClose, ExpectSuccess, ReadUntil, Send,
                           SendAppData, SendCCS, SendRecords, Trigger, scenario)
 
 

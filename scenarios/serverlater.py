@@ -5,9 +5,9 @@ observer."""
 from __future__ import annotations
 
 from lab.pki import LAB_PSK
-from lab.runner import Setup
-from lab.scenario import ExpectAlert, Outcome, ReadUntil, Send, scenario
-from lab.serverflows import cr, handshake12, issuer_dn, serve
+from lab.play.conversation import Setup
+from lab.script.dsl import ExpectAlert, Outcome, ReadUntil, Send, scenario
+from lab.script.serverflows import cr, handshake12, issuer_dn, serve
 
 SENT = Outcome("success", certificate="sent")
 

@@ -2,9 +2,9 @@
 (catalogue rows E01-E09, F08; role C)."""
 from __future__ import annotations
 
-from lab.runner import Setup
-from lab.scenario import ExpectAlert, Outcome, ReadUntil, Send, SendAlert, scenario
-from lab.serverflows import cr, issuer_dn, serve
+from lab.play.conversation import Setup
+from lab.script.dsl import ExpectAlert, Outcome, ReadUntil, Send, SendAlert, scenario
+from lab.script.serverflows import cr, issuer_dn, serve
 from layers.extensions import ExtensionCR
 
 BOTH = {"1.2", "1.3"}

@@ -4,11 +4,11 @@ from __future__ import annotations
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from lab import flows
-from lab import generators as gen
+from lab.script import flows
+from lab.script import generators as gen
 from lab.crypto.asym import cv13_content, sign
-from lab.runner import Setup
-from lab.scenario import ExpectAlert, ExpectAppRejected, ExpectSuccess, scenario
+from lab.play.conversation import Setup
+from lab.script.dsl import ExpectAlert, ExpectAppRejected, ExpectSuccess, scenario
 from layers.certificate import CertificateVerify
 from layers.handshake import Handshake
 

@@ -13,7 +13,7 @@ from scapy.utils import wrpcap
 
 from lab.capture.synth import Flight, frame_conversation
 from lab.capture.writer import write_pcapng
-from lab.demo import record_handshake
+from lab.tools.demo import record_handshake
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -9,9 +9,9 @@ import pytest
 import scenarios  # noqa: F401
 from lab.peers.clients import client_for
 from lab.peers.servers import server_classes
-from lab.runner import Setup, run_scenario
-from lab.scenario import REGISTRY
-from lab.serverrunner import run_server_scenario
+from lab.play.conversation import Setup, run_scenario
+from lab.script.dsl import REGISTRY
+from lab.play.server import run_server_scenario
 from lab.transport import SocketTransport
 
 pytestmark = pytest.mark.stack

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from lab import diagnose
+from lab.tools import diagnose
 from lab.dissect import dissect
 from tests.stackrec import Recording, record
 from tests.test_dissect_stacks import CASES as DISSECT_CASES

@@ -14,7 +14,7 @@ import threading
 
 import pytest
 
-from lab import report
+from lab.dissect import render as report
 from lab.dissect import dissect
 from layers.record import TLSPlaintext
 from tests.stackrec import Recording, record

@@ -17,7 +17,8 @@ from scapy.packet import Packet
 
 import layers
 import layers.extensions
-from lab import diagnose, report
+from lab.tools import diagnose
+from lab.dissect import render as report
 from lab.crypto.keylog import KeyLog, KeyLogError
 from lab.dissect import InputError, dissect
 from lab.engine.recordstream import MAX_RECORD, Problem, Record, RecordStream, Unit

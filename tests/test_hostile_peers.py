@@ -14,10 +14,10 @@ import pytest
 import scenarios  # noqa: F401  (registers the client scenarios)
 
 from lab.peers.clients import ExternalClient
-from lab.runner import Setup, run_scenario
-from lab.scenario import REGISTRY, Outcome, ReadUntil, Scenario, SendRecords
-from lab.serverflows import serve
-from lab.serverrunner import run_server_scenario
+from lab.play.conversation import Setup, run_scenario
+from lab.script.dsl import REGISTRY, Outcome, ReadUntil, Scenario, SendRecords
+from lab.script.serverflows import serve
+from lab.play.server import run_server_scenario
 from lab.transport import ListeningTransport, SocketTransport
 
 TIMEOUT = 2.0

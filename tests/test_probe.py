@@ -12,7 +12,7 @@ import pytest
 
 from lab.peers.process import free_port
 from lab.peers.servers import server_classes
-from lab.probe import probe
+from lab.tools.probe import probe
 
 pytestmark = pytest.mark.stack
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -33,7 +33,7 @@ CASES = [  # (stack, mode, version) -> (when asked, required, self-signed outcom
 def test_probe_finds_the_configured_policy(stack, mode, version, when, required, self_signed, alert, pki,
                                            tmp_path) -> None:
     yours = pki.identity("rsa", "client")
-    from lab.toolcli import load_identity
+    from lab.cli.tools import load_identity
     with server_classes()[stack](pki, version, mode, str(tmp_path)) as peer:
         result = probe("127.0.0.1", peer.port, [version], load_identity(yours.cert, yours.key), "localhost")
     res = result["versions"][version]

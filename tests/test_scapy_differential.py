@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from lab.demo import record_handshake
+from lab.tools.demo import record_handshake
 from layers.handshake import Hint, parse_handshake
 
 HERE = os.path.dirname(os.path.abspath(__file__))

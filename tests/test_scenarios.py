@@ -14,14 +14,14 @@ import pytest
 
 import scenarios  # noqa: F401
 from lab.peers.servers import SERVERS, server_classes
-from lab.runner import Setup, execute, run_scenario
-from lab.scenario import REGISTRY
+from lab.play.conversation import Setup, execute, run_scenario
+from lab.script.dsl import REGISTRY
 from lab.transport import MemorySSLServer, SocketTransport
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def _applicable(stack: str, sid: str, version: str) -> bool:
     """Whether this stack can run this scenario at all (mode and features), decided before running."""
-    from lab.runcmd import skip_reason
+    from lab.play.commands import skip_reason
     return skip_reason(SERVERS[stack](None, version, REGISTRY[sid].server_mode, ""), REGISTRY[sid]) is None
 
 

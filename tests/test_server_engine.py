@@ -8,8 +8,8 @@ import ssl
 import pytest
 
 from lab.engine.server import ServerConfig, ServerEngine
-from lab.runner import Setup
-from lab.x509view import certificate
+from lab.play.conversation import Setup
+from lab.crypto.x509view import certificate
 
 
 def _client(pki, version: str, who: str | None = "client", ciphers: str | None = None):

@@ -6,9 +6,9 @@ import pytest
 
 import scenarios  # noqa: F401
 from lab.peers.clients import CLIENTS, client_for
-from lab.runner import Setup
-from lab.scenario import REGISTRY
-from lab.serverrunner import run_server_scenario
+from lab.play.conversation import Setup
+from lab.script.dsl import REGISTRY
+from lab.play.server import run_server_scenario
 
 SERVER_SCENARIOS = sorted(k for k, v in REGISTRY.items() if v.role == "server")
 # What the clients were observed to do where they differ from the RFC (Debian 12 packages).

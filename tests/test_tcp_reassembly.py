@@ -10,9 +10,9 @@ import pytest
 from scapy.layers.inet import TCP
 from scapy.utils import wrpcap
 
-from lab import report
+from lab.dissect import render as report
 from lab.capture.synth import frame_conversation
-from lab.demo import record_handshake
+from lab.tools.demo import record_handshake
 from lab.dissect import dissect
 from tests.tshark_ref import certlab_view, tshark_view
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from scapy.packet import Packet
 
-from lab import x509view
+from lab.crypto import x509view
 from lab.crypto.asym import cv13_content, verify
 from lab.crypto.prf import digest
 from lab.dissect import describe

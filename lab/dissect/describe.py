@@ -6,7 +6,7 @@ from typing import Any
 
 from scapy.packet import NoPayload, Packet, Raw
 
-from lab import x509view
+from lab.crypto import x509view
 from layers.registry import (ALERT_NAMES, CIPHER_SUITE_NAMES, EXTENSION_NAMES, HANDSHAKE_NAMES,
                              VERSION_LABELS, name_of,
                              AlertDescription, SignatureScheme)

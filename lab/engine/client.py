@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from cryptography.exceptions import InvalidSignature
 from scapy.packet import Packet
 
-from lab import x509view
+from lab.crypto import x509view
 from lab.crypto import kx, tls13
 from lab.crypto.asym import cv13_content, sign, verify
 from lab.crypto.derive import tls13_protection

@@ -12,7 +12,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from scapy.packet import Packet
 
-from lab import x509view
+from lab.crypto import x509view
 from lab.crypto import kx
 from lab.crypto.asym import cv13_content, decrypt_premaster, sign, verify
 from lab.crypto.derive import tls13_protection

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import html as _html
 
-from lab.explain import Step, message_lines
+from lab.tools.explain.walk import Step, message_lines
 
 
 def markdown(steps: list[Step], header: str) -> str:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from lab.crypto import prf, tls13
 from lab.dissect.describe import suite_name
 from lab.dissect.model import MessageInfo, transcript_before
-from lab.explain import (Check, Step, _app_step, _cert_facts, _cv_check, _msgs, _request_facts,
+from lab.tools.explain.walk import (Check, Step, _app_step, _cert_facts, _cv_check, _msgs, _request_facts,
                          _server_cert_check)
-from lab.runner import Run, Setup
+from lab.play.conversation import Run, Setup
 from layers.registry import HandshakeType as H
 from layers.extensions import extensions_in
 

@@ -8,7 +8,7 @@ import os
 import time
 from typing import Any
 
-from lab import x509view
+from lab.crypto import x509view
 from lab.capture.synth import Flight, frame_conversation
 from lab.capture.writer import write_pcapng
 from lab.engine.endpoint import Event
@@ -16,8 +16,8 @@ from lab.crypto.kx import KeyExchangeError
 from lab.engine.server import ServerConfig, ServerEngine
 from lab.engine.state import EngineError
 from lab.peers.clients import ClientPeer
-from lab.runner import HTTP_STATUS, Setup, next_events, send_step
-from lab.scenario import Negotiate, ReadUntil, Scenario, SendAlert
+from lab.play.conversation import HTTP_STATUS, Setup, next_events, send_step
+from lab.script.dsl import Negotiate, ReadUntil, Scenario, SendAlert
 from lab.transport import ListeningTransport
 
 RESPONSE = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\ncertlab\n"
@@ -185,7 +185,7 @@ def _serve_client(sc: Scenario, setup: Setup, client: ClientPeer, run: ServerRun
 def run_server_scenario(sc: Scenario, setup: Setup, client: ClientPeer, stack: str, *,
                         pcap_dir: str | None = None, timeout: float = 3.0,
                         transport: ListeningTransport | None = None, accept_timeout: float = 15.0) -> dict[str, Any]:
-    from lab.runner import result_for
+    from lab.play.conversation import result_for
     observed, run = execute_server(sc, setup, client, timeout=timeout, transport=transport,
                                    accept_timeout=accept_timeout)
     pcap = None

@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass
 
 from lab.pki import Pki
-from lab.runcmd import run
+from lab.play.commands import run
 
 
 @dataclass(frozen=True)
@@ -86,9 +86,9 @@ def make(out_dir: str, pki_dir: str | None = None) -> list[dict]:
 
 def _ten_steps(ref: Reference, pki: Pki, dest: str, work: str) -> dict:
     """The classic flow as ``certlab explain`` records it: packet comments name the ten steps."""
-    from lab import explain
+    from lab.tools import explain
     from lab.peers.servers import server_classes
-    from lab.runner import Setup
+    from lab.play.conversation import Setup
     with server_classes()[ref.stack](pki, ref.version, "required", work) as peer:
         run_ = explain.record_handshake(Setup(pki, ref.version), peer.port, "rsa", dest + ".tmp.pcapng")
     os.replace(dest + ".tmp.pcapng", dest)
@@ -101,7 +101,7 @@ def _ten_steps(ref: Reference, pki: Pki, dest: str, work: str) -> dict:
 
 
 def write_readme(out_dir: str, made: list[dict]) -> None:
-    from lab.cli import write_atomic
+    from lab.files import write_atomic
     today = dt.date.today().isoformat()
     lines = ["# Reference captures", "",
              "One capture per key client-authentication flow, each a real handshake with its TLS key log embedded "

@@ -10,16 +10,16 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from lab import generators as gen
-from lab import x509view
+from lab.script import generators as gen
+from lab.crypto import x509view
 from lab.crypto import prf
 from lab.crypto.asym import cv13_content, decrypt_premaster, verify
 from lab.dissect import dissect
 from lab.dissect.describe import handshake_fields, scheme_name, suite_name
 from lab.dissect.model import MessageInfo, transcript_before
 from lab.engine.client import ClientConfig, ClientEngine
-from lab.runner import Run, Setup, send_step, write_capture
-from lab.scenario import ReadUntil, Send, SendAppData, SendCCS
+from lab.play.conversation import Run, Setup, send_step, write_capture
+from lab.script.dsl import ReadUntil, Send, SendAppData, SendCCS
 from lab.transport import SocketTransport
 from layers.registry import HandshakeType as H
 
@@ -105,7 +105,7 @@ def explain(run: Run, setup: Setup, pcap: str) -> list[Step]:
     conn = dissect(pcap).connections[0]
     ms = conn.messages
     if setup.version == "1.3":
-        from lab.explain13 import steps13
+        from lab.tools.explain.tls13 import steps13
         return steps13(run, setup, ms)
     return _steps12(run, setup, ms)
 

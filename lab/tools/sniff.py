@@ -143,7 +143,7 @@ class LiveSession:
             entries = [e for e in getattr(m.layer.payload, "certificate_list", []) if hasattr(e, "cert_data")]
             if not entries:
                 return f"client sends an EMPTY Certificate{enc}"
-            from lab import x509view
+            from lab.crypto import x509view
             sm = x509view.summary(bytes(entries[0].cert_data))
             return f"client sends its certificate{enc}: {sm.get('subject')} (issuer {sm.get('issuer')})"
         if m.kind == "handshake" and m.type == H.certificate_verify and m.direction == "client":

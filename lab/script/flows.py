@@ -1,8 +1,8 @@
 """Common step sequences, so scenarios say only what differs from a normal handshake."""
 from __future__ import annotations
 
-from lab import generators as gen
-from lab.scenario import ReadUntil, Send, SendAppData, SendCCS, Step, Trigger
+from lab.script import generators as gen
+from lab.script.dsl import ReadUntil, Send, SendAppData, SendCCS, Step, Trigger
 
 SERVER_FLIGHT_12 = ("server_hello_done",)
 SERVER_FLIGHT_13 = ("finished",)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lab import x509view
-from lab.runner import Setup
-from lab.scenario import Negotiate, ReadUntil, Send, SendCCS, Step
+from lab.crypto import x509view
+from lab.play.conversation import Setup
+from lab.script.dsl import Negotiate, ReadUntil, Send, SendCCS, Step
 
 
 def issuer_dn(s: Setup, who: str = "client") -> bytes:

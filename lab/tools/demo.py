@@ -83,7 +83,7 @@ def record_handshake(pki: Pki, version: str, keylog: str) -> tuple[list[Flight],
 
 
 def run_demo(out: str, version: str = "1.3") -> str:
-    from lab import report
+    from lab.dissect import render as report
     from lab.dissect import dissect
     os.makedirs(out, exist_ok=True)
     pki = Pki.ensure(os.path.join(out, "pki"))

@@ -16,9 +16,9 @@ from typing import Any
 
 from lab.peers.process import PeerUnavailable
 from lab.pki import Pki
-from lab.runcmd import STACK_PROGRAMS, UsageError, skip_reason, skipped
-from lab.runner import Setup, run_scenario
-from lab.scenario import REGISTRY
+from lab.play.commands import STACK_PROGRAMS, UsageError, skip_reason, skipped
+from lab.play.conversation import Setup, run_scenario
+from lab.script.dsl import REGISTRY
 from lab.transport import PeerUnreachable, SocketTransport
 
 CLIENT_PROGRAMS = {"openssl": "openssl", "python": None, "curl": "curl", "gnutls": "gnutls-cli", "go": "go",
@@ -69,7 +69,7 @@ class Journal:
         return os.path.join(self.folder, f"{cell.scenario}~{cell.stack}~tls{cell.version}.json")
 
     def record(self, cell: Cell, result: dict[str, Any]) -> None:
-        from lab.cli import write_atomic
+        from lab.files import write_atomic
         write_atomic(self._path(cell), json.dumps(result))
 
     def load(self, cells: list[Cell]) -> dict[Cell, dict[str, Any]]:
@@ -132,7 +132,7 @@ def _run_group(key: tuple, cells: list[Cell], pki: Pki, work: str, pcaps: str, p
     out = []
     if role == "server":
         from lab.peers.clients import client_for
-        from lab.serverrunner import run_server_scenario
+        from lab.play.server import run_server_scenario
         for cell in cells:
             if progress.stop.is_set():
                 break
@@ -230,8 +230,8 @@ def run_matrix(cells: list[Cell], out_dir: str, jobs: int = 2, timeout: float = 
 
 
 def write_results(results: list[dict[str, Any]], out_dir: str) -> dict[str, str]:
-    from lab.cli import write_atomic
-    from lab.matrixreport import html_report, markdown_report
+    from lab.files import write_atomic
+    from lab.play.report import html_report, markdown_report
     results = [dict(r) for r in results]
     for r in results:
         if r.get("pcap") and os.path.isabs(r["pcap"]):

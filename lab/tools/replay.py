@@ -13,15 +13,15 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-from lab import generators as gen
+from lab.script import generators as gen
 from lab.capture.synth import Flight, frame_conversation
 from lab.capture.writer import write_pcapng
 from lab.crypto.prf import digest
 from lab.dissect import DissectResult, dissect
 from lab.dissect.describe import certificate_request_facts, suite_name, version_label
 from lab.dissect.model import ConnectionInfo, MessageInfo, transcript_before
-from lab.runner import Setup, execute
-from lab.scenario import ExpectAlert, ReadUntil, Scenario, Send, SendCCS
+from lab.play.conversation import Setup, execute
+from lab.script.dsl import ExpectAlert, ReadUntil, Scenario, Send, SendCCS
 from lab.transport import SocketTransport
 from layers.registry import HandshakeType as H
 

@@ -35,7 +35,7 @@ class Connection:
 
     def __init__(self, port: int, version: str = "1.3", host: str = "127.0.0.1", pki: Pki | None = None,
                  alg: str = "rsa", who: str | None = "client", **config: Any) -> None:
-        from lab.runner import load_chain, load_key
+        from lab.play.conversation import load_chain, load_key
         chain, key = (), None
         if pki is not None and who:
             ident = pki.identity(alg, who)
@@ -112,7 +112,7 @@ def namespace(pki_dir: str | None = None) -> dict[str, Any]:
         return Connection(port, version, host, pki, **kw)
 
     def run(scenario: str, stack: str = "python", version: str | None = None) -> list[dict[str, Any]]:
-        from lab.runcmd import render, run as run_ids
+        from lab.play.commands import render, run as run_ids
         results = run_ids([scenario], stack, version, None, pki.root)
         print(render(results, False))
         return results

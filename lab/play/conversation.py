@@ -21,7 +21,7 @@ from lab.capture.writer import write_pcapng
 from lab.engine.client import ClientConfig, ClientEngine
 from lab.engine.endpoint import Event
 from lab.pki import Pki
-from lab.scenario import (Reconnect, ReadUntil, Scenario, Send, SendAlert, SendAppData, SendCCS, SendRecords,
+from lab.script.dsl import (Reconnect, ReadUntil, Scenario, Send, SendAlert, SendAppData, SendCCS, SendRecords,
                           Trigger)
 from lab.transport import Transport
 

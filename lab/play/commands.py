@@ -10,8 +10,8 @@ from typing import Any
 from lab.peers.process import PeerUnavailable
 from lab.peers.servers import server_classes
 from lab.pki import Pki
-from lab.runner import Setup, run_scenario
-from lab.scenario import REGISTRY, Scenario
+from lab.play.conversation import Setup, run_scenario
+from lab.script.dsl import REGISTRY, Scenario
 from lab.transport import PeerUnreachable, SocketTransport
 
 STACK_PROGRAMS = {"openssl": "openssl", "python": None, "nginx": "nginx", "gnutls": "gnutls-serv",
@@ -76,7 +76,7 @@ def run(ids: list[str], stack: str, tls: str | None, pcap_dir: str | None, pki_d
                 if reason:
                     results.append(skipped(sc, stack, v, reason))
                 elif sc.role == "server":
-                    from lab.serverrunner import run_server_scenario
+                    from lab.play.server import run_server_scenario
                     results.append(run_server_scenario(sc, Setup(pki, v), peer, stack, pcap_dir=pcap_dir,
                                                        timeout=timeout))
                 else:
@@ -140,7 +140,7 @@ def serve(sid: str, port: int, tls: str | None, pki_dir: str | None, pcap_dir: s
     client that connects, and return what it did."""
     import scenarios  # noqa: F401
     from lab.peers.clients import ExternalClient
-    from lab.serverrunner import run_server_scenario
+    from lab.play.server import run_server_scenario
     from lab.transport import ListeningTransport
     sc = REGISTRY.get(sid)
     if sc is None or sc.role != "server":

@@ -11,7 +11,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
-from lab import x509view
+from lab.crypto import x509view
 from lab.dissect import DissectResult
 from lab.dissect.describe import suite_name, version_label
 from lab.dissect.model import ConnectionInfo

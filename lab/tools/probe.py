@@ -12,9 +12,9 @@ from typing import Any
 from lab.dissect.describe import certificate_request_facts
 from lab.engine.client import ClientConfig, ClientEngine
 from lab.engine.state import EngineError
-from lab import generators as gen
-from lab.runner import HTTP_STATUS, Run, send_step
-from lab.scenario import Send
+from lab.script import generators as gen
+from lab.play.conversation import HTTP_STATUS, Run, send_step
+from lab.script.dsl import Send
 from lab.transport import SocketTransport
 
 REJECTING_STATUS = (400, 401, 403, 495, 496)

@@ -1,0 +1,124 @@
+"""Commands that read a capture: ``dissect``, ``diagnose``, ``sniff`` and ``replay``. Heavy imports stay
+inside the run functions so ``certlab --help`` stays fast."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lab.cli.options import EXIT_OK, CommandError, capture_args, parse_target
+from lab.files import write_atomic
+
+
+def _dissect_args(p: argparse.ArgumentParser) -> None:
+    capture_args(p)
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--out", help="write the output to this file instead of standard output")
+
+def _dissect_run(args: argparse.Namespace) -> int:
+    from lab.dissect import render as report
+    from lab.dissect import InputError, dissect
+    try:
+        result = dissect(args.capture, args.keylog, args.server_key, args.port)
+    except InputError as exc:
+        raise CommandError(str(exc)) from None
+    text = report.to_json(result) if args.json else report.to_text(result)
+    if args.out:
+        write_atomic(args.out, text + "\n")
+    else:
+        sys.stdout.write(text + "\n")
+    if not args.json:
+        for w in result.warnings:
+            print(f"certlab: warning: {w}", file=sys.stderr)
+    return EXIT_OK
+
+def _diagnose_args(p: argparse.ArgumentParser) -> None:
+    capture_args(p)
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+def _diagnose_run(args: argparse.Namespace) -> int:
+    import json
+    from lab.tools import diagnose
+    from lab.dissect import InputError, dissect
+    try:
+        result = dissect(args.capture, args.keylog, args.server_key, args.port)
+    except InputError as exc:
+        raise CommandError(str(exc)) from None
+    diags = diagnose.diagnose(result)
+    print(json.dumps({"capture": args.capture, "connections": diags}, indent=2) if args.json
+          else diagnose.to_text(result, diags))
+    return EXIT_OK
+
+def _sniff_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--iface", default="lo", help="interface to capture on (default lo)")
+    p.add_argument("--port", type=int, required=True, help="the TLS server's TCP port")
+    p.add_argument("--keylog", help="the key log file the client or server writes (SSLKEYLOGFILE), re-read live")
+    p.add_argument("--out", help="write the capture here as pcapng, with the key log embedded")
+    p.add_argument("--duration", type=float, help="stop after this many seconds (default: at Ctrl-C or SIGTERM)")
+
+def _sniff_run(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+    from lab.tools import diagnose
+    from lab.tools.sniff import SniffError, run_sniff
+    if not 0 < args.port < 65536:
+        raise CommandError(f"--port {args.port} is not a TCP port")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+
+    def emit(line: str) -> None:
+        print(line, flush=True)
+    try:
+        session = run_sniff(args.iface, args.port, args.keylog, args.out, stop, args.duration, emit)
+    except SniffError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"{len(session.packets)} packets ({session.duplicates} loopback copies dropped), "
+          f"{len(session.conns)} connection(s)" + (f"; wrote {args.out}" if args.out else ""))
+    for live in session.conns.values():
+        d = diagnose.diagnose_connection(live.info)
+        print(f"#{live.number} verdict: {d['verdict']}: {d['cause']}")
+    return EXIT_OK
+
+def _replay_args(p: argparse.ArgumentParser) -> None:
+    capture_args(p)
+    p.add_argument("--to", required=True, metavar="HOST:PORT", help="the fresh server to replay against")
+    p.add_argument("--part", choices=["first-flight", "client-auth"], default="client-auth",
+                   help="the client's first flight as captured, or its Certificate and CertificateVerify grafted "
+                        "into a new handshake (default)")
+    p.add_argument("--connection", type=int, metavar="N", help="which TLS connection of the capture (default: the "
+                                                                 "first that fits)")
+    p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for each answer (default 3)")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+def _replay_run(args: argparse.Namespace) -> int:
+    import json
+    from lab.tools import replay
+    from lab.dissect import InputError, dissect
+    from lab.transport import PeerUnreachable
+    host, port = parse_target(args.to)
+    try:
+        result = dissect(args.capture, args.keylog, args.server_key, args.port)
+        number, conn = replay.pick_connection(result, args.connection, args.part == "client-auth")
+        if args.part == "first-flight":
+            out = replay.replay_first_flight(conn, host, port, args.timeout)
+        else:
+            out = replay.replay_client_auth(conn, host, port, args.timeout)
+    except (InputError, replay.ReplayError) as exc:
+        raise CommandError(str(exc)) from None
+    except PeerUnreachable as exc:
+        raise CommandError(f"{exc}; is the server running?") from None
+    print(json.dumps({"connection": number, **out}, indent=2, default=str) if args.json
+          else replay.to_text(out, number))
+    return EXIT_OK
+
+
+COMMANDS = {
+    "dissect": ("show every TLS record and message of a capture, decrypted, and its client-auth story",
+                _dissect_args, _dissect_run),
+    "diagnose": ("a client-auth verdict for each TLS connection of a capture, with the likely cause and fix",
+                 _diagnose_args, _diagnose_run),
+    "sniff": ("capture a real client and server live, printing client-auth events; write a decrypted pcapng",
+              _sniff_args, _sniff_run),
+    "replay": ("replay a capture's first flight, or its client Certificate and CertificateVerify, to a server",
+               _replay_args, _replay_run),
+}

@@ -1,0 +1,43 @@
+"""What every command shares: exit codes, the one-line error, the capture arguments, targets and
+the user's own certificate and key."""
+from __future__ import annotations
+
+import argparse
+
+EXIT_OK, EXIT_MISMATCH, EXIT_INPUT = 0, 1, 2
+
+
+class CommandError(Exception):
+    """A one-line message for the user; the CLI prints it and exits 2."""
+
+def capture_args(p: argparse.ArgumentParser) -> None:
+    """The arguments of every command that reads a capture: the file and its keys."""
+    p.add_argument("capture", help="pcap or pcapng file (a pcapng's embedded key log is used)")
+    p.add_argument("--keylog", help="NSS key log file (SSLKEYLOGFILE format), e.g. to read TLS 1.3 certificates")
+    p.add_argument("--server-key", action="append", default=[], metavar="PEM",
+                   help="server RSA private key, to decrypt TLS_RSA_* sessions (repeatable)")
+    p.add_argument("--port", action="append", type=int, default=[], metavar="N",
+                   help="treat TCP port N as TLS even if the first bytes do not look like it")
+
+def parse_target(text: str) -> tuple[str, int]:
+    """HOST:PORT, [IPv6]:PORT."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not host or not 0 < int(port) < 65536:
+        raise CommandError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:8443 or [::1]:8443)")
+    return host.strip("[]"), int(port)
+
+def load_identity(cert: str, key: str):
+    from lab.tools.probe import Identity
+    from lab.play.conversation import load_chain, load_key
+    from lab.crypto import x509view
+    try:
+        chain = tuple(load_chain(cert))
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot read the certificate {cert}: {exc}; give a PEM file") from None
+    if not chain:
+        raise CommandError(f"no PEM certificate in {cert}")
+    try:
+        private = load_key(key)
+    except (OSError, ValueError, TypeError) as exc:
+        raise CommandError(f"cannot read the key {key}: {exc}; give an unencrypted PEM private key") from None
+    return Identity("yours", chain, private, x509view.certificate(chain[0]).subject.rfc4514_string())
