@@ -4,7 +4,7 @@ in one run.
 The capture holds N TLS 1.2 mutual-auth handshakes (RSA certificates, ECDHE, client
 Certificate and CertificateVerify, application data, close_notify) recorded from Python ssl on
 both ends, with the key log embedded. Every tool decrypts. Targets: certlab >= 10x scapy
-(issue 2) and within 5x of tshark (issue 6: certlab's time <= 5 x tshark's).
+and within 5x of tshark (certlab's time <= 5 x tshark's).
 
     .venv/bin/python benchmarks/bench_dissect.py [--connections N]
 """

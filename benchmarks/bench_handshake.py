@@ -1,6 +1,6 @@
 """Wall time of one full mutual-auth TLS 1.3 handshake (plus one request/response) driven by
 certlab's engine vs Python's ssl, against the same local OpenSSL server, in one run.
-Target (issue 3): certlab at most 3x Python ssl.
+Target: certlab at most 3x Python ssl.
 
     .venv/bin/python benchmarks/bench_handshake.py [--rounds N]
 """
@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import scenarios  # noqa: E402,F401
 from lab.peers.servers import OpenSSLServer  # noqa: E402
 from lab.pki import Pki  # noqa: E402
-from lab.play.conversation import Setup, execute  # noqa: E402
+from lab.play.client import play_client  # noqa: E402
+from lab.script.setup import Setup  # noqa: E402
 from lab.script.dsl import REGISTRY  # noqa: E402
 from lab.transport import SocketTransport  # noqa: E402
 
@@ -51,9 +52,9 @@ def main() -> None:
                 python_ssl_once(pki, peer.port)
                 times["python ssl"].append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
-                observed, _ = execute(sc, setup, SocketTransport("127.0.0.1", peer.port), timeout=3.0, settle=0)
+                observed = play_client(sc, setup, SocketTransport("127.0.0.1", peer.port), timeout=3.0, settle=0).observed
                 times["certlab engine"].append(time.perf_counter() - t0)
-                assert observed["outcome"] == "success", observed
+                assert observed.outcome == "success", observed
     med = {k: statistics.median(v) * 1000 for k, v in times.items()}
     for k, v in med.items():
         print(f"{k:15}: {v:7.2f} ms per handshake (median of {args.rounds})")

@@ -1,6 +1,6 @@
 """Wall time of the default ``certlab matrix`` on this machine (every installed stack, every
 scenario), against a baseline measured in the same run: the same number of plain Python ssl
-mutual-auth handshakes (the least a cell can cost). Target (issue 4): at least 300 cells in at
+mutual-auth handshakes (the least a cell can cost). Target: at least 300 cells in at
 most 2 minutes, every cell with its pcap.
 
     .venv/bin/python benchmarks/bench_matrix.py [--jobs N]
@@ -35,7 +35,7 @@ def main() -> None:
         for i in range(len(cells)):
             record_handshake(pki, "1.3", os.path.join(out, f"baseline-{i % 4}.keys"))
         baseline = time.perf_counter() - t0
-    ran = sum(r["verdict"] != "skip" for r in results)
+    ran = sum(r.verdict != "skip" for r in results)
     print(f"matrix: {len(results)} cells ({ran} run, {pcaps} pcaps) in {elapsed:.1f} s with --jobs {args.jobs}: "
           f"{len(results) / elapsed * 120:.0f} cells per 2 minutes (target >= 300)")
     print(f"baseline: {len(cells)} in-memory Python ssl mutual-auth handshakes in {baseline:.1f} s; "

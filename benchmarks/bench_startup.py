@@ -1,6 +1,6 @@
 """Start-up time: ``certlab --help`` and ``import layers``, against a bare interpreter and
 ``import scapy.packet`` measured in the same run (median of N fresh processes each).
-Target (issue 6): ``certlab --help`` under 0.3 s.
+Target: ``certlab --help`` under 0.3 s.
 
     .venv/bin/python benchmarks/bench_startup.py [--rounds N]
 """

@@ -1,2 +1,3 @@
-"""certlab runtime: crypto, capture, dissection and (later) the engine, peers and CLI."""
+"""certlab: a packet-level lab for TLS client-certificate authentication. The floors, bottom up:
+crypto, engine, capture, dissect, transport, peers, script, play, tools, cli (ARCHITECTURE.md)."""
 __version__ = "0.1.0"

@@ -11,6 +11,7 @@ RSA-1024, revoked with a CRL the servers load).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import os
 import shutil
@@ -273,3 +274,25 @@ class Pki:
         if all(os.path.exists(p) for p in needed):
             return pki
         return cls.create(root)
+
+
+def load_chain(path: str) -> list[bytes]:
+    """The DER certificates of a PEM file, leaf first, parsed once per file version."""
+    return list(_load_chain(path, os.stat(path).st_mtime_ns))
+
+
+def load_key(path: str):
+    """A private key from PEM, parsed once per file version (RSA key checks cost ~30 ms)."""
+    return _load_key(path, os.stat(path).st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _load_chain(path: str, mtime: int) -> tuple[bytes, ...]:
+    with open(path, "rb") as fh:
+        return tuple(c.public_bytes(serialization.Encoding.DER) for c in x509.load_pem_x509_certificates(fh.read()))
+
+
+@functools.lru_cache(maxsize=64)
+def _load_key(path: str, mtime: int):
+    with open(path, "rb") as fh:
+        return serialization.load_pem_private_key(fh.read(), None)

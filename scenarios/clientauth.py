@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from lab.script import flows
 from lab.script import generators as gen
-from lab.play.conversation import Setup
+from lab.script.setup import Setup
 from lab.script.dsl import (ExpectAlert, ExpectAppRejected, ExpectSuccess, ReadUntil, Reconnect, Send,
                           SendAppData, SendCCS, scenario)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lab.script import flows
 from lab.script import generators as gen
-from lab.play.conversation import Setup
+from lab.script.setup import Setup
 from lab.script.dsl import ExpectAlert, ExpectAppRejected, ExpectSuccess, ReadUntil, Send, SendCCS, scenario
 from layers.certificate import ASN1Cert, Certificate12, Certificate13, CertificateEntry
 from layers.handshake import Handshake

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lab.script import flows
 from lab.script import generators as gen
-from lab.play.conversation import Setup
+from lab.script.setup import Setup
 from layers.finished import KeyUpdate
 from layers.handshake import Handshake
 from lab.script.dsl import (ExpectAlert, ExpectAppRejected, ExpectClose, ExpectSuccess, ReadUntil, Send,

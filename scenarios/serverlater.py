@@ -5,7 +5,7 @@ observer."""
 from __future__ import annotations
 
 from lab.pki import LAB_PSK
-from lab.play.conversation import Setup
+from lab.script.setup import Setup
 from lab.script.dsl import ExpectAlert, Outcome, ReadUntil, Send, scenario
 from lab.script.serverflows import cr, handshake12, issuer_dn, serve
 

@@ -2,7 +2,7 @@
 (catalogue rows E01-E09, F08; role C)."""
 from __future__ import annotations
 
-from lab.play.conversation import Setup
+from lab.script.setup import Setup
 from lab.script.dsl import ExpectAlert, Outcome, ReadUntil, Send, SendAlert, scenario
 from lab.script.serverflows import cr, issuer_dn, serve
 from layers.extensions import ExtensionCR

@@ -6,8 +6,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from lab.script import flows
 from lab.script import generators as gen
-from lab.crypto.asym import cv13_content, sign
-from lab.play.conversation import Setup
+from lab.script.setup import Setup
 from lab.script.dsl import ExpectAlert, ExpectAppRejected, ExpectSuccess, scenario
 from layers.certificate import CertificateVerify
 from layers.handshake import Handshake
@@ -53,19 +52,19 @@ def cv_length(s: Setup):
           summary="CertificateVerify with rsa_pkcs1_md5, which no CertificateRequest offers (SLOTH)",
           expect=ILLEGAL)
 def cv_md5(s: Setup):
-    return _cv(s, _custom(0x0101, lambda eng: sign(0x0101, eng.config.key, eng.signed_content())))
+    return _cv(s, _custom(0x0101, lambda eng: gen.sign(0x0101, eng.config.key, eng.signed_content())))
 
 
 @scenario("cv-scheme-key-mismatch", rfc="RFC 8446 4.4.3 (MUST be compatible with the key)", row="D05", versions=BOTH,
           summary="an RSA-PSS signature labelled ecdsa_secp256r1_sha256", expect=ILLEGAL)
 def cv_mismatch(s: Setup):
-    return _cv(s, _custom(0x0403, lambda eng: sign(0x0804, eng.config.key, eng.signed_content())))
+    return _cv(s, _custom(0x0403, lambda eng: gen.sign(0x0804, eng.config.key, eng.signed_content())))
 
 
 @scenario("tls12-cv-hash-mismatch", rfc="RFC 5246 7.4.8", row="D06", versions={"1.2"},
           summary="a SHA-1 signature in a rsa_pkcs1_sha256 envelope", expect=DECRYPT)
 def cv_hash_mismatch(s: Setup):
-    return _cv(s, _custom(0x0401, lambda eng: sign(0x0201, eng.config.key, eng.signed_content())))
+    return _cv(s, _custom(0x0401, lambda eng: gen.sign(0x0201, eng.config.key, eng.signed_content())))
 
 
 @scenario("tls13-cv-sha1", rfc="RFC 8446 4.4.3 (SHA-1 MUST NOT be used)", row="D08", versions={"1.3"},
@@ -88,7 +87,7 @@ def cv_pss_salt(s: Setup):
           expect=ILLEGAL)
 def cv_curve(s: Setup):
     return flows.client_auth("1.3", certificate=gen.certificate(s.chain("client-p384")),
-                             certificate_verify=_custom(0x0403, lambda eng: sign(
+                             certificate_verify=_custom(0x0403, lambda eng: gen.sign(
                                  0x0403, s.key("client-p384"), eng.signed_content())))
 
 
@@ -99,15 +98,15 @@ def cv_wrong_set(s: Setup):
     def signer(eng):
         transcript = bytes(eng.k.transcript)
         cert = bytes(eng.certificate())
-        return sign(0x0804, eng.config.key, transcript.replace(cert, b"", 1))
+        return gen.sign(0x0804, eng.config.key, transcript.replace(cert, b"", 1))
     return _cv(s, _custom(0x0804, signer))
 
 
 @scenario("tls13-cv-server-context", rfc="RFC 8446 4.4.3", row="D12", versions={"1.3"},
           summary="CertificateVerify signed over the server's context string", expect=DECRYPT)
 def cv_server_context(s: Setup):
-    return _cv(s, _custom(0x0804, lambda eng: sign(0x0804, eng.config.key,
-                                                   cv13_content(eng.k.transcript_hash(), server=True))))
+    return _cv(s, _custom(0x0804, lambda eng: gen.sign(0x0804, eng.config.key,
+                                                   gen.cv13_content(eng.k.transcript_hash(), server=True))))
 
 
 @scenario("tls12-cv-rsa-pkcs1-sha1", rfc="RFC 5246 7.4.8; RFC 9155", row="D13", versions={"1.2"}, level="MAY",

@@ -14,10 +14,11 @@ import pytest
 import scenarios  # noqa: F401  (registers the client scenarios)
 
 from lab.peers.clients import ExternalClient
-from lab.play.conversation import Setup, run_scenario
+from lab.play.cells import run_scenario
+from lab.script.setup import Setup
 from lab.script.dsl import REGISTRY, Outcome, ReadUntil, Scenario, SendRecords
 from lab.script.serverflows import serve
-from lab.play.server import run_server_scenario
+from lab.play.cells import run_server_scenario
 from lab.transport import ListeningTransport, SocketTransport
 
 TIMEOUT = 2.0
@@ -67,14 +68,14 @@ def test_client_engine_survives_hostile_server(name: str, pki) -> None:
     elapsed = time.monotonic() - t0
     listener.close()
     server.join(15)
-    observed = result["observed"]
+    observed = result.observed
     assert elapsed < 3 * TIMEOUT + 1, (elapsed, observed)
-    assert observed["outcome"] in ("error", "closed", "timeout", "alert"), observed
+    assert observed.outcome in ("error", "closed", "timeout", "alert"), observed
     if name in ("garbage", "oversized-record"):
-        assert observed["outcome"] == "error" and ("not a TLS record" in observed["reason"]
-                                                   or "record_overflow" in observed["reason"]), observed
+        assert observed.outcome == "error" and ("not a TLS record" in observed.reason
+                                                   or "record_overflow" in observed.reason), observed
     if name.startswith("endless"):
-        assert observed["outcome"] == "timeout" and "kept sending" in observed.get("reason", ""), observed
+        assert observed.outcome == "timeout" and "kept sending" in (observed.reason or ""), observed
 
 
 def test_transport_send_to_a_peer_that_stops_reading() -> None:

@@ -14,14 +14,16 @@ import pytest
 
 import scenarios  # noqa: F401
 from lab.peers.servers import SERVERS, server_classes
-from lab.play.conversation import Setup, execute, run_scenario
+from lab.play.cells import run_scenario
+from lab.play.client import play_client
+from lab.script.setup import Setup
 from lab.script.dsl import REGISTRY
 from lab.transport import MemorySSLServer, SocketTransport
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def _applicable(stack: str, sid: str, version: str) -> bool:
     """Whether this stack can run this scenario at all (mode and features), decided before running."""
-    from lab.play.commands import skip_reason
+    from lab.peers.registry import skip_reason
     return skip_reason(SERVERS[stack](None, version, REGISTRY[sid].server_mode, ""), REGISTRY[sid]) is None
 
 
@@ -46,8 +48,8 @@ def test_scenario_against_server(stack: str, sid: str, version: str, pki, tmp_pa
     with SERVERS[stack](pki, version, sc.server_mode, str(tmp_path)) as peer:
         result = run_scenario(sc, Setup(pki, version), lambda: SocketTransport("127.0.0.1", peer.port), stack,
                               pcap_dir=str(tmp_path), hooks=peer.hooks())
-    assert result["verdict"] == "pass", result
-    assert not result["observed"].get("server_errors"), result
+    assert result.verdict == "pass", result
+    assert not result.observed.server_errors, result
 
 
 # What each other stack did when observed (2026-11-28, Debian 12 packages): a representative slice,
@@ -87,9 +89,9 @@ def test_other_stacks_slice(stack: str, sid: str, version: str, expected, pki, t
     with server_classes()[stack](pki, version, sc.server_mode, str(tmp_path)) as peer:
         result = run_scenario(sc, Setup(pki, version), lambda: SocketTransport("127.0.0.1", peer.port), stack,
                               hooks=peer.hooks())
-    observed = result["observed"]
-    assert (observed["outcome"], observed.get("alert")) == expected, observed
-    assert not observed.get("server_errors"), observed
+    observed = result.observed
+    assert (observed.outcome, observed.alert) == expected, observed
+    assert not observed.server_errors, observed
 
 
 def test_engine_sans_io_against_python_ssl(pki) -> None:
@@ -102,8 +104,9 @@ def test_engine_sans_io_against_python_ssl(pki) -> None:
         ctx.load_verify_locations(srv.ca)
         ctx.verify_mode = ssl.CERT_REQUIRED
         sid = "tls13-client-cert" if version == "1.3" else "tls12-ecdhe-client-cert"
-        observed, run = execute(REGISTRY[sid], Setup(pki, version), MemorySSLServer(ctx), timeout=0.05)
-        assert observed["outcome"] == "success" and observed["http_status"] == 200, observed
+        run = play_client(REGISTRY[sid], Setup(pki, version), MemorySSLServer(ctx), timeout=0.05)
+        observed = run.observed
+        assert observed.outcome == "success" and observed.http_status == 200, observed
         assert "CLIENT_HANDSHAKE_TRAFFIC_SECRET" in run.engine.keylog or "CLIENT_RANDOM" in run.engine.keylog
 
 
@@ -152,12 +155,12 @@ def test_visibility_of_the_client_certificate(pki, tmp_path) -> None:
                                   "openssl", pcap_dir=str(tmp_path))
         plain = os.path.join(tmp_path, f"plain-{version}.pcap")
         from scapy.utils import rdpcap, wrpcap
-        wrpcap(plain, rdpcap(result["pcap"]))  # the same packets without the embedded key log
+        wrpcap(plain, rdpcap(result.pcap))  # the same packets without the embedded key log
         auth = dissect(plain).connections[0].client_auth
         assert (auth["certificate_sent"] is True) == visible
         ws = tshark_view(plain)
         assert bool(ws.certificates["client"]) == visible
-        assert dissect(result["pcap"]).connections[0].client_auth["certificate_sent"] is True
+        assert dissect(result.pcap).connections[0].client_auth["certificate_sent"] is True
 
 
 @pytest.mark.stack
@@ -170,8 +173,8 @@ def test_resumption_is_abbreviated(stack: str, pki, tmp_path) -> None:
     with server_classes()[stack](pki, "1.2", sc.server_mode, str(tmp_path)) as peer:
         result = run_scenario(sc, Setup(pki, "1.2"), lambda: SocketTransport("127.0.0.1", peer.port), stack,
                               pcap_dir=str(tmp_path))
-    assert result["verdict"] == "pass" and result["observed"].get("resumed") is True, result
-    first, second = dissect(result["pcap"]).connections
+    assert result.verdict == "pass" and result.observed.resumed is True, result
+    first, second = dissect(result.pcap).connections
     names = [m.name for m in second.messages if m.kind == "handshake"]
     assert "certificate" in [m.name for m in first.messages] and "certificate" not in names
     assert names[:2] == ["client_hello", "server_hello"] and "finished" in names

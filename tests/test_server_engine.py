@@ -8,7 +8,7 @@ import ssl
 import pytest
 
 from lab.engine.server import ServerConfig, ServerEngine
-from lab.play.conversation import Setup
+from lab.script.setup import Setup
 from lab.crypto.x509view import certificate
 
 

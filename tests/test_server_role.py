@@ -1,4 +1,4 @@
-"""certlab as the server against real clients (issue 4): CertificateRequest variants, what each
+"""certlab as the server against real clients: CertificateRequest variants, what each
 client sends, and when a client program notices a rejection."""
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import pytest
 
 import scenarios  # noqa: F401
 from lab.peers.clients import CLIENTS, client_for
-from lab.play.conversation import Setup
+from lab.script.setup import Setup
 from lab.script.dsl import REGISTRY
-from lab.play.server import run_server_scenario
+from lab.play.cells import run_server_scenario
 
 SERVER_SCENARIOS = sorted(k for k, v in REGISTRY.items() if v.role == "server")
 # What the clients were observed to do where they differ from the RFC (Debian 12 packages).
@@ -36,13 +36,13 @@ def test_server_scenario_against_client(stack: str, sid: str, version: str, pki,
     sc = REGISTRY[sid]
     client = client_for(stack, sc, pki, version, str(tmp_path))
     result = run_server_scenario(sc, Setup(pki, version), client, stack, pcap_dir=str(tmp_path))
-    observed = result["observed"]
+    observed = result.observed
     if (stack, sid) in DEVIATIONS:
-        assert (observed["outcome"], observed.get("alert"), observed["client_certificate"]) == \
+        assert (observed.outcome, observed.alert, observed.client_certificate) == \
             DEVIATIONS[(stack, sid)], observed
     else:
-        assert result["verdict"] == "pass", result
-    assert not observed.get("client_errors"), observed
+        assert result.verdict == "pass", result
+    assert not observed.client_errors, observed
 
 
 SLICE = {  # (stack, scenario, version) -> (outcome, alert, client certificate)
@@ -85,9 +85,9 @@ SLICE = {  # (stack, scenario, version) -> (outcome, alert, client certificate)
 def test_other_clients_slice(key, pki, tmp_path) -> None:
     stack, sid, version = key
     client = client_for(stack, REGISTRY[sid], pki, version, str(tmp_path))
-    observed = run_server_scenario(REGISTRY[sid], Setup(pki, version), client, stack)["observed"]
-    assert (observed["outcome"], observed.get("alert"), observed["client_certificate"]) == SLICE[key], observed
-    assert not observed.get("client_errors"), observed   # e.g. a PSK binder or Finished that did not verify
+    observed = run_server_scenario(REGISTRY[sid], Setup(pki, version), client, stack).observed
+    assert (observed.outcome, observed.alert, observed.client_certificate) == SLICE[key], observed
+    assert not observed.client_errors, observed   # e.g. a PSK binder or Finished that did not verify
 
 
 @pytest.mark.stack
@@ -96,10 +96,10 @@ def test_late_rejection_is_reported_by_python_client(pki, tmp_path) -> None:
     its first read, with OpenSSL's error text."""
     client = CLIENTS["python"](pki, "1.3", str(tmp_path))
     observed = run_server_scenario(REGISTRY["srv-tls13-reject-after-finished"], Setup(pki, "1.3"), client,
-                                   "python")["observed"]
-    assert observed["outcome"] == "client_error" and observed["client_sent_request"] is True
-    assert observed["client_failed"] == "after its handshake returned"
-    assert "CERTIFICATE_REQUIRED" in observed["client_output"]
+                                   "python").observed
+    assert observed.outcome == "client_error" and observed.client_sent_request is True
+    assert observed.client_failed == "after its handshake returned"
+    assert "CERTIFICATE_REQUIRED" in observed.client_output
 
 
 @pytest.mark.stack
@@ -141,8 +141,8 @@ def test_certificate_choice_by_ca_names(stack: str, chosen: str, pki, tmp_path) 
     sends the one it was given first, whatever the names."""
     sc = REGISTRY["srv-two-certs-ca-choice"]
     observed = run_server_scenario(sc, Setup(pki, "1.3"), client_for(stack, sc, pki, "1.3", str(tmp_path)),
-                                   stack)["observed"]
-    assert observed["client_certificate"] == "sent" and observed["client_chain"][0] == chosen, observed
+                                   stack).observed
+    assert observed.client_certificate == "sent" and observed.client_chain[0] == chosen, observed
 
 
 @pytest.mark.stack
@@ -158,8 +158,8 @@ def test_client_certificate_visibility(sid: str, version: str, visible: bool, pk
     sc = REGISTRY[sid]
     result = run_server_scenario(sc, Setup(pki, version), client_for("openssl", sc, pki, version, str(tmp_path)),
                                  "openssl", pcap_dir=str(tmp_path))
-    assert result["verdict"] == "pass", result
+    assert result.verdict == "pass", result
     plain = str(tmp_path / "plain.pcap")
-    wrpcap(plain, rdpcap(result["pcap"]))  # the same packets without the embedded key log
+    wrpcap(plain, rdpcap(result.pcap))  # the same packets without the embedded key log
     assert bool(tshark_view(plain).certificates["client"]) == visible
-    assert tshark_view(result["pcap"]).certificates["client"]
+    assert tshark_view(result.pcap).certificates["client"]

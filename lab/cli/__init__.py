@@ -24,8 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
         add_args(sub.add_parser(name, help=help_text, description=help_text))
     return parser
 
+
 def _terminate(*_: object) -> None:
     raise KeyboardInterrupt   # SIGTERM ends certlab as Ctrl-C does: every peer and capture is stopped
+
 
 def main(argv: list[str] | None = None) -> int:
     import signal

@@ -14,6 +14,7 @@ def _dissect_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--out", help="write the output to this file instead of standard output")
 
+
 def _dissect_run(args: argparse.Namespace) -> int:
     from lab.dissect import render as report
     from lab.dissect import InputError, dissect
@@ -31,9 +32,11 @@ def _dissect_run(args: argparse.Namespace) -> int:
             print(f"certlab: warning: {w}", file=sys.stderr)
     return EXIT_OK
 
+
 def _diagnose_args(p: argparse.ArgumentParser) -> None:
     capture_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON document")
+
 
 def _diagnose_run(args: argparse.Namespace) -> int:
     import json
@@ -48,12 +51,14 @@ def _diagnose_run(args: argparse.Namespace) -> int:
           else diagnose.to_text(result, diags))
     return EXIT_OK
 
+
 def _sniff_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iface", default="lo", help="interface to capture on (default lo)")
     p.add_argument("--port", type=int, required=True, help="the TLS server's TCP port")
     p.add_argument("--keylog", help="the key log file the client or server writes (SSLKEYLOGFILE), re-read live")
     p.add_argument("--out", help="write the capture here as pcapng, with the key log embedded")
     p.add_argument("--duration", type=float, help="stop after this many seconds (default: at Ctrl-C or SIGTERM)")
+
 
 def _sniff_run(args: argparse.Namespace) -> int:
     import signal
@@ -79,6 +84,7 @@ def _sniff_run(args: argparse.Namespace) -> int:
         print(f"#{live.number} verdict: {d['verdict']}: {d['cause']}")
     return EXIT_OK
 
+
 def _replay_args(p: argparse.ArgumentParser) -> None:
     capture_args(p)
     p.add_argument("--to", required=True, metavar="HOST:PORT", help="the fresh server to replay against")
@@ -89,6 +95,7 @@ def _replay_args(p: argparse.ArgumentParser) -> None:
                                                                  "first that fits)")
     p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for each answer (default 3)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
+
 
 def _replay_run(args: argparse.Namespace) -> int:
     import json

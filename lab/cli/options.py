@@ -10,6 +10,7 @@ EXIT_OK, EXIT_MISMATCH, EXIT_INPUT = 0, 1, 2
 class CommandError(Exception):
     """A one-line message for the user; the CLI prints it and exits 2."""
 
+
 def capture_args(p: argparse.ArgumentParser) -> None:
     """The arguments of every command that reads a capture: the file and its keys."""
     p.add_argument("capture", help="pcap or pcapng file (a pcapng's embedded key log is used)")
@@ -19,6 +20,7 @@ def capture_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", action="append", type=int, default=[], metavar="N",
                    help="treat TCP port N as TLS even if the first bytes do not look like it")
 
+
 def parse_target(text: str) -> tuple[str, int]:
     """HOST:PORT, [IPv6]:PORT."""
     host, sep, port = text.rpartition(":")
@@ -26,9 +28,10 @@ def parse_target(text: str) -> tuple[str, int]:
         raise CommandError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:8443 or [::1]:8443)")
     return host.strip("[]"), int(port)
 
+
 def load_identity(cert: str, key: str):
     from lab.tools.probe import Identity
-    from lab.play.conversation import load_chain, load_key
+    from lab.pki import load_chain, load_key
     from lab.crypto import x509view
     try:
         chain = tuple(load_chain(cert))

@@ -12,10 +12,23 @@ from lab.cli.options import EXIT_MISMATCH, EXIT_OK, CommandError
 def _list_args(p: argparse.ArgumentParser) -> None:
     pass
 
+
 def _list_run(args: argparse.Namespace) -> int:
-    from lab.play.commands import list_text
-    print(list_text())
+    from lab.peers.registry import CLIENT_PROGRAMS, SERVER_PROGRAMS, is_installed
+    from lab.play.commands import scenarios
+    lines = ["Scenarios:"]
+    for sc in sorted(scenarios().values(), key=lambda s: (s.row, s.id)):
+        lines.append(f"  {sc.id:36} {sc.row:8} TLS {','.join(sorted(sc.versions)):8} {sc.rfc}")
+        lines.append(f"  {'':36} {sc.summary}")
+    for title, table in (("Stacks (server role):", SERVER_PROGRAMS), ("Client programs:", CLIENT_PROGRAMS)):
+        lines += ["", title]
+        for name, prog in sorted(table.items()):
+            state = "built in" if prog is None else ("installed" if is_installed(prog) else
+                                                     "missing (run scripts/setup)")
+            lines.append(f"  {name:10} {state}")
+    print("\n".join(lines))
     return EXIT_OK
+
 
 def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", nargs="+", help="scenario ids (see `certlab list`)")
@@ -26,18 +39,22 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pki", help="folder of the test PKI (created if missing; default: a temporary one)")
     p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the server (default 3)")
 
+
 def _run_run(args: argparse.Namespace) -> int:
-    from lab.play.commands import UsageError, render, run
+    from lab.play.commands import UsageError, run
+    from lab.play.text import render
     try:
         results = run(args.scenario, args.stack, args.tls, args.pcap_dir, args.pki, args.timeout)
     except UsageError as exc:
         raise CommandError(str(exc)) from None
     print(render(results, args.json))
-    return EXIT_OK if all(r["verdict"] in ("pass", "skip") for r in results) else EXIT_MISMATCH
+    return EXIT_OK if all(r.verdict in ("pass", "skip") for r in results) else EXIT_MISMATCH
+
 
 def _pki_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["init"], help="init: create the test PKI")
     p.add_argument("dir", help="folder to write it to")
+
 
 def _pki_run(args: argparse.Namespace) -> int:
     from lab.pki import VARIANTS, Pki
@@ -52,6 +69,7 @@ def _pki_run(args: argparse.Namespace) -> int:
     print("  rsa/intermediate, rsa/crl.pem (revokes client-revoked)")
     return EXIT_OK
 
+
 def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", help="a server-role scenario id (srv-...; see `certlab list`)")
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
@@ -61,8 +79,10 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wait", type=float, default=60.0, help="seconds to wait for a client (default 60)")
     p.add_argument("--json", action="store_true")
 
+
 def _serve_run(args: argparse.Namespace) -> int:
-    from lab.play.commands import UsageError, render, serve
+    from lab.play.commands import UsageError, serve
+    from lab.play.text import render
 
     def on_listen(port: int, pki) -> None:
         print(f"certlab serve: listening on 127.0.0.1:{port}; server certificate CN=localhost, issued by "
@@ -72,10 +92,10 @@ def _serve_run(args: argparse.Namespace) -> int:
     except UsageError as exc:
         raise CommandError(str(exc)) from None
     print(render([result], args.json))
-    o = result["observed"]
-    if o.get("client_chain") and not args.json:
-        print("      client chain: " + "; ".join(o["client_chain"]))
-    return EXIT_OK if result["verdict"] == "pass" else EXIT_MISMATCH
+    if result.observed.client_chain and not args.json:
+        print("      client chain: " + "; ".join(result.observed.client_chain))
+    return EXIT_OK if result.verdict == "pass" else EXIT_MISMATCH
+
 
 def _matrix_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stacks", help="comma-separated stacks (default: every installed one)")
@@ -88,6 +108,7 @@ def _matrix_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=3.0)
     p.add_argument("--resume", action="store_true",
                    help="keep the cells an interrupted run of the same --out already finished; run the rest")
+
 
 def _matrix_run(args: argparse.Namespace) -> int:
     from lab.play.matrix import Interrupted, plan, run_matrix, write_results
@@ -111,7 +132,7 @@ def _matrix_run(args: argparse.Namespace) -> int:
         print(f"certlab matrix: interrupted: {exc}; run the same command with --resume to finish", file=sys.stderr)
         return 130
     paths = write_results(results, args.out)
-    failed = sum(r["verdict"] in ("fail", "error") for r in results)
+    failed = sum(r.verdict in ("fail", "error") for r in results)
     print(f"{len(results)} cells, {failed} not as the RFC requires. Report: {paths['html']} "
           f"(also {paths['md']}, {paths['json']})")
     return EXIT_OK

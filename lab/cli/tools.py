@@ -11,6 +11,7 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="certlab-demo", help="folder for the capture, key log and PKI")
     p.add_argument("--tls", choices=["1.2", "1.3"], default="1.3")
 
+
 def _demo_run(args: argparse.Namespace) -> int:
     from lab.tools.demo import DemoError, run_demo
     try:
@@ -18,6 +19,7 @@ def _demo_run(args: argparse.Namespace) -> int:
     except DemoError as exc:
         raise CommandError(str(exc)) from None
     return EXIT_OK
+
 
 def _probe_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", metavar="HOST:PORT", help="the server to probe")
@@ -27,6 +29,7 @@ def _probe_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--servername", help="SNI host name (default: HOST unless it is an address)")
     p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for each answer (default 3)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
+
 
 def _probe_run(args: argparse.Namespace) -> int:
     import ipaddress
@@ -50,6 +53,7 @@ def _probe_run(args: argparse.Namespace) -> int:
     print(json.dumps(result, indent=2) if args.json else probe.to_text(result))
     return EXIT_OK
 
+
 def _explain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tls", choices=["1.2", "1.3"], default="1.2", help="TLS version (default 1.2, the classic flow)")
     p.add_argument("--kx", choices=["rsa", "ecdhe"], default="rsa", help="TLS 1.2 key exchange (default rsa)")
@@ -59,6 +63,7 @@ def _explain_args(p: argparse.ArgumentParser) -> None:
     fmt.add_argument("--html", metavar="FILE", help="also write the walk-through as HTML")
     p.add_argument("--out", default="certlab-explain", help="folder for the pcapng and the PKI")
 
+
 def _explain_run(args: argparse.Namespace) -> int:
     import os
     import tempfile
@@ -67,7 +72,7 @@ def _explain_run(args: argparse.Namespace) -> int:
     from lab.peers.process import PeerUnavailable
     from lab.peers.servers import server_classes
     from lab.pki import Pki
-    from lab.play.conversation import Setup
+    from lab.script.setup import Setup
     from lab.transport import PeerUnreachable
     servers = server_classes()
     if args.stack not in servers:
@@ -98,17 +103,21 @@ def _explain_run(args: argparse.Namespace) -> int:
         write_atomic(args.html, explainformat.html(steps, header))
     return EXIT_OK if all(c.ok for s in steps for c in s.checks) else EXIT_MISMATCH
 
+
 def _shell_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pki", help="PKI folder (default ~/.cache/certlab/shell-pki, made on first use)")
+
 
 def _shell_run(args: argparse.Namespace) -> int:
     from lab.tools import shell
     shell.start(args.pki)
     return EXIT_OK
 
+
 def _pcaps_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="pcaps", help="folder for the reference captures (default pcaps)")
     p.add_argument("--pki", help="PKI folder to use (default: a fresh one)")
+
 
 def _pcaps_run(args: argparse.Namespace) -> int:
     from lab.tools import refpcaps

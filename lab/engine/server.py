@@ -194,7 +194,7 @@ class ServerEngine(Endpoint):
             body = ServerKeyExchangeDHE(dh_p=self.share.p, dh_g=self.share.g, dh_Ys=self.share.public, signature=b"")
             params = bytes(body)[:6 + len(self.share.p) + len(self.share.g) + len(self.share.public)]
         elif self.k.params.kx == "ecdhe":
-            group = next((g for g in self.config.groups if g in self._client_groups() and g in (23, 24, 29)), 23)
+            group = next((g for g in self.config.groups if g in self.client_groups() and g in (23, 24, 29)), 23)
             self.share = kx.generate_share(group)
             body = ServerKeyExchangeECDHE(named_curve=group, point=self.share.public, signature=b"")
             params = bytes(body)[:4 + len(self.share.public)]
@@ -224,7 +224,7 @@ class ServerEngine(Endpoint):
             return Handshake() / Finished(verify_data=self.k.finished13(self.k.s_hs))
         return Handshake() / Finished(verify_data=self.k.finished12(b"server finished"))
 
-    def _client_groups(self) -> list[int]:
+    def client_groups(self) -> list[int]:
         body = self.offered(E.supported_groups)
         return list(body.named_group_list) if body not in (None, True) else [23]
 

@@ -1,1 +1,2 @@
-"""Real TLS stacks as context managers (issue 3 adds the server and client peers)."""
+"""Real TLS stacks as context managers: server peers (`servers`, `compiled`, `nss`), client programs
+(`clients`), managed processes (`process`) and the stack registry (`registry`)."""

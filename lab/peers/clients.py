@@ -1,4 +1,4 @@
-"""Client peers: real TLS clients run against the lab's server (issue 4). Each runs once per
+"""Client peers: real TLS clients run against the lab's server. Each runs once per
 scenario, with one client certificate (or two from different CAs where the stack chooses), and
 reports its exit status and what it printed: when did the client program learn of a rejection?"""
 from __future__ import annotations

@@ -12,17 +12,17 @@ import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
+from lab.files import write_atomic
 from lab.peers.process import PeerUnavailable
+from lab.peers.registry import installed, programs, skip_reason
 from lab.pki import Pki
-from lab.play.commands import STACK_PROGRAMS, UsageError, skip_reason, skipped
-from lab.play.conversation import Setup, run_scenario
+from lab.play.cells import run_scenario, run_server_scenario
+from lab.play.commands import UsageError, scenarios
+from lab.play.observed import CellResult
 from lab.script.dsl import REGISTRY
+from lab.script.setup import Setup
 from lab.transport import PeerUnreachable, SocketTransport
-
-CLIENT_PROGRAMS = {"openssl": "openssl", "python": None, "curl": "curl", "gnutls": "gnutls-cli", "go": "go",
-                   "java": "javac", "nss": "tstclnt"}
 
 
 @dataclass(frozen=True)
@@ -32,14 +32,9 @@ class Cell:
     version: str
 
 
-def installed(programs: dict[str, str | None]) -> list[str]:
-    return sorted(s for s, p in programs.items()
-                  if p is None or shutil.which(p) or os.path.exists(f"/usr/sbin/{p}"))
-
-
 def plan(stacks: list[str] | None, ids: list[str] | None, rows: list[str] | None,
          versions: list[str] | None) -> list[Cell]:
-    import scenarios  # noqa: F401
+    scenarios()
     chosen = ids or sorted(REGISTRY)
     unknown = [i for i in chosen if i not in REGISTRY]
     if unknown:
@@ -49,7 +44,7 @@ def plan(stacks: list[str] | None, ids: list[str] | None, rows: list[str] | None
     cells = []
     for sid in chosen:
         sc = REGISTRY[sid]
-        kinds = CLIENT_PROGRAMS if sc.role == "server" else STACK_PROGRAMS  # the peer plays the other role
+        kinds = programs(sc.role)  # the peer plays the other role
         for stack in [s for s in (stacks or installed(kinds)) if s in kinds]:
             for v in sorted(sc.versions):
                 if versions is None or v in versions:
@@ -68,11 +63,10 @@ class Journal:
     def _path(self, cell: Cell) -> str:
         return os.path.join(self.folder, f"{cell.scenario}~{cell.stack}~tls{cell.version}.json")
 
-    def record(self, cell: Cell, result: dict[str, Any]) -> None:
-        from lab.files import write_atomic
-        write_atomic(self._path(cell), json.dumps(result))
+    def record(self, cell: Cell, result: CellResult) -> None:
+        write_atomic(self._path(cell), json.dumps(result.to_json()))
 
-    def load(self, cells: list[Cell]) -> dict[Cell, dict[str, Any]]:
+    def load(self, cells: list[Cell]) -> dict[Cell, CellResult]:
         """The cells already done (with their pcap, if they made one)."""
         done = {}
         for cell in cells:
@@ -82,7 +76,7 @@ class Journal:
             except (OSError, ValueError):
                 continue
             if not r.get("pcap") or os.path.exists(r["pcap"]):
-                done[cell] = r
+                done[cell] = CellResult.from_json(r)
         return done
 
     def clear(self) -> None:
@@ -100,8 +94,8 @@ class Progress:
         self.tty = sys.stderr.isatty()
         self.journal, self.stop = journal, threading.Event()
 
-    def step(self, cell: Cell, result: dict[str, Any]) -> None:
-        verdict = result["verdict"]
+    def step(self, cell: Cell, result: CellResult) -> None:
+        verdict = result.verdict
         if self.journal is not None:
             self.journal.record(cell, result)
         with self.lock:
@@ -121,18 +115,17 @@ class Progress:
             sys.stderr.flush()
 
 
-def _skip(cell: Cell, reason: str) -> dict[str, Any]:
-    return skipped(REGISTRY[cell.scenario], cell.stack, cell.version, reason)
+def _skip(cell: Cell, reason: str, verdict: str = "skip") -> CellResult:
+    return CellResult.skipped(REGISTRY[cell.scenario], cell.stack, cell.version, reason, verdict)
 
 
 def _run_group(key: tuple, cells: list[Cell], pki: Pki, work: str, pcaps: str, progress: Progress,
-               timeout: float) -> list[dict[str, Any]]:
+               timeout: float) -> list[CellResult]:
     from lab.peers.servers import server_classes
     role, stack, version, mode = key
     out = []
     if role == "server":
         from lab.peers.clients import client_for
-        from lab.play.server import run_server_scenario
         for cell in cells:
             if progress.stop.is_set():
                 break
@@ -187,7 +180,7 @@ class Interrupted(Exception):
 
 
 def run_matrix(cells: list[Cell], out_dir: str, jobs: int = 2, timeout: float = 3.0,
-               pki_dir: str | None = None, resume: bool = False) -> list[dict[str, Any]]:
+               pki_dir: str | None = None, resume: bool = False) -> list[CellResult]:
     """Every cell's result; with ``resume``, the cells the journal already holds are not run
     again. Raises Interrupted (after the running cells finish and their peers stop)."""
     os.makedirs(out_dir, exist_ok=True)
@@ -214,10 +207,7 @@ def run_matrix(cells: list[Cell], out_dir: str, jobs: int = 2, timeout: float = 
                     try:
                         results += fut.result()
                     except Exception as exc:  # one broken group must not lose the others' cells
-                        for cell in group:
-                            r = _skip(cell, f"{type(exc).__name__}: {exc}")
-                            r["verdict"] = "error"
-                            results.append(r)
+                        results += [_skip(cell, f"{type(exc).__name__}: {exc}", "error") for cell in group]
             except KeyboardInterrupt:
                 progress.stop.set()   # the groups end after their current cell; their peers stop
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -225,14 +215,13 @@ def run_matrix(cells: list[Cell], out_dir: str, jobs: int = 2, timeout: float = 
     finally:
         shutil.rmtree(work, ignore_errors=True)
     order = {c: i for i, c in enumerate(cells)}
-    results.sort(key=lambda r: order.get(Cell(r["scenario"], r["stack"], r["tls_version"]), 0))
+    results.sort(key=lambda r: order.get(Cell(r.scenario, r.stack, r.tls_version), 0))
     return results
 
 
-def write_results(results: list[dict[str, Any]], out_dir: str) -> dict[str, str]:
-    from lab.files import write_atomic
+def write_results(cells: list[CellResult], out_dir: str) -> dict[str, str]:
     from lab.play.report import html_report, markdown_report
-    results = [dict(r) for r in results]
+    results = [r.to_json() for r in cells]
     for r in results:
         if r.get("pcap") and os.path.isabs(r["pcap"]):
             r["pcap"] = os.path.relpath(r["pcap"], out_dir)

@@ -47,9 +47,20 @@ class SendAppData:
 
 @dataclass(frozen=True)
 class ReadUntil:
-    """Read until one of these messages (snake_case names) arrives, or an alert or close."""
+    """Read until one of these messages (snake_case names; none: the peer's application data)
+    arrives, or an alert or close. ``timeout`` overrides the run's; ``when`` names the phase an
+    ending is recorded in; with ``quiet_ok`` silence ends the read without ending the run."""
     names: tuple[str, ...]
     label: str = ""
+    timeout: float | None = None
+    when: str | None = None
+    quiet_ok: bool = False
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    """Close our sending side (TCP FIN) and keep reading: how a server ends an HTTP/1.0 answer."""
+    label: str = "shutdown"
 
 
 @dataclass(frozen=True)
@@ -63,12 +74,13 @@ class Outcome:
     def __or__(self, other: "Outcome | Expect") -> "Expect":
         return Expect((self,)) | other
 
-    def matches(self, observed: dict) -> bool:
-        if observed.get("outcome") != self.kind:
+    def matches(self, observed: Any) -> bool:
+        """``observed`` is a ``lab.play.observed.Observed`` (what the run saw)."""
+        if observed.outcome != self.kind:
             return False
-        if self.certificate is not None and observed.get("client_certificate") != self.certificate:
+        if self.certificate is not None and observed.client_certificate != self.certificate:
             return False
-        return self.alert is None or observed.get("alert") == self.alert
+        return self.alert is None or observed.alert == self.alert
 
     def describe(self) -> str:
         text = f"alert {self.alert}" if self.alert else self.kind
@@ -83,7 +95,7 @@ class Expect:
         more = other.outcomes if isinstance(other, Expect) else (other,)
         return Expect(self.outcomes + more)
 
-    def matches(self, observed: dict) -> bool:
+    def matches(self, observed: Any) -> bool:
         return any(o.matches(observed) for o in self.outcomes)
 
     def describe(self) -> list[str]:
@@ -136,7 +148,7 @@ class Trigger:
     label: str = ""
 
 
-Step = Send | SendCCS | SendAlert | SendAppData | ReadUntil | Trigger | SendRecords | Reconnect | Negotiate
+Step = Send | SendCCS | SendAlert | SendAppData | ReadUntil | Trigger | SendRecords | Reconnect | Negotiate | Shutdown
 
 
 @dataclass(frozen=True)

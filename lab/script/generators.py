@@ -8,6 +8,7 @@ from typing import Any
 
 from scapy.packet import Packet
 
+from lab.crypto.asym import cv13_content, sign  # noqa: F401  (for scenarios that sign by hand)
 from layers.handshake import Handshake
 
 

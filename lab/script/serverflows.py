@@ -1,11 +1,11 @@
-"""Server-role step sequences (certlab as the server; issue 4), so scenarios say only what
+"""Server-role step sequences (certlab as the server), so scenarios say only what
 differs: usually the CertificateRequest."""
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from lab.crypto import x509view
-from lab.play.conversation import Setup
+from lab.script.setup import Setup
 from lab.script.dsl import Negotiate, ReadUntil, Send, SendCCS, Step
 
 

@@ -9,12 +9,16 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
+from collections.abc import Iterator
+
 from lab.dissect.describe import certificate_request_facts
 from lab.engine.client import ClientConfig, ClientEngine
 from lab.engine.state import EngineError
+from lab.play.client import ClientConversation
+from lab.play.conversation import HTTP_STATUS, play
+from lab.play.observed import Observed
 from lab.script import generators as gen
-from lab.play.conversation import HTTP_STATUS, Run, send_step
-from lab.script.dsl import Send
+from lab.script.dsl import ReadUntil, Send, SendAppData, SendCCS, Step
 from lab.transport import SocketTransport
 
 REJECTING_STATUS = (400, 401, 403, 495, 496)
@@ -48,103 +52,108 @@ def self_signed_identity() -> Identity:
 
 
 class Attempt:
-    """One connection: the handshake answering every request with ``identity``, then a request."""
+    """One connection: the handshake answering every request with ``identity``, then a request.
+    Its steps are a generator played by ``lab.play``: each looks at what the last read brought."""
 
     def __init__(self, host: str, port: int, version: str, identity: Identity, server_name: str | None,
                  timeout: float) -> None:
         cfg = ClientConfig(version=version, chain=identity.chain, key=identity.key, server_name=server_name,
                            offer_pha=version == "1.3")
         self.host, self.version, self.identity = host, version, identity
-        self.run = Run(ClientEngine(cfg), SocketTransport(host, port), timeout)
+        self.conv = ClientConversation(ClientEngine(cfg), SocketTransport(host, port), timeout)
         self.requests: list[dict[str, Any]] = []
         self.data = b""
+        self.completed = False
 
     def go(self) -> dict[str, Any]:
-        run = self.run
         try:
-            if self._handshake("handshake"):
-                self._listen(0.3)   # a TLS 1.3 verdict right after our Finished
-                if run.observed is None:
-                    request = f"GET / HTTP/1.1\r\nHost: {self.host}\r\nConnection: close\r\n\r\n".encode()
-                    run.send(run.engine.send_application_data(request), "HTTP request")
-                    self._listen(run.timeout)
+            play(self._steps(), self.conv)
         except EngineError as exc:
-            run.observed = {"outcome": "error", "reason": str(exc)}
+            self.conv.end(Observed("error", reason=str(exc)))
         finally:
-            run.transport.close()
+            self.conv.transport.close()
         return self._result()
 
-    def _handshake(self, when: str) -> bool:
-        """Hello, the server's flight, our answer (with a certificate if asked). False if it ended."""
-        run, eng = self.run, self.run.engine
-        run.send(eng.send_handshake(eng.client_hello()), f"ClientHello ({when})")
+    def _steps(self) -> Iterator[Step]:
+        yield from self._handshake("handshake")
+        if not self.completed:
+            return
+        yield from self._listen(0.3)   # a TLS 1.3 verdict right after our Finished
+        request = f"GET / HTTP/1.1\r\nHost: {self.host}\r\nConnection: close\r\n\r\n".encode()
+        yield SendAppData(request, label="HTTP request")
+        yield from self._listen(self.conv.timeout)
+
+    def _handshake(self, when: str) -> Iterator[Step]:
+        """Hello, the server's flight, our answer (with a certificate if asked)."""
+        conv, eng = self.conv, self.conv.engine
+        self.completed = False
+        yield Send(gen.client_hello(), label=f"ClientHello ({when})")
         flight_end = ("finished",) if self.version == "1.3" else ("server_hello_done",)
-        events = run.read(flight_end + ("hello_retry_request",), "server flight")
-        if any(e.name == "hello_retry_request" for e in events) and run.observed is None:
-            run.send(eng.send_handshake(eng.client_hello()), "second ClientHello")
-            run.read(flight_end, "server flight")
-        if run.observed is not None:
-            return False
+        yield ReadUntil(flight_end + ("hello_retry_request",), label="server flight")
+        if any(e.name == "hello_retry_request" for e in conv.last):
+            yield Send(gen.client_hello(), label="second ClientHello")
+            yield ReadUntil(flight_end, label="server flight")
         asked = eng.cert_request is not None
         if asked:
             self._record_request(when)
-        cert, cv = self._answer(asked)
+        answer = self._answer(asked)
         if self.version == "1.3":
-            run.send(eng.send_ccs(), "ChangeCipherSpec")
-            send_step(Send(*cert, *cv, gen.finished(), label="client flight"), eng, run.send)
-            return True
-        send_step(Send(*cert, gen.client_key_exchange(), *cv, label="client flight"), eng, run.send)
-        run.send(eng.send_ccs(), "ChangeCipherSpec")
-        send_step(Send(gen.finished(), label="Finished"), eng, run.send)
-        run.read(("finished",), "server Finished")
-        return run.observed is None
+            yield SendCCS()
+            yield Send(*answer, gen.finished(), label="client flight")
+        else:
+            yield Send(*answer[:1], gen.client_key_exchange(), *answer[1:], label="client flight")
+            yield SendCCS()
+            yield Send(gen.finished(), label="Finished")
+            yield ReadUntil(("finished",), label="server Finished")
+        self.completed = conv.observed is None
 
-    def _answer(self, asked: bool) -> tuple[list, list]:
-        """(Certificate, CertificateVerify) builders: ours or an empty Certificate when asked, and a
+    def _answer(self, asked: bool) -> list:
+        """[Certificate, CertificateVerify] builders: ours or an empty Certificate when asked, and a
         CertificateVerify only with a certificate. Built in turn as the flight is staged, since each
         covers the transcript so far."""
         if not asked:
-            return [], []
-        return [gen.certificate(list(self.identity.chain))], ([gen.certificate_verify()] if self.identity.chain else [])
+            return []
+        return [gen.certificate(list(self.identity.chain))] + ([gen.certificate_verify()] if self.identity.chain
+                                                                else [])
 
     def _record_request(self, when: str) -> None:
-        facts = certificate_request_facts(self.run.engine.cert_request.payload)
+        facts = certificate_request_facts(self.conv.engine.cert_request.payload)
         self.requests.append({"when": when, **facts})
 
-    def _listen(self, timeout: float) -> None:
-        """Read until the server closes: answer a post-handshake request or a HelloRequest."""
-        run, eng = self.run, self.run.engine
-        while run.observed is None:
-            events = run.read(("application_data", "certificate_request", "hello_request"), "server", timeout=timeout)
-            quiet = run.observed is not None and run.observed.get("outcome") == "timeout"
-            if quiet:
-                run.observed = None   # silence is not an outcome: the caller decides what comes next
-            for ev in events:
+    def _listen(self, timeout: float) -> Iterator[Step]:
+        """Read until the server closes or falls silent: answer a post-handshake request or a
+        HelloRequest on the way. Silence is not an outcome: the caller decides what comes next."""
+        conv = self.conv
+        while conv.observed is None:
+            yield ReadUntil(("application_data", "certificate_request", "hello_request"), label="server",
+                            timeout=timeout, quiet_ok=True)
+            quiet = conv.quiet
+            for ev in conv.last:
                 if ev.kind == "application_data":
                     self.data += ev.raw
                 elif ev.name == "certificate_request" and self.version == "1.3":
                     self._record_request("post_handshake")
-                    cert, cv = self._answer(True)
-                    send_step(Send(*cert, *cv, gen.finished(), label="post-handshake answer"), eng, run.send)
+                    yield Send(*self._answer(True), gen.finished(), label="post-handshake answer")
                 elif ev.name == "hello_request":
-                    eng.cert_request = None
-                    if not self._handshake("renegotiation"):
+                    conv.engine.cert_request = None
+                    yield from self._handshake("renegotiation")
+                    if not self.completed:
                         return
             if quiet:
                 return
 
     def _result(self) -> dict[str, Any]:
-        obs, eng = self.run.observed or {}, self.run.engine
+        obs, eng = self.conv.observed, self.conv.engine
         done = eng.main_done if self.version == "1.3" else bool(eng.client_verify_data)
         out: dict[str, Any] = {"identity": self.identity.label, "requests": self.requests,
                                "handshake_completed": done}
         m = HTTP_STATUS.match(self.data)
         if m:
             out["http_status"] = int(m.group(1))
-        if obs.get("outcome") == "alert":
-            out.update(outcome="rejected", alert=obs["alert"], alert_code=obs["alert_code"], when=obs["when"])
-        elif obs.get("outcome") == "error":
-            out.update(outcome="error", reason=obs["reason"])
+        if obs is not None and obs.outcome == "alert":
+            out.update(outcome="rejected", alert=obs.alert, alert_code=obs.alert_code, when=obs.when)
+        elif obs is not None and obs.outcome == "error":
+            out.update(outcome="error", reason=obs.reason)
         elif not done:
             out.update(outcome="rejected", reason="the server closed the connection during the handshake")
         elif out.get("http_status") in REJECTING_STATUS:

@@ -71,13 +71,13 @@ def make(out_dir: str, pki_dir: str | None = None) -> list[dict]:
                 made.append(_ten_steps(ref, Pki(pki_root), os.path.join(out_dir, ref.file), tmp))
                 continue
             [result] = run([ref.scenario], ref.stack, ref.version, tmp, pki_root)
-            if not result.get("pcap"):
-                raise RuntimeError(f"{ref.scenario} against {ref.stack} wrote no capture: {result.get('reason')}")
+            if not result.pcap:
+                raise RuntimeError(f"{ref.scenario} against {ref.stack} wrote no capture: {result.reason}")
             dest = os.path.join(out_dir, ref.file)
-            shutil.copyfile(result["pcap"], dest + ".tmp")
+            shutil.copyfile(result.pcap, dest + ".tmp")
             os.replace(dest + ".tmp", dest)
-            made.append({"file": ref.file, "flow": ref.flow, "verdict": result["verdict"],
-                         "observed": result["observed"].get("outcome"), "alert": result["observed"].get("alert"),
+            made.append({"file": ref.file, "flow": ref.flow, "verdict": result.verdict,
+                         "observed": result.observed.outcome, "alert": result.observed.alert,
                          "command": f"certlab run {ref.scenario} --stack {ref.stack} --tls {ref.version} "
                                     "--pcap-dir DIR", "stack": stack_version(ref.stack)})
     write_readme(out_dir, made)
@@ -88,15 +88,16 @@ def _ten_steps(ref: Reference, pki: Pki, dest: str, work: str) -> dict:
     """The classic flow as ``certlab explain`` records it: packet comments name the ten steps."""
     from lab.tools import explain
     from lab.peers.servers import server_classes
-    from lab.play.conversation import Setup
+    from lab.script.setup import Setup
     with server_classes()[ref.stack](pki, ref.version, "required", work) as peer:
         run_ = explain.record_handshake(Setup(pki, ref.version), peer.port, "rsa", dest + ".tmp.pcapng")
     os.replace(dest + ".tmp.pcapng", dest)
     keys = dest + ".tmp.keys"
     if os.path.exists(keys):
         os.unlink(keys)
-    obs = run_.observed or {"outcome": "success"}
-    return {"file": ref.file, "flow": ref.flow, "observed": obs.get("outcome"), "alert": obs.get("alert"),
+    obs = run_.observed
+    return {"file": ref.file, "flow": ref.flow, "observed": obs.outcome if obs else "success",
+            "alert": obs.alert if obs else None,
             "command": "certlab explain --tls 1.2 --kx rsa", "stack": stack_version(ref.stack)}
 
 

@@ -13,15 +13,17 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-from lab.script import generators as gen
-from lab.capture.synth import Flight, frame_conversation
-from lab.capture.writer import write_pcapng
 from lab.crypto.prf import digest
 from lab.dissect import DissectResult, dissect
 from lab.dissect.describe import certificate_request_facts, suite_name, version_label
 from lab.dissect.model import ConnectionInfo, MessageInfo, transcript_before
-from lab.play.conversation import Setup, execute
-from lab.script.dsl import ExpectAlert, ReadUntil, Scenario, Send, SendCCS
+from lab.engine.client import ClientConfig, ClientEngine
+from lab.play.capture import save_capture
+from lab.play.client import ClientConversation, play_client
+from lab.play.conversation import play
+from lab.script import generators as gen
+from lab.script.dsl import ExpectAlert, ReadUntil, Scenario, Send, SendCCS, SendRecords
+from lab.script.setup import Setup
 from lab.transport import SocketTransport
 from layers.registry import HandshakeType as H
 
@@ -83,22 +85,16 @@ def replay_first_flight(c: ConnectionInfo, host: str, port: int, timeout: float)
         flight += r.wire
     if not flight:
         raise ReplayError("the connection has no client record before the server's first answer")
-    transport = SocketTransport(host, port)
-    received = b""
+    # Our engine only reads the answer (the captured flight is not its own, so it holds no keys).
+    conv = ClientConversation(ClientEngine(ClientConfig()), SocketTransport(host, port), timeout)
     try:
-        transport.send(flight)
-        while True:
-            data = transport.recv(timeout)
-            if not data:
-                break
-            received += data
+        play([SendRecords(lambda eng: flight, label="captured first flight"),
+              ReadUntil(("(the server closes)",), label="server answer", quiet_ok=True)], conv)
     finally:
-        transport.close()
+        conv.transport.close()
+    received = b"".join(f.data for f in conv.flights if not f.from_client)
     with tempfile.TemporaryDirectory(prefix="certlab-replay-") as tmp:
-        path = os.path.join(tmp, "replay.pcapng")
-        write_pcapng(path, frame_conversation([Flight(True, flight), Flight(False, received)],
-                                              ("127.0.0.1", 40000), (host if ":" not in host else "127.0.0.1", port)),
-                     sidecar=False)
+        path = save_capture(conv, os.path.join(tmp, "replay.pcapng"))
         fresh = dissect(path).connections[0] if received else None
     then, now = _summary(c), (_summary(fresh) if fresh else {"server_messages": []})
     keys = ("version", "cipher_suite", "certificate_request")
@@ -137,13 +133,13 @@ def replay_client_auth(c: ConnectionInfo, host: str, port: int, timeout: float) 
     sc = Scenario("replay-client-auth", "RFC 5246 7.4.8; RFC 8446 4.4.3", "-", "client", frozenset({version}),
                   "captured Certificate and CertificateVerify in a new handshake", "required",
                   lambda s: steps, lambda v: ExpectAlert("decrypt_error"))
-    observed, _ = execute(sc, _NoPki(None, version), SocketTransport(host, port), timeout=timeout)
+    observed = play_client(sc, _NoPki(None, version), SocketTransport(host, port), timeout=timeout).observed
     new_hash = digest("sha256", seen.get("transcript", b""))
-    rejected = observed.get("outcome") in ("alert", "app_rejected", "closed")
+    rejected = observed.outcome in ("alert", "app_rejected", "closed")
     return {"part": "client-auth", "version": version, "certificate": cert.fields.get("certificates"),
-            "certificate_verify": cv.fields.get("algorithm"), "observed": observed,
+            "certificate_verify": cv.fields.get("algorithm"), "observed": observed.to_json(),
             "old_transcript_sha256": old_hash.hex(), "new_transcript_sha256": new_hash.hex(),
-            "server_rejected": rejected, "as_required": observed.get("alert") == "decrypt_error"}
+            "server_rejected": rejected, "as_required": observed.alert == "decrypt_error"}
 
 
 def _brief(value: Any) -> str:

@@ -17,6 +17,8 @@ from scapy.packet import Packet
 
 from lab.engine.client import ClientConfig, ClientEngine
 from lab.pki import Pki
+from lab.play.client import ClientConversation
+from lab.script.dsl import Send, SendAppData, SendCCS
 from lab.transport import SocketTransport
 
 BANNER = ("certlab shell: scapy with certlab's layers (layers.*), not scapy's TLS layer.\n"
@@ -31,60 +33,64 @@ class Connection:
     """A TLS connection whose messages you send one by one. ``send`` takes engine builder names
     ("client_hello", "certificate", "certificate_verify", "finished", "client_key_exchange"),
     packets built with the layers, raw bytes, or functions of the engine; each enters the
-    transcript, so the next message the engine builds (a CertificateVerify, a Finished) covers it."""
+    transcript, so the next message the engine builds (a CertificateVerify, a Finished) covers it.
+    Each call is one step of ``lab.play``'s conversation, played by hand."""
 
     def __init__(self, port: int, version: str = "1.3", host: str = "127.0.0.1", pki: Pki | None = None,
                  alg: str = "rsa", who: str | None = "client", **config: Any) -> None:
-        from lab.play.conversation import load_chain, load_key
+        from lab.pki import load_chain, load_key
         chain, key = (), None
         if pki is not None and who:
             ident = pki.identity(alg, who)
             chain, key = tuple(load_chain(ident.cert)), load_key(ident.key)
-        self.engine = ClientEngine(ClientConfig(version=version, chain=chain, key=key, **config))
-        self.transport = SocketTransport(host, port)
+        engine = ClientEngine(ClientConfig(version=version, chain=chain, key=key, **config))
+        self.conv = ClientConversation(engine, SocketTransport(host, port), 2.0)
         self.received: list[Packet] = []
 
+    @property
+    def engine(self) -> ClientEngine:
+        return self.conv.engine
+
     def send(self, *msgs: str | Packet | bytes | Callable) -> "Connection":
-        for m in msgs:
+        def builder(m):
             if isinstance(m, str):
-                m = getattr(self.engine, m)()
-            elif callable(m) and not isinstance(m, Packet):
-                m = m(self.engine)
-            self.engine.stage(m)
-        self.transport.send(self.engine.flush())
+                return lambda eng: getattr(eng, m)()
+            if callable(m) and not isinstance(m, Packet):
+                return m
+            return lambda eng: m
+        self.conv.perform(Send(*(builder(m) for m in msgs), label="by hand"))
         return self
 
     def ccs(self) -> "Connection":
-        self.transport.send(self.engine.send_ccs())
+        self.conv.perform(SendCCS())
         return self
 
     def data(self, payload: bytes = b"GET / HTTP/1.0\r\n\r\n") -> "Connection":
-        self.transport.send(self.engine.send_application_data(payload))
+        self.conv.perform(SendAppData(payload))
         return self
 
     def recv(self, timeout: float = 2.0, quiet: bool = False) -> list[Packet]:
-        """Everything that arrives until ``timeout`` seconds of silence; prints a line per message."""
-        out = []
-        while True:
-            chunk = self.transport.recv(timeout)
-            if not chunk:
-                break
-            for ev in self.engine.receive_bytes(chunk):
-                layer = ev.layer if ev.layer is not None else ev.raw
-                out.append(layer)
-                if not quiet:
-                    where = " (encrypted)" if ev.encrypted else ""
-                    extra = f": {ev.raw[:60]!r}" if ev.kind == "application_data" else ""
-                    print(f"  <- {ev.kind} {ev.name}{where}{extra}")
-            timeout = min(timeout, 0.5)
-        for note in self.engine.notes:
-            print(f"  note: {note}")
+        """Everything that arrives within ``timeout`` seconds, or until an alert or the close;
+        prints a line per message."""
+        events = self.conv.read(("(nothing: read until silence)",), "by hand", timeout=timeout, quiet_ok=True)
+        out = [ev.layer if ev.layer is not None else ev.raw for ev in events]
+        if not quiet:
+            for ev in events:
+                where = " (encrypted)" if ev.encrypted else ""
+                extra = f": {ev.raw[:60]!r}" if ev.kind == "application_data" else ""
+                print(f"  <- {ev.kind} {ev.name}{where}{extra}")
+            if self.conv.observed is not None:
+                print(f"  ended: {self.conv.observed.outcome}" + (f" ({self.conv.observed.alert})"
+                                                                  if self.conv.observed.alert else ""))
+            for note in self.engine.notes:
+                print(f"  note: {note}")
         self.engine.notes.clear()
+        self.conv.observed = None   # by hand, you decide what comes after an ending
         self.received += out
         return out
 
     def close(self) -> None:
-        self.transport.close()
+        self.conv.transport.close()
 
     def __enter__(self) -> "Connection":
         return self
@@ -111,8 +117,9 @@ def namespace(pki_dir: str | None = None) -> dict[str, Any]:
     def connect(port: int, version: str = "1.3", host: str = "127.0.0.1", **kw: Any) -> Connection:
         return Connection(port, version, host, pki, **kw)
 
-    def run(scenario: str, stack: str = "python", version: str | None = None) -> list[dict[str, Any]]:
-        from lab.play.commands import render, run as run_ids
+    def run(scenario: str, stack: str = "python", version: str | None = None) -> list:
+        from lab.play.commands import run as run_ids
+        from lab.play.text import render
         results = run_ids([scenario], stack, version, None, pki.root)
         print(render(results, False))
         return results

@@ -9,12 +9,13 @@ from lab.dissect.describe import suite_name
 from lab.dissect.model import MessageInfo, transcript_before
 from lab.tools.explain.walk import (Check, Step, _app_step, _cert_facts, _cv_check, _msgs, _request_facts,
                          _server_cert_check)
-from lab.play.conversation import Run, Setup
+from lab.play.client import ClientConversation
+from lab.script.setup import Setup
 from layers.registry import HandshakeType as H
 from layers.extensions import extensions_in
 
 
-def steps13(run: Run, setup: Setup, ms: list[MessageInfo]) -> list[Step]:
+def steps13(run: ClientConversation, setup: Setup, ms: list[MessageInfo]) -> list[Step]:
     eng = run.engine
     k = eng.k
     hash_name = k.params.prf_hash

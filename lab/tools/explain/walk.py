@@ -18,7 +18,10 @@ from lab.dissect import dissect
 from lab.dissect.describe import handshake_fields, scheme_name, suite_name
 from lab.dissect.model import MessageInfo, transcript_before
 from lab.engine.client import ClientConfig, ClientEngine
-from lab.play.conversation import Run, Setup, send_step, write_capture
+from lab.play.capture import save_capture
+from lab.play.client import ClientConversation
+from lab.play.conversation import play
+from lab.script.setup import Setup
 from lab.script.dsl import ReadUntil, Send, SendAppData, SendCCS
 from lab.transport import SocketTransport
 from layers.registry import HandshakeType as H
@@ -43,12 +46,12 @@ class Step:
     checks: list[Check] = dataclasses.field(default_factory=list)
 
 
-def record_handshake(setup: Setup, port: int, kx: str, pcap: str, timeout: float = 5.0) -> Run:
+def record_handshake(setup: Setup, port: int, kx: str, pcap: str, timeout: float = 5.0) -> ClientConversation:
     """The engine as client: a full client-authenticated handshake, one request, the answer."""
     suites = (SUITE[(setup.version, kx)],) if setup.version == "1.2" else ()
     cfg = ClientConfig(version=setup.version, chain=tuple(setup.chain()), key=setup.key(), cipher_suites=suites,
                        ems=False)   # the classic flow: master secret from the randoms (RFC 7627 EMS aside)
-    run = Run(ClientEngine(cfg), SocketTransport("127.0.0.1", port), timeout)
+    run = ClientConversation(ClientEngine(cfg), SocketTransport("127.0.0.1", port), timeout)
     if setup.version == "1.3":
         steps = [Send(gen.client_hello(), label="ClientHello with a key share"),
                  ReadUntil(("finished",), label="ServerHello; encrypted: EncryptedExtensions, CertificateRequest, "
@@ -66,13 +69,9 @@ def record_handshake(setup: Setup, port: int, kx: str, pcap: str, timeout: float
                  ReadUntil(("finished",), label="step 10: ChangeCipherSpec, Finished")]
     steps += [SendAppData(b"GET / HTTP/1.0\r\n\r\n", label="application data"),
               ReadUntil((), label="application data")]
-    for step in steps:
-        if run.observed is not None:
-            break
-        if not send_step(step, run.engine, run.send):
-            run.read(step.names, step.label)
+    play(steps, run)
     run.transport.close()
-    write_capture(run, pcap)
+    save_capture(run, pcap)
     return run
 
 
@@ -100,7 +99,7 @@ def _request_facts(msgs: list[MessageInfo]) -> list[str]:
     return out
 
 
-def explain(run: Run, setup: Setup, pcap: str) -> list[Step]:
+def explain(run: ClientConversation, setup: Setup, pcap: str) -> list[Step]:
     """The steps, each tied to the captured messages, with its checks."""
     conn = dissect(pcap).connections[0]
     ms = conn.messages
@@ -165,7 +164,7 @@ def _cv_check(ms: list[MessageInfo], cv: MessageInfo, client_cert: MessageInfo, 
     return facts, Check("the CertificateVerify signature verifies over exactly those bytes", ok, detail)
 
 
-def _steps12(run: Run, setup: Setup, ms: list[MessageInfo]) -> list[Step]:
+def _steps12(run: ClientConversation, setup: Setup, ms: list[MessageInfo]) -> list[Step]:
     eng = run.engine
     k = eng.k
     ch, sh = _msgs(ms, "client", H.client_hello)[0], _msgs(ms, "server", H.server_hello)[0]

@@ -1,0 +1,35 @@
+"""One cell: a scenario played against one stack in one TLS version, its capture saved and its
+result judged. ``run_scenario`` is certlab as the client (the peer is a server already started),
+``run_server_scenario`` certlab as the server (the peer is a client program it starts)."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from lab.peers.clients import ClientPeer
+from lab.play.capture import pcap_name, save_capture
+from lab.play.client import Hooks, play_client
+from lab.play.conversation import Conversation
+from lab.play.observed import CellResult
+from lab.play.server import play_server
+from lab.script.dsl import Scenario
+from lab.script.setup import Setup
+from lab.transport import ListeningTransport, Transport
+
+
+def _judged(sc: Scenario, setup: Setup, stack: str, conv: Conversation, pcap_dir: str | None) -> CellResult:
+    pcap = save_capture(conv, os.path.join(pcap_dir, pcap_name(sc.id, stack, setup.version))) if pcap_dir else None
+    return CellResult.judged(sc, stack, setup.version, conv.observed, pcap)
+
+
+def run_scenario(sc: Scenario, setup: Setup, connect: Callable[[], Transport], stack: str, *,
+                 pcap_dir: str | None = None, timeout: float = 3.0, hooks: Hooks | None = None) -> CellResult:
+    conv = play_client(sc, setup, connect(), timeout=timeout, hooks=hooks, connect=connect)
+    return _judged(sc, setup, stack, conv, pcap_dir)
+
+
+def run_server_scenario(sc: Scenario, setup: Setup, client: ClientPeer, stack: str, *,
+                        pcap_dir: str | None = None, timeout: float = 3.0,
+                        transport: ListeningTransport | None = None, accept_timeout: float = 15.0) -> CellResult:
+    conv = play_server(sc, setup, client, timeout=timeout, transport=transport, accept_timeout=accept_timeout)
+    return _judged(sc, setup, stack, conv, pcap_dir)

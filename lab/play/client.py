@@ -1,0 +1,125 @@
+"""certlab as the client: the conversation with a real server, and a scenario played through it.
+After the steps, a verdict the server sends right after our last flight is awaited (so "after
+our Finished" and "only on the first read" can be told apart), then application data probes the
+server: TLS 1.3 servers judge the client certificate after the client's Finished, so without it
+every rejection would look like a success."""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+
+from lab.capture.synth import Flight
+from lab.engine.client import ClientConfig, ClientEngine
+from lab.engine.endpoint import Event
+from lab.play.conversation import HTTP_INFORMATIONAL, HTTP_STATUS, Conversation, play
+from lab.play.observed import Observed
+from lab.script.dsl import ReadUntil, Reconnect, Scenario, SendAppData, Step, Trigger
+from lab.script.setup import Setup
+from lab.transport import Transport
+
+PROBE = b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"
+Hooks = dict[str, Callable[[], bytes | None]]
+
+
+class ClientConversation(Conversation):
+    peer = "server"
+    close_notify_ends = True
+
+    def __init__(self, engine: ClientEngine, transport: Transport, timeout: float, hooks: Hooks | None = None,
+                 connect: Callable[[], Transport] | None = None) -> None:
+        super().__init__(engine, transport, timeout)
+        self.hooks, self.connect = hooks or {}, connect
+
+    @property
+    def phase(self) -> str:
+        e = self.engine
+        done = e.main_done if e.tls13 else bool(e.client_verify_data)
+        return "after_client_finished" if done else "before_client_finished"
+
+    def awaited(self, ev: Event, names: tuple[str, ...]) -> bool:
+        if names:
+            return ev.name in names
+        # Empty records (OpenSSL's TLS 1.0 BEAST countermeasure) and "100 Continue" are not answers.
+        return ev.kind == "application_data" and bool(ev.raw) and not HTTP_INFORMATIONAL.match(ev.raw)
+
+    def batch_ends_read(self, events: list[Event], names: tuple[str, ...]) -> bool:
+        if self.engine.owe_key_update:
+            self.engine.owe_key_update = False
+            self.send(self.engine.key_update(0), "KeyUpdate (answering update_requested)")
+        return not names and any(ev.kind == "application_data" for ev in events)
+
+    def perform_role(self, step: Step) -> None:
+        if isinstance(step, Reconnect):
+            if self.connect is None:
+                self.end(Observed("error", reason="this transport cannot reconnect"))
+            else:
+                self.reconnect(self.connect())
+        elif isinstance(step, Trigger):
+            hook = self.hooks.get(step.action)
+            data = hook() if hook is not None else None   # no hook: this peer acts by itself
+            if data:  # some stacks are nudged by the client's own data (gnutls-serv's **REAUTH**)
+                self.send(self.engine.send_application_data(data), step.label)
+        else:
+            super().perform_role(step)
+
+    def reconnect(self, transport: Transport) -> None:
+        """Close properly (close_notify both ways: OpenSSL forgets sessions of connections that end
+        without it), keep what the connection did, and start a new engine offering its session."""
+        self.send(self.engine.send_alert(0, level=1), "close_notify")
+        for _ in range(5):  # the server's own close_notify (and whatever precedes it), briefly
+            data = self.transport.recv(0.2)
+            if not data:
+                break
+            self.flights.append(Flight(False, data, "server: closing"))
+            self.engine.receive_bytes(data)
+        self.transport.close()
+        self.earlier.append((self.flights, *self.addresses(len(self.earlier)), self.engine.keylog))
+        cfg = dataclasses.replace(self.engine.config, session=self.engine.session())
+        self.engine, self.transport, self.flights, self.backlog = ClientEngine(cfg), transport, [], []
+
+    def addresses(self, index: int) -> tuple[tuple[str, int], tuple[str, int]]:
+        local = getattr(self.transport, "local", ("127.0.0.1", 50000 + index))
+        remote = getattr(self.transport, "remote", ("127.0.0.1", 443))
+        return (local[0], local[1]), (remote[0], remote[1])
+
+
+def closing_steps(conv: ClientConversation, settle: float, answer: list[Event]) -> Iterator[Step]:
+    """Listen ``settle`` seconds (0 skips it), then probe with application data unless the server
+    already answered; ``answer`` receives the events that hold the server's answer."""
+    if settle > 0:
+        yield ReadUntil((), "after our last flight", when="after_client_finished", timeout=settle)
+        answer[:] = [e for e in conv.last if not (e.kind == "application_data" and HTTP_INFORMATIONAL.match(e.raw))]
+    if not any(e.kind == "application_data" for e in answer):
+        yield SendAppData(PROBE, label="application data (probe)")
+        yield ReadUntil((), "response to the probe", when="on_first_read")
+        answer[:] = conv.last
+
+
+def classify_response(data: bytes) -> Observed:
+    """Success, or an application-level rejection (an HTTP status of 400 or more, as nginx answers
+    a bad client certificate), or a timeout when nothing came."""
+    if not data:
+        return Observed("timeout", when="on_first_read", waiting_for=("application data",))
+    m = HTTP_STATUS.match(data)
+    status = int(m.group(1)) if m else None
+    return Observed("app_rejected" if status and status >= 400 else "success", when="on_first_read",
+                    response=data[:200].decode("latin-1"), http_status=status)
+
+
+def client_config(sc: Scenario, setup: Setup) -> ClientConfig:
+    return ClientConfig(version=setup.version, chain=tuple(setup.chain()), key=setup.key(),
+                        offer_pha="pha" in sc.tags, **dict(sc.client))
+
+
+def play_client(sc: Scenario, setup: Setup, transport: Transport, *, timeout: float = 3.0, settle: float = 0.3,
+                hooks: Hooks | None = None, connect: Callable[[], Transport] | None = None) -> ClientConversation:
+    """The scenario's steps, then the closing steps; ``conv.observed`` is what happened."""
+    conv = ClientConversation(ClientEngine(client_config(sc, setup)), transport, timeout, hooks, connect)
+    play(sc.build(setup), conv)
+    answer: list[Event] = []
+    play(closing_steps(conv, settle, answer), conv)
+    conv.end(classify_response(b"".join(e.raw for e in answer if e.kind == "application_data")))
+    eng = conv.engine
+    conv.observed = conv.observed.but(server_errors=tuple(eng.notes), resumed=True if eng.resumed else None)
+    conv.transport.close()
+    return conv

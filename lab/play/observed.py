@@ -1,0 +1,106 @@
+"""Typed results: ``Observed`` is what actually happened on one connection (or one run of a
+client program against us), ``CellResult`` is one scenario x stack x version with its verdict.
+Both are frozen and turn into the JSON contract of the README with ``to_json()``: every key is
+always present, null when unknown."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from lab.script.dsl import Expect, Scenario
+
+
+@dataclass(frozen=True)
+class Observed:
+    """``outcome`` is success | alert | closed | app_rejected | timeout | error (the run could not
+    go on) | client_error (the client program failed, server role)."""
+    outcome: str
+    alert: str | None = None
+    alert_code: int | None = None
+    alert_level: str | None = None           # "fatal" | "warning"
+    alert_from: str | None = None            # "server" | "client"
+    when: str | None = None                  # before_client_finished | after_client_finished | on_first_read
+    http_status: int | None = None
+    reason: str | None = None                # why a run ended in error or timeout
+    waiting_for: tuple[str, ...] | None = None
+    response: str | None = None              # the first bytes of the application's answer
+    resumed: bool | None = None              # TLS 1.2: the server resumed the offered session
+    server_errors: tuple[str, ...] = ()      # what our client engine found wrong in the server's messages
+    client_errors: tuple[str, ...] = ()      # what our server engine found wrong in the client's messages
+    # Server role: what the client did and what its program reported.
+    server_alert: int | None = None          # the fatal alert we sent to reject the client
+    wire: str | None = None                  # what the connection showed when the client program failed
+    client_certificate: str | None = None    # "sent" | "empty" | "none"
+    client_chain: tuple[str, ...] | None = None
+    cv_scheme: int | None = None
+    cv_verified: bool | None = None
+    client_sent_request: bool | None = None
+    client_failed: str | None = None         # when the client program learnt of a failure
+    client_exit: int | None = None
+    client_output: str | None = None
+
+    @classmethod
+    def of_alert(cls, name: str, code: int, level: int | None, sender: str, when: str | None) -> "Observed":
+        return cls("closed" if code == 0 else "alert", alert=name, alert_code=code,
+                   alert_level="fatal" if level == 2 else "warning", alert_from=sender, when=when)
+
+    def but(self, **changes: Any) -> "Observed":
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+                for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Observed":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """One scenario against one stack in one TLS version. ``observed`` is None for a cell that
+    did not run (``verdict`` skip, with ``reason``)."""
+    scenario: str
+    stack: str
+    tls_version: str
+    verdict: str                             # pass | fail | error | skip
+    observed: Observed | None
+    expected: tuple[str, ...]
+    rfc: str
+    row: str
+    level: str
+    pcap: str | None = None
+    reason: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def judged(cls, sc: Scenario, stack: str, version: str, observed: Observed, pcap: str | None) -> "CellResult":
+        expect: Expect = sc.expect(version)
+        verdict = "error" if observed.outcome == "error" else "pass" if expect.matches(observed) else "fail"
+        return cls(sc.id, stack, version, verdict, observed, tuple(expect.describe()), sc.rfc, sc.row, sc.level,
+                   pcap)
+
+    @classmethod
+    def skipped(cls, sc: Scenario, stack: str, version: str, reason: str, verdict: str = "skip") -> "CellResult":
+        """A cell this stack cannot run (or, with verdict error, one that broke)."""
+        return cls(sc.id, stack, version, verdict, None, tuple(sc.expect(version).describe()), sc.rfc, sc.row,
+                   sc.level, None, reason)
+
+    def but(self, **changes: Any) -> "CellResult":
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "stack": self.stack, "tls_version": self.tls_version,
+                "verdict": self.verdict, "observed": self.observed.to_json() if self.observed else None,
+                "expected": list(self.expected), "rfc": self.rfc, "row": self.row, "level": self.level,
+                "pcap": self.pcap, "reason": self.reason, **self.extra}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "CellResult":
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        obs = data.get("observed")
+        return cls(**{k: v for k, v in data.items() if k in known and k not in ("observed", "expected")},
+                   observed=Observed.from_json(obs) if obs else None, expected=tuple(data.get("expected", ())),
+                   extra={k: v for k, v in data.items() if k not in known})

@@ -1,0 +1,38 @@
+"""Results as text: the JSON document of the README or two lines per cell for people (``certlab
+run``, ``certlab serve`` and the shell print these)."""
+from __future__ import annotations
+
+import json
+
+from lab.play.observed import CellResult
+
+
+def render(results: list[CellResult], as_json: bool) -> str:
+    """``CellResult``s as JSON (the README's contract) or as two lines each for people."""
+    if as_json:
+        return json.dumps({"results": [r.to_json() for r in results]}, indent=2)
+    lines = []
+    for r in results:
+        o = r.observed
+        what = o.outcome if o else "-"
+        if o and o.alert:
+            what += f" {o.alert} ({o.alert_code}, {o.alert_level}) from {o.alert_from}"
+        if o and o.client_certificate:
+            what += f", client certificate {o.client_certificate}"
+        if o and o.client_exit is not None:
+            what += f", client exit {o.client_exit}"
+        if o and o.client_failed:
+            what += f" ({o.client_failed})"
+        if o and o.http_status:
+            what += f" HTTP {o.http_status}"
+        if o and o.when:
+            what += f", {o.when.replace('_', ' ')}"
+        lines.append(f"{r.verdict.upper():5} {r.scenario} [{r.stack}, TLS {r.tls_version}]: {what}")
+        lines.append(f"      expected: {' or '.join(r.expected)}  ({r.rfc})")
+        if o and o.server_errors:
+            lines.append(f"      server errors: {'; '.join(o.server_errors)}")
+        if r.pcap:
+            lines.append(f"      pcap: {r.pcap}")
+        if r.reason:
+            lines.append(f"      {r.reason}")
+    return "\n".join(lines)
