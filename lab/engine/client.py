@@ -4,12 +4,10 @@ given, and turns received bytes into events while following the server's key cha
 checking the server's signature and Finished.
 
 Nothing here enforces the protocol's order: the engine is lenient by design so that a
-server's reaction to a broken flow can be observed. ``lab.engine.flows`` knows the order.
+server's reaction to a broken flow can be observed. ``lab.script.flows`` knows the order.
 """
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature
@@ -19,9 +17,7 @@ from lab.crypto import x509view
 from lab.crypto import kx, tls13
 from lab.crypto.asym import cv13_content, sign, verify
 from lab.crypto.derive import tls13_protection
-from lab.crypto.record import RecordProtection
 from lab.engine.endpoint import Endpoint
-from lab.engine.recordstream import RecordStream
 from lab.engine.state import EngineError, HandshakeKeys
 from lab.engine.schemes import choose_scheme
 from layers.certificate import (ASN1Cert, Certificate12, Certificate13, CertificateEntry, CertificateVerify,
@@ -81,44 +77,27 @@ class ClientConfig:
 @dataclass
 class ClientEngine(Endpoint):
     config: ClientConfig
-    rng: Callable[[int], bytes] = os.urandom
-    k: HandshakeKeys = field(default_factory=HandshakeKeys)
-    inbound: RecordStream = field(default_factory=RecordStream)
-    out_cipher: RecordProtection | None = None
-    record_version: int = 0x0303
+    shares: dict = field(default_factory=dict)
+    server_chain: list[bytes] = field(default_factory=list)
+    server_key: object = None
+    ske: Packet | None = None
+    hrr: Packet | None = None
+    handshakes: int = 0
+    server_finished: bool = False
+    owe_key_update: bool = False
+    resumed: bool = False
+    keylog_all: list[str] = field(default_factory=list)
+    _premaster: bytes | None = None
+    _last_ch: Packet | None = None
+    _leaf: bytes | None = None
+    _ticket: bytes = b""
+    _ticket_sid: bytes = b""
 
     def __post_init__(self) -> None:
         if self.config.wire_version < 0x0303:
             self.record_version = 0x0301
-    notes: list[str] = field(default_factory=list)
-    shares: dict = field(default_factory=dict)
-    server_chain: list[bytes] = field(default_factory=list)
-    server_key: object = None
-    cert_request: Packet | None = None
-    ske: Packet | None = None
-    hrr: Packet | None = None
-    client_verify_data: bytes = b""
-    server_verify_data: bytes = b""
-    handshakes: int = 0
-    main_done: bool = False
-    server_finished: bool = False
-    owe_key_update: bool = False
-    _premaster: bytes | None = None
-    _pending: tuple[RecordProtection, RecordProtection] | None = None
-    _last_ch: Packet | None = None
-    _staged: list[tuple[bytes, RecordProtection | None]] = field(default_factory=list)
-    _next_out: RecordProtection | None = None
-    _leaf: bytes | None = None
-    resumed: bool = False
-    _ticket: bytes = b""
-    _ticket_sid: bytes = b""
-    keylog_all: list[str] = field(default_factory=list)
 
     # -- building --------------------------------------------------------------------------------
-    @property
-    def tls13(self) -> bool:
-        return self.config.version == "1.3"
-
     def client_hello(self, **fields) -> Packet:
         """A ClientHello from the configuration (a second one after a HelloRetryRequest answers it)."""
         cfg, renegotiating = self.config, self.handshakes > 0 and not self.tls13
@@ -247,86 +226,103 @@ class ClientEngine(Endpoint):
                 verify_data = self.k.finished12(b"client finished")
         return Handshake() / Finished(verify_data=verify_data)
 
-    def _sent(self, raw: bytes) -> None:
-        t = raw[0]
-        if t == H.client_hello:
-            self.handshakes += 1
-            if not (self.tls13 and self.hrr is not None):
-                self.k.transcript = bytearray()
-        if t == H.key_update:
-            self.k.c_ap = tls13.next_traffic_secret(self.k.hash_name, self.k.c_ap)
-            self._next_out = tls13_protection(self.k.params, self.k.c_ap)
-            return
-        self.k.add(raw)
-        if t == H.client_key_exchange and self._premaster is not None:
+    # -- our messages entering the transcript (WRITERS) -------------------------------------------
+    def _client_hello_sent(self, raw: bytes) -> None:
+        self.handshakes += 1
+        if not (self.tls13 and self.hrr is not None):  # after a HelloRetryRequest the transcript goes on
+            self.k.transcript = bytearray()
+
+    def _key_update_sent(self, raw: bytes) -> None:
+        self.k.c_ap = tls13.next_traffic_secret(self.k.hash_name, self.k.c_ap)
+        self._next_out = tls13_protection(self.k.params, self.k.c_ap)
+
+    def _client_key_exchange_sent(self, raw: bytes) -> None:
+        if self._premaster is not None:
             self.k.tls12_master(self._premaster)
             self._pending = self.k.tls12_protections()
-        elif t == H.finished and self.tls13 and not self.main_done:
+
+    def _finished_sent(self, raw: bytes) -> None:
+        if self.tls13 and not self.main_done:
             self.main_done = True
             self.k.main_transcript = bytes(self.k.transcript)
             self._next_out = tls13_protection(self.k.params, self.k.c_ap)
-        elif t == H.finished and not self.tls13:
+        elif not self.tls13:
             self.client_verify_data = raw[4:]
 
-    def _on_message(self, t: int, msg: Packet, body: Packet, raw: bytes) -> None:
-        k = self.k
-        if t == H.server_hello:
-            if getattr(body, "is_hello_retry_request", False):
-                self.hrr = msg
-                k.negotiate(0x0304, body.cipher_suite)
-                k.hello_retry()
-                k.add(raw)
-                return
-            self._server_hello(body, raw)
+    # -- the server's messages (READERS) -----------------------------------------------------------
+    def _negotiate(self, msg: Packet, body: Packet, raw: bytes) -> None:
+        """Before the ServerHello enters the transcript: the version and suite it chose, and for a
+        HelloRetryRequest the transcript's first ClientHello replaced by its hash (RFC 8446 4.4.1)."""
+        if getattr(body, "is_hello_retry_request", False):
+            self.hrr = msg
+            self.k.negotiate(0x0304, body.cipher_suite)
+            self.k.hello_retry()
             return
-        elif t == H.new_session_ticket:
-            if not self.tls13:
-                self._ticket = bytes(getattr(body, "ticket", b""))
-                k.add(raw)  # a TLS 1.2 NewSessionTicket is part of the handshake (RFC 5077 section 3.3)
-            return
-        elif t == H.key_update:
-            k.s_ap = tls13.next_traffic_secret(k.hash_name, k.s_ap)
-            self.inbound.cipher = tls13_protection(k.params, k.s_ap)
-            self.owe_key_update = self.owe_key_update or body.request_update == 1
-            return
-        elif t == H.hello_request:
-            return
-        elif t == H.certificate_request and self.tls13 and self.main_done:
-            self.cert_request = msg
-            k.transcript = bytearray(k.main_transcript)
-            k.add(raw)
-            return
-        elif t == H.finished:
-            self._server_finished(body, raw)
-            return
-        elif t == H.certificate_verify:
-            self._check_server_signature(body, cv13_content(k.transcript_hash(), server=True))
-        k.add(raw)
-        if t == H.certificate:
-            self.server_chain = [bytes(e.cert_data) for e in body.certificate_list]
-            if self.server_chain:
-                self.server_key = x509view.certificate(self.server_chain[0]).public_key()
-        elif t == H.certificate_request:
-            self.cert_request = msg
-        elif t == H.server_key_exchange:
-            self.ske = msg
-            params = bytes(body)[:len(bytes(body)) - 2 - len(body.signature) - (2 if hasattr(body, "algorithm") else 0)]
-            self._check_server_signature(body, k.client_random + k.server_random + params)
-
-    def _server_hello(self, body: Packet, raw: bytes) -> None:
-        k = self.k
         version = body.legacy_version
-        share = None
         for e in extensions_in(body):
             if e.extension_type == E.supported_versions:
                 version = e.payload.selected_version
-            elif e.extension_type == E.key_share:
+        self.k.negotiate(version, body.cipher_suite)
+
+    def _new_session_ticket(self, msg: Packet, body: Packet, raw: bytes) -> None:
+        if not self.tls13:
+            self._ticket = bytes(getattr(body, "ticket", b""))
+
+    def _key_update(self, msg: Packet, body: Packet, raw: bytes) -> None:
+        k = self.k
+        k.s_ap = tls13.next_traffic_secret(k.hash_name, k.s_ap)
+        self.inbound.cipher = tls13_protection(k.params, k.s_ap)
+        self.owe_key_update = self.owe_key_update or body.request_update == 1
+
+    def _rewind_for_post_handshake(self, msg: Packet, body: Packet, raw: bytes) -> None:
+        """RFC 8446 4.6.2: a post-handshake request's transcript is the handshake's, then it."""
+        if self.tls13 and self.main_done:
+            self.k.transcript = bytearray(self.k.main_transcript)
+
+    def _certificate_request(self, msg: Packet, body: Packet, raw: bytes) -> None:
+        self.cert_request = msg
+
+    def _check_server_finished(self, msg: Packet, body: Packet, raw: bytes) -> None:
+        k = self.k
+        expected = k.finished13(k.s_hs) if self.tls13 else k.finished12(b"server finished")
+        if bytes(body.verify_data) != expected:
+            self.notes.append("the server's Finished does not verify")
+
+    def _server_finished(self, msg: Packet, body: Packet, raw: bytes) -> None:
+        k = self.k
+        self.server_finished = True
+        if self.tls13:
+            k.tls13_application_secrets()
+            self.inbound.cipher = tls13_protection(k.params, k.s_ap)
+        else:
+            self.server_verify_data = bytes(body.verify_data)
+
+    def _check_certificate_verify(self, msg: Packet, body: Packet, raw: bytes) -> None:
+        self._check_server_signature(body, cv13_content(self.k.transcript_hash(), server=True))
+
+    def _server_certificate(self, msg: Packet, body: Packet, raw: bytes) -> None:
+        self.server_chain = [bytes(e.cert_data) for e in body.certificate_list]
+        if self.server_chain:
+            self.server_key = x509view.certificate(self.server_chain[0]).public_key()
+
+    def _server_key_exchange(self, msg: Packet, body: Packet, raw: bytes) -> None:
+        k = self.k
+        self.ske = msg
+        params = bytes(body)[:len(bytes(body)) - 2 - len(body.signature) - (2 if hasattr(body, "algorithm") else 0)]
+        self._check_server_signature(body, k.client_random + k.server_random + params)
+
+    def _server_hello(self, msg: Packet, body: Packet, raw: bytes) -> None:
+        if self.hrr is msg:
+            return
+        k = self.k
+        share = None
+        for e in extensions_in(body):
+            if e.extension_type == E.key_share:
                 share = e.payload.server_share
-        k.negotiate(version, body.cipher_suite)
+        version = k.version
         if version < 0x0303:
             self.record_version = version  # TLS 1.0/1.1 records carry the negotiated version
         k.server_random = bytes(body.random)
-        k.add(raw)
         if version >= 0x0304:
             if share is None or share.group not in self.shares:
                 raise EngineError("the server's key_share names a group we did not offer")
@@ -353,19 +349,6 @@ class ClientEngine(Endpoint):
             return None
         return Session(k.session_id, k.master, k.suite_code, k.version, k.ems, self._ticket)
 
-    def _server_finished(self, body: Packet, raw: bytes) -> None:
-        k = self.k
-        expected = k.finished13(k.s_hs) if self.tls13 else k.finished12(b"server finished")
-        if bytes(body.verify_data) != expected:
-            self.notes.append("the server's Finished does not verify")
-        k.add(raw)
-        self.server_finished = True
-        if self.tls13:
-            k.tls13_application_secrets()
-            self.inbound.cipher = tls13_protection(k.params, k.s_ap)
-        else:
-            self.server_verify_data = bytes(body.verify_data)
-
     def _check_server_signature(self, body: Packet, content: bytes) -> None:
         if self.server_key is None:
             self.notes.append("the server signed without sending a certificate")
@@ -375,6 +358,11 @@ class ClientEngine(Endpoint):
         except (InvalidSignature, ValueError, TypeError):
             self.notes.append(f"the server's {body.name} signature does not verify")
 
-    @property
-    def keylog(self) -> str:
-        return "".join(line + "\n" for line in self.k.keylog)
+    WRITERS = {H.client_hello: (_client_hello_sent, None), H.key_update: (None, _key_update_sent),
+               H.client_key_exchange: (None, _client_key_exchange_sent), H.finished: (None, _finished_sent)}
+    READERS = {H.server_hello: (_negotiate, _server_hello), H.new_session_ticket: (None, _new_session_ticket),
+               H.key_update: (None, _key_update),
+               H.certificate_request: (_rewind_for_post_handshake, _certificate_request),
+               H.finished: (_check_server_finished, _server_finished),
+               H.certificate_verify: (_check_certificate_verify, None), H.certificate: (None, _server_certificate),
+               H.server_key_exchange: (None, _server_key_exchange)}

@@ -1,24 +1,34 @@
-"""What both roles of the engine share, sans-IO: framing and protecting what we send (a flight
-staged message by message, split at key changes), alerts, data and ChangeCipherSpec, and turning
-received bytes into events. ``ClientEngine`` and ``ServerEngine`` add the handshake logic of
-their role through ``_sent`` (a message of ours entered the transcript) and ``_on_message`` (the
-peer's message, parsed).
+"""What both roles of the engine share, sans-IO: the handshake state both keep, framing and
+protecting what we send (a flight staged message by message, split at key changes), alerts,
+data and ChangeCipherSpec, turning received bytes into events, and the transcript policy.
+
+``ClientEngine`` and ``ServerEngine`` add their role as two handler tables keyed by handshake
+type (h11's READERS/WRITERS idea): ``WRITERS`` for our messages as they enter the transcript,
+``READERS`` for the peer's, parsed. Each entry is a pair ``(before, after)`` of functions: the
+transcript policy is that ``before`` sees the transcript without the message (to check a
+signature or a Finished over it, or to rewrite it: HelloRetryRequest, post-handshake auth),
+then the message is added (unless ``in_transcript`` says it never is), then ``after`` sees it
+included (to derive keys from it).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from scapy.packet import Packet
 
-from lab.engine.recordstream import Problem, Record
-from lab.engine.state import MALFORMED, EngineError
+from lab.crypto.record import RecordProtection
+from lab.engine.recordstream import Problem, Record, RecordStream
+from lab.engine.state import MALFORMED, EngineError, HandshakeKeys
 from layers.alert import Alert, ChangeCipherSpec
 from layers.finished import KeyUpdate
 from layers.handshake import Handshake, Hint, parse_handshake
-from layers.registry import HANDSHAKE_NAMES
-
+from layers.registry import HANDSHAKE_NAMES, ContentType, HandshakeType as H
 
 MAX_PLAINTEXT = 1 << 14
+Handler = Callable[..., None] | None
 
 
 @dataclass
@@ -33,21 +43,56 @@ class Event:
     level: int | None = None
 
 
-
+@dataclass
 class Endpoint:
-    """Mixin for the engines. Expects: ``k`` (HandshakeKeys), ``inbound`` (RecordStream),
-    ``out_cipher``, ``record_version``, ``_staged``, ``_next_out``, ``_pending`` and ``tls13``."""
+    """The state both roles keep. ``config`` is the role's configuration."""
+    config: Any
+    rng: Callable[[int], bytes] = os.urandom
+    k: HandshakeKeys = field(default_factory=HandshakeKeys)
+    inbound: RecordStream = field(default_factory=RecordStream)
+    out_cipher: RecordProtection | None = None
+    record_version: int = 0x0303
+    notes: list[str] = field(default_factory=list)      # what the peer got wrong, found while reading
+    cert_request: Packet | None = None                   # the CertificateRequest sent or received
+    main_done: bool = False                              # TLS 1.3: the client Finished is in the transcript
+    client_verify_data: bytes = b""      # the last Finished values, for RFC 5746 renegotiation_info
+    server_verify_data: bytes = b""
+    _staged: list[tuple[bytes, RecordProtection | None]] = field(default_factory=list)
+    _next_out: RecordProtection | None = None            # the write key a staged message switches to
+    _pending: tuple[RecordProtection, RecordProtection] | None = None   # TLS 1.2 keys, until ChangeCipherSpec
 
     side = 0  # 0: we are the client, 1: the server (index into the (client, server) key pairs)
+    # Errors of the engine's own making, reported with their text as they are.
+    own_errors: ClassVar[tuple[type[Exception], ...]] = (EngineError,)
+    WRITERS: ClassVar[dict[int, tuple[Handler, Handler]]] = {}
+    READERS: ClassVar[dict[int, tuple[Handler, Handler]]] = {}
+
+    @property
+    def tls13(self) -> bool:
+        return self.config.version == "1.3"
+
+    @property
+    def keylog(self) -> str:
+        return "".join(line + "\n" for line in self.k.keylog)
+
+    def in_transcript(self, t: int) -> bool:
+        """HelloRequest never enters the transcript (RFC 5246 7.4.1.1), nor do TLS 1.3's
+        post-handshake KeyUpdate and NewSessionTicket (RFC 8446 4.4.1); a TLS 1.2 NewSessionTicket
+        does (RFC 5077 3.3)."""
+        return t not in (H.hello_request, H.key_update) and not (t == H.new_session_ticket and self.tls13)
+
+    def _enter(self, table: dict[int, tuple[Handler, Handler]], t: int, raw: bytes, *args: Any) -> None:
+        before, after = table.get(t, (None, None))
+        if before is not None:
+            before(self, *args)
+        if self.in_transcript(t):
+            self.k.add(raw)
+        if after is not None:
+            after(self, *args)
 
     def _sent(self, raw: bytes) -> None:
-        raise NotImplementedError
-
-    def _on_message(self, t: int, msg: Packet, body: Packet, raw: bytes) -> None:
-        raise NotImplementedError
-
-    # Errors of the engine's own making, reported with their text as they are.
-    own_errors: tuple[type[Exception], ...] = (EngineError,)
+        """A message of ours enters the transcript."""
+        self._enter(self.WRITERS, raw[0], raw, raw)
 
     def _peer_handshake(self, raw: bytes, encrypted: bool) -> Event:
         """Parse one handshake message from the peer and let the role use it. A message that does
@@ -65,7 +110,7 @@ class Endpoint:
             HANDSHAKE_NAMES.get(t, f"handshake_{t}")
         ev = Event("handshake", name, t, msg, raw, encrypted)
         try:
-            self._on_message(t, msg, body, raw)
+            self._enter(self.READERS, t, raw, msg, body, raw)
         except MALFORMED as exc:
             self.notes.append(str(exc) if isinstance(exc, self.own_errors) else
                               f"could not use the {peer}'s {name} ({type(exc).__name__}: {str(exc)[:80]})")
@@ -78,7 +123,7 @@ class Endpoint:
         out = b""
         for off in range(0, max(len(data), 1), size):
             chunk = data[off:off + size]
-            if self.out_cipher is not None and not (self.tls13 and content_type == 20):
+            if self.out_cipher is not None and not (self.tls13 and content_type == ContentType.change_cipher_spec):
                 ctype, chunk = self.out_cipher.encrypt(content_type, self.record_version, chunk)
             else:
                 ctype = content_type
@@ -101,10 +146,10 @@ class Endpoint:
         for raw, switch in self._staged:
             run += raw
             if switch is not None:
-                wire += self.records(22, run, fragment)
+                wire += self.records(ContentType.handshake, run, fragment)
                 run, self.out_cipher = b"", switch
         if run:
-            wire += self.records(22, run, fragment)
+            wire += self.records(ContentType.handshake, run, fragment)
         self._staged = []
         return wire
 
@@ -115,7 +160,7 @@ class Endpoint:
         self._sent(raw)
         cipher, self.out_cipher = self.out_cipher, None
         try:
-            return self.records(22, raw)
+            return self.records(ContentType.handshake, raw)
         finally:
             self.out_cipher, self._next_out = self._next_out or cipher, None
 
@@ -125,7 +170,7 @@ class Endpoint:
         return self.flush(fragment)
 
     def send_ccs(self) -> bytes:
-        wire = self.records(20, bytes(ChangeCipherSpec()))
+        wire = self.records(ContentType.change_cipher_spec, bytes(ChangeCipherSpec()))
         if not self.tls13:
             if self._pending is None and self.k.master is not None:
                 self._pending = self.k.tls12_protections()
@@ -133,10 +178,10 @@ class Endpoint:
         return wire
 
     def send_alert(self, description: int, level: int = 2) -> bytes:
-        return self.records(21, bytes(Alert(level=level, description=description)))
+        return self.records(ContentType.alert, bytes(Alert(level=level, description=description)))
 
     def send_application_data(self, data: bytes) -> bytes:
-        return self.records(23, data)
+        return self.records(ContentType.application_data, data)
 
     def key_update(self, request: int = 0) -> bytes:
         return self.send_handshake(Handshake() / KeyUpdate(request_update=request))
@@ -156,21 +201,21 @@ class Endpoint:
                 if item.encrypted and not item.decrypted:
                     events.append(Event("problem", f"record did not decrypt: {item.error or 'no key'}",
                                         raw=item.wire, encrypted=True))
-            elif item.content_type == 22:
+            elif item.content_type == ContentType.handshake:
                 events.append(self._peer_handshake(item.data, item.encrypted))
-            elif item.content_type == 21:
+            elif item.content_type == ContentType.alert:
                 for i in range(0, len(item.data) - 1, 2):
                     a = Alert(item.data[i:i + 2])
                     events.append(Event("alert", a.sprintf("%description%"), a.description, a,
                                         item.data[i:i + 2], item.encrypted, a.level))
-            elif item.content_type == 20:
+            elif item.content_type == ContentType.change_cipher_spec:
                 events.append(Event("change_cipher_spec", "change_cipher_spec", raw=item.data,
                                     encrypted=item.encrypted))
                 if not self.tls13:
                     self.inbound.protected = True
                     self.inbound.cipher = self._pending[1 - self.side] if self._pending else None
             else:
-                events.append(Event("application_data" if item.content_type == 23 else "unknown",
+                events.append(Event("application_data" if item.content_type == ContentType.application_data else "unknown",
                                     "application_data", item.content_type, None, item.data, item.encrypted))
         return events
 

@@ -1,11 +1,9 @@
-"""The engine as a TLS server, sans-IO (issue 4): answers a real client's ClientHello with
+"""The engine as a TLS server, sans-IO: answers a real client's ClientHello with
 messages built from the live state, sends the CertificateRequest exactly as a scenario says,
 and records what the client did (its chain, an empty Certificate, the CertificateVerify scheme
 and whether the signature verifies, its Finished)."""
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,13 +14,11 @@ from lab.crypto import x509view
 from lab.crypto import kx
 from lab.crypto.asym import cv13_content, decrypt_premaster, sign, verify
 from lab.crypto.derive import tls13_protection
-from lab.crypto.record import RecordProtection
 from lab.crypto import tls13
 from lab.crypto.suites import suite
 from lab.engine.endpoint import Endpoint
-from lab.engine.recordstream import RecordStream
 from lab.engine.schemes import choose_scheme
-from lab.engine.state import EngineError, HandshakeKeys
+from lab.engine.state import EngineError
 from layers.certificate import (ASN1Cert, Certificate12, Certificate13, CertificateEntry, CertificateRequest12,
                                 CertificateRequest13, CertificateVerify)
 from layers.extensions import (extensions_in, CertificateAuthorities, DistinguishedName, ExtensionCR, ExtensionHRR,
@@ -69,35 +65,18 @@ class ClientAuthRecord:
 @dataclass
 class ServerEngine(Endpoint):
     config: ServerConfig
-    rng: Callable[[int], bytes] = os.urandom
-    k: HandshakeKeys = field(default_factory=HandshakeKeys)
-    inbound: RecordStream = field(default_factory=RecordStream)
-    out_cipher: RecordProtection | None = None
-    record_version: int = 0x0303
-    notes: list[str] = field(default_factory=list)
     client_hello_msg: Packet | None = None
     share: Any = None
     group: int | None = None
     auth: ClientAuthRecord = field(default_factory=ClientAuthRecord)
-    cert_request: Packet | None = None
-    main_done: bool = False
     hrr_sent: bool = False
     client_finished: bool = False
-    client_verify_data: bytes = b""      # the last Finished values, for RFC 5746 renegotiation_info
-    server_verify_data: bytes = b""
-    _client_key: Any = None
-    _staged: list = field(default_factory=list)
-    _next_out: RecordProtection | None = None
-    _pending: tuple[RecordProtection, RecordProtection] | None = None
-    _client_shares: dict = field(default_factory=dict)
     psk_selected: int | None = None      # TLS 1.3: the index of the client's PSK identity we accepted
+    _client_key: Any = None
+    _client_shares: dict = field(default_factory=dict)
 
     side = 1
     own_errors = (EngineError, kx.KeyExchangeError)
-
-    @property
-    def tls13(self) -> bool:
-        return self.config.version == "1.3"
 
     def offered(self, ext_type: int):
         """The body of an extension the client offered, or None."""
@@ -232,68 +211,44 @@ class ServerEngine(Endpoint):
         body = self.offered(E.signature_algorithms)
         return list(body.supported_signature_algorithms) if body not in (None, True) else [0x0401, 0x0403]
 
-    # -- our messages entering the transcript ------------------------------------------------------
-    def _sent(self, raw: bytes) -> None:
-        t, k = raw[0], self.k
-        if t == H.hello_request:
-            return
-        if t == H.server_hello and raw[6:38] == HelloRetryRequest().random:
-            k.hello_retry()
-            k.add(raw)
+    # -- our messages entering the transcript (WRITERS) -------------------------------------------
+    @staticmethod
+    def _is_hrr(raw: bytes) -> bool:
+        return raw[0] == H.server_hello and raw[6:38] == HelloRetryRequest().random
+
+    def _server_hello_before(self, raw: bytes) -> None:
+        if self._is_hrr(raw):   # RFC 8446 4.4.1: the first ClientHello becomes its hash
+            self.k.hello_retry()
             self.hrr_sent = True
-            return
-        k.add(raw)
-        if t == H.server_hello and self.tls13:
+
+    def _server_hello_sent(self, raw: bytes) -> None:
+        if self.tls13 and not self._is_hrr(raw):
+            k = self.k
             shared = self.share.shared_secret(self._client_shares[self.group]) if self.share else None
             client, server = k.tls13_handshake_keys(shared)
             self._next_out = server
             self.inbound.protected = self.inbound.tls13 = True
             self.inbound.cipher = client
-        elif t == H.certificate_request:
-            self.cert_request = Handshake(raw)
-            if self.tls13 and self.main_done:  # post-handshake: its transcript is the handshake's + this
-                k.transcript = bytearray(k.main_transcript) + raw
-                self.auth = ClientAuthRecord()
-                return
-        elif t == H.finished and self.tls13:
-            k.tls13_application_secrets()
-            self._next_out = tls13_protection(k.params, k.s_ap)
-        elif t == H.finished:
+
+    def _rewind_for_post_handshake(self, raw: bytes) -> None:
+        """RFC 8446 4.6.2: a post-handshake request's transcript is the handshake's, then it."""
+        if self.tls13 and self.main_done:
+            self.k.transcript = bytearray(self.k.main_transcript)
+
+    def _certificate_request_sent(self, raw: bytes) -> None:
+        self.cert_request = Handshake(raw)
+        if self.tls13 and self.main_done:
+            self.auth = ClientAuthRecord()
+
+    def _finished_sent(self, raw: bytes) -> None:
+        if self.tls13:
+            self.k.tls13_application_secrets()
+            self._next_out = tls13_protection(self.k.params, self.k.s_ap)
+        else:
             self.server_verify_data = raw[4:]
 
-    # -- the client's messages ---------------------------------------------------------------------
-    def _on_message(self, t: int, msg: Packet, body: Packet, raw: bytes) -> None:
-        k = self.k
-        if t == H.client_hello:
-            self._client_hello(msg, body, raw)
-        elif t == H.certificate:
-            self.auth.chain = [bytes(e.cert_data) for e in body.certificate_list]
-            self.auth.empty = not self.auth.chain
-            self._client_key = x509view.certificate(self.auth.chain[0]).public_key() if self.auth.chain else None
-            k.add(raw)
-        elif t == H.certificate_verify:
-            self._check_client_signature(body)
-            k.add(raw)
-        elif t == H.client_key_exchange:
-            k.add(raw)
-            self._premaster(body)
-        elif t == H.finished:
-            base = k.c_ap if self.main_done else k.c_hs  # post-handshake Finished: application secret
-            expected = k.finished13(base) if self.tls13 else k.finished12(b"client finished")
-            if bytes(body.verify_data) != expected:
-                self.notes.append("the client's Finished does not verify")
-            k.add(raw)
-            self.client_finished = True
-            if not self.tls13:
-                self.client_verify_data = bytes(body.verify_data)
-            if self.tls13 and not self.main_done:
-                self.main_done = True
-                k.main_transcript = bytes(k.transcript)
-                self.inbound.cipher = tls13_protection(k.params, k.c_ap)
-        else:
-            k.add(raw)
-
-    def _client_hello(self, msg: Packet, body: Packet, raw: bytes) -> None:
+    # -- the client's messages (READERS) -----------------------------------------------------------
+    def _client_hello_before(self, msg: Packet, body: Packet, raw: bytes) -> None:
         k = self.k
         if not self.hrr_sent:
             k.transcript = bytearray()
@@ -305,12 +260,41 @@ class ServerEngine(Endpoint):
                                   "previous handshake's client Finished (RFC 5746 3.7)")
             self.client_finished, self.auth = False, ClientAuthRecord()
         self.client_hello_msg = msg
-        k.add(raw)
+
+    def _client_hello(self, msg: Packet, body: Packet, raw: bytes) -> None:
         shares = self.offered(E.key_share)
         self._client_shares = {e.group: bytes(e.key_exchange) for e in getattr(shares, "client_shares", [])}
         if self.tls13:
             self.group = next((g for g in self.config.groups if g in self._client_shares), None)
             self._accept_psk(body, raw)
+
+    def _client_certificate(self, msg: Packet, body: Packet, raw: bytes) -> None:
+        self.auth.chain = [bytes(e.cert_data) for e in body.certificate_list]
+        self.auth.empty = not self.auth.chain
+        self._client_key = x509view.certificate(self.auth.chain[0]).public_key() if self.auth.chain else None
+
+    def _check_certificate_verify(self, msg: Packet, body: Packet, raw: bytes) -> None:
+        self._check_client_signature(body)
+
+    def _client_key_exchange(self, msg: Packet, body: Packet, raw: bytes) -> None:
+        self._premaster(body)
+
+    def _check_client_finished(self, msg: Packet, body: Packet, raw: bytes) -> None:
+        k = self.k
+        base = k.c_ap if self.main_done else k.c_hs  # post-handshake Finished: application secret
+        expected = k.finished13(base) if self.tls13 else k.finished12(b"client finished")
+        if bytes(body.verify_data) != expected:
+            self.notes.append("the client's Finished does not verify")
+
+    def _client_finished(self, msg: Packet, body: Packet, raw: bytes) -> None:
+        k = self.k
+        self.client_finished = True
+        if not self.tls13:
+            self.client_verify_data = bytes(body.verify_data)
+        if self.tls13 and not self.main_done:
+            self.main_done = True
+            k.main_transcript = bytes(k.transcript)
+            self.inbound.cipher = tls13_protection(k.params, k.c_ap)
 
     def _accept_psk(self, body: Packet, raw: bytes) -> None:
         """Select the client's external PSK if it names ours and its binder verifies (RFC 8446
@@ -366,6 +350,11 @@ class ServerEngine(Endpoint):
         except (UnsupportedAlgorithm, ValueError, TypeError) as exc:
             auth.cv_verified, auth.cv_error = None, str(exc)
 
-    @property
-    def keylog(self) -> str:
-        return "".join(line + "\n" for line in self.k.keylog)
+    WRITERS = {H.server_hello: (_server_hello_before, _server_hello_sent),
+               H.certificate_request: (_rewind_for_post_handshake, _certificate_request_sent),
+               H.finished: (None, _finished_sent)}
+    READERS = {H.client_hello: (_client_hello_before, _client_hello),
+               H.certificate: (_client_certificate, None),
+               H.certificate_verify: (_check_certificate_verify, None),
+               H.client_key_exchange: (None, _client_key_exchange),
+               H.finished: (_check_client_finished, _client_finished)}
