@@ -165,6 +165,12 @@ def _openssl_leaf(folder: str, name: str, ca_cert: str, ca_key: str, key_args: l
 class Pki:
     root: str
 
+    def __post_init__(self) -> None:
+        # Peers get these paths in their own working folders (nginx resolves a relative path
+        # against its prefix): every path handed out is absolute.
+        if isinstance(self.root, str):
+            object.__setattr__(self, "root", os.path.abspath(self.root))
+
     def path(self, alg: str, name: str) -> str:
         return os.path.join(self.root, alg, name)
 

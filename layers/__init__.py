@@ -11,3 +11,7 @@ from layers.keyexchange import *  # noqa: F401,F403
 from layers.record import (SSLv2ClientHello, SSLv2Record, TLSCiphertext, TLSInnerPlaintext,  # noqa: F401
                            TLSPlaintext, guess_record_class)
 from layers.registry import *  # noqa: F401,F403
+# So that ``from layers import *`` is a working session in a plain Python or scapy shell.
+from scapy.compat import raw  # noqa: F401,E402
+from scapy.packet import Raw, ls  # noqa: F401,E402
+from scapy.utils import hexdump  # noqa: F401,E402

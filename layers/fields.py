@@ -102,6 +102,35 @@ class Layer(Packet):
             raise MalformedLayer(f"{self.name}: malformed or truncated ({exc})") from None
 
 
+    def __init__(self, *args: Any, **fields: Any) -> None:
+        try:
+            super().__init__(*args, **fields)
+        except (KeyError, ValueError, TypeError) as exc:
+            for f in type(self).fields_desc:
+                if f.name in fields:
+                    try:
+                        f.any2i(self, fields[f.name])
+                    except (KeyError, ValueError, TypeError):
+                        raise TypeError(f"{type(self).__name__}({f.name}={fields[f.name]!r}): not a value a "
+                                        f"{type(f).__name__} takes ({type(exc).__name__}: {exc})") from None
+            raise
+
+    def self_build(self) -> bytes:
+        """Build; a value a field cannot hold is a TypeError naming the layer, the field and the
+        value (not scapy's bare struct.error or KeyError)."""
+        try:
+            return super().self_build()
+        except (struct.error, KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
+            for f in self.fields_desc:
+                value = self.getfieldval(f.name)
+                try:
+                    f.addfield(self, b"", value)
+                except (struct.error, KeyError, TypeError, ValueError, OverflowError, AttributeError):
+                    raise TypeError(f"{self.name}.{f.name}: cannot encode {value!r} as a {type(f).__name__} "
+                                    f"(default {f.default!r})") from None
+            raise TypeError(f"{self.name}: cannot build ({type(exc).__name__}: {exc})") from None
+
+
 class TLSPacket(Layer):
     """Base for TLS structures: nothing below the structure's own fields belongs to it.
 

@@ -46,6 +46,15 @@ class TLSPlaintext(Layer):
     def guess_payload_class(self, payload: bytes) -> type[Packet]:
         return guess_record_class(payload)
 
+    def post_build(self, pkt: bytes, pay: bytes) -> bytes:
+        """``TLSPlaintext(type=22)/msg``: a message given as the payload is the record's fragment,
+        so the length covers it (and the bytes parse back into ``messages``); a record given as
+        the payload is the next record."""
+        if self.length is None and not self.messages and pay and \
+                not isinstance(self.payload, (TLSPlaintext, TLSCiphertext, SSLv2Record)):
+            pkt = pkt[:3] + len(pay).to_bytes(2, "big") + pkt[5:]
+        return pkt + pay
+
 
 class TLSCiphertext(Layer):
     """A protected record: ``opaque_type`` is what the wire shows (23 in TLS 1.3)."""

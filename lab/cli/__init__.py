@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from lab.cli import captures, scenarios, tools
-from lab.cli.options import EXIT_INPUT, EXIT_OK, CommandError
+from lab.cli.options import EXIT_INPUT, EXIT_OK, CommandError, check_arguments
 
 COMMANDS = {**captures.COMMANDS, **scenarios.COMMANDS, **tools.COMMANDS}
 
@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_INPUT
     try:
+        check_arguments(args.command, args)
         return COMMANDS[args.command][2](args)
     except CommandError as exc:
         print(f"certlab {args.command}: error: {exc}", file=sys.stderr)

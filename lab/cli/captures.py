@@ -36,6 +36,7 @@ def _dissect_run(args: argparse.Namespace) -> int:
 def _diagnose_args(p: argparse.ArgumentParser) -> None:
     capture_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--html", metavar="FILE", help="also write the diagnosis as HTML, a ladder diagram per connection")
 
 
 def _diagnose_run(args: argparse.Namespace) -> int:
@@ -47,8 +48,10 @@ def _diagnose_run(args: argparse.Namespace) -> int:
     except InputError as exc:
         raise CommandError(str(exc)) from None
     diags = diagnose.diagnose(result)
-    print(json.dumps({"capture": args.capture, "connections": diags}, indent=2) if args.json
-          else diagnose.to_text(result, diags))
+    text = diagnose.to_text(result, diags)
+    print(json.dumps({"capture": args.capture, "connections": diags}, indent=2) if args.json else text)
+    if args.html:
+        write_atomic(args.html, diagnose.to_html(result, diags, text))
     return EXIT_OK
 
 

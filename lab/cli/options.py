@@ -44,3 +44,43 @@ def load_identity(cert: str, key: str):
     except (OSError, ValueError, TypeError) as exc:
         raise CommandError(f"cannot read the key {key}: {exc}; give an unencrypted PEM private key") from None
     return Identity("yours", chain, private, x509view.certificate(chain[0]).subject.rfc4514_string())
+
+
+# What ``--out`` names for each command: a file written whole, or a folder made if missing.
+OUT_IS_FILE = {"dissect", "sniff", "diagnose"}
+POSITIVE = ("timeout", "duration", "wait")
+
+
+def check_arguments(command: str, args: argparse.Namespace) -> None:
+    """Output and path arguments, checked before any work starts (one line, exit 2)."""
+    import os
+    for name in POSITIVE:
+        value = getattr(args, name, None)
+        if value is not None and not value > 0:
+            raise CommandError(f"--{name} {value:g} must be a positive number of seconds")
+    port = getattr(args, "port", None)
+    lowest = 0 if command == "serve" else 1   # serve --port 0: a free port
+    if isinstance(port, int) and not lowest <= port <= 65535:
+        raise CommandError(f"--port {port} is not a TCP port ({lowest}-65535)")
+    for p in port if isinstance(port, list) else []:
+        if not 1 <= p <= 65535:
+            raise CommandError(f"--port {p} is not a TCP port (1-65535)")
+    for name in ("pcap_dir", "pki"):
+        value = getattr(args, name, None)
+        if value and os.path.exists(value) and not os.path.isdir(value):
+            raise CommandError(f"--{name.replace('_', '-')} {value} is a file; give a folder (it is made if missing)")
+    out = getattr(args, "out", None)
+    if out and command in OUT_IS_FILE:
+        folder = os.path.dirname(os.path.abspath(out))
+        if os.path.isdir(out):
+            raise CommandError(f"--out {out} is a folder; give a file name")
+        if not os.path.isdir(folder):
+            raise CommandError(f"--out {out}: the folder {folder} does not exist; create it first")
+        if not os.access(folder, os.W_OK):
+            raise CommandError(f"--out {out}: cannot write in {folder}")
+    elif out and os.path.exists(out) and not os.path.isdir(out):
+        raise CommandError(f"--out {out} is a file; give a folder (it is made if missing)")
+    keylog = getattr(args, "keylog", None)
+    if command == "sniff" and keylog and not os.path.isfile(keylog):
+        raise CommandError(f"--keylog {keylog}: no such file; start the client with SSLKEYLOGFILE={keylog} first, "
+                           "or leave --keylog out")

@@ -32,7 +32,10 @@ def _list_run(args: argparse.Namespace) -> int:
 
 def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", nargs="+", help="scenario ids (see `certlab list`)")
-    p.add_argument("--stack", default="python", help="server stack under test (default: python)")
+    from lab.peers.registry import CLIENT_PROGRAMS, SERVER_PROGRAMS
+    p.add_argument("--stack", default="python",
+                   help=f"the stack under test (default: python): a server ({', '.join(sorted(SERVER_PROGRAMS))}) "
+                        f"for client-role scenarios, a client ({', '.join(sorted(CLIENT_PROGRAMS))}) for srv-* ones")
     p.add_argument("--tls", choices=["1.0", "1.1", "1.2", "1.3"], help="only this TLS version")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--pcap-dir", help="write a pcapng per run here (key log embedded, packets named by step)")
@@ -54,10 +57,15 @@ def _run_run(args: argparse.Namespace) -> int:
 def _pki_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["init"], help="init: create the test PKI")
     p.add_argument("dir", help="folder to write it to")
+    p.add_argument("--force", action="store_true",
+                   help="replace a PKI already in DIR (new CA: certificates issued by the old one stop verifying)")
 
 
 def _pki_run(args: argparse.Namespace) -> int:
     from lab.pki import VARIANTS, Pki
+    if not args.force and os.path.exists(os.path.join(args.dir, "rsa", "ca.crt")):
+        raise CommandError(f"{args.dir} already holds a PKI; add --force to replace it (a new CA: clients and "
+                           "servers that trust the old one will reject the new certificates)")
     try:
         Pki.create(args.dir)
     except OSError as exc:
@@ -77,16 +85,17 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pki", help="folder of the test PKI (its CA must be trusted by the client)")
     p.add_argument("--pcap-dir", help="write the run's pcapng here")
     p.add_argument("--wait", type=float, default=60.0, help="seconds to wait for a client (default 60)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON document (and nothing else) on stdout")
 
 
 def _serve_run(args: argparse.Namespace) -> int:
     from lab.play.commands import UsageError, serve
     from lab.play.text import render
 
-    def on_listen(port: int, pki) -> None:
+    def on_listen(port: int, pki) -> None:   # with --json, stdout holds the JSON alone
         print(f"certlab serve: listening on 127.0.0.1:{port}; server certificate CN=localhost, issued by "
-              f"{pki.identity('rsa', 'server').ca} (trust it in the client). Waiting {args.wait:g} s...", flush=True)
+              f"{pki.identity('rsa', 'server').ca} (trust it in the client). Waiting {args.wait:g} s...", flush=True,
+              file=sys.stderr if args.json else sys.stdout)
     try:
         result = serve(args.scenario, args.port, args.tls, args.pki, args.pcap_dir, args.wait, on_listen)
     except UsageError as exc:
@@ -105,7 +114,7 @@ def _matrix_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=2, help="peer groups run in parallel (default 2)")
     p.add_argument("--out", required=True, help="folder for results.json, report.md, report.html, pcaps/")
     p.add_argument("--pki", help="folder of the test PKI (default: OUT/pki)")
-    p.add_argument("--timeout", type=float, default=3.0)
+    p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for each answer (default 3)")
     p.add_argument("--resume", action="store_true",
                    help="keep the cells an interrupted run of the same --out already finished; run the rest")
 
@@ -131,11 +140,19 @@ def _matrix_run(args: argparse.Namespace) -> int:
     except Interrupted as exc:
         print(f"certlab matrix: interrupted: {exc}; run the same command with --resume to finish", file=sys.stderr)
         return 130
-    paths = write_results(results, args.out)
-    failed = sum(r.verdict in ("fail", "error") for r in results)
-    print(f"{len(results)} cells, {failed} not as the RFC requires. Report: {paths['html']} "
-          f"(also {paths['md']}, {paths['json']})")
-    return EXIT_OK
+    import datetime as dt
+    import shlex
+    from lab.play.matrix import summary
+    meta = {"date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "command": " ".join(shlex.quote(a) for a in ["certlab", *sys.argv[1:]])}
+    paths = write_results(results, args.out, meta)
+    counts, failing = summary(results)
+    print(f"{len(results)} cells: {counts['pass']} pass, {counts['fail']} fail (not as the RFC requires), "
+          f"{counts['skip']} n/a, {counts['error']} error. Report: {paths['html']} (also {paths['md']}, "
+          f"{paths['json']})")
+    for stack, (n, reason) in sorted(failing.items()):
+        print(f"error: {stack}: {n} cell(s) could not run: {reason}")
+    return EXIT_MISMATCH if failing else EXIT_OK
 
 
 COMMANDS = {

@@ -50,6 +50,8 @@ def _probe_run(args: argparse.Namespace) -> int:
         result = probe.probe(host, port, [args.tls] if args.tls else ["1.2", "1.3"], yours, name, args.timeout)
     except PeerUnreachable as exc:
         raise CommandError(f"{exc}; is the server running?") from None
+    except probe.NotATLSServer as exc:
+        raise CommandError(str(exc)) from None
     print(json.dumps(result, indent=2) if args.json else probe.to_text(result))
     return EXIT_OK
 
@@ -57,7 +59,9 @@ def _probe_run(args: argparse.Namespace) -> int:
 def _explain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tls", choices=["1.2", "1.3"], default="1.2", help="TLS version (default 1.2, the classic flow)")
     p.add_argument("--kx", choices=["rsa", "ecdhe"], default="rsa", help="TLS 1.2 key exchange (default rsa)")
-    p.add_argument("--stack", default="openssl", help="the real server to talk to (default openssl)")
+    from lab.peers.registry import SERVER_PROGRAMS
+    p.add_argument("--stack", default="openssl",
+                   help=f"the real server to talk to: {', '.join(sorted(SERVER_PROGRAMS))} (default openssl)")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--markdown", metavar="FILE", help="also write the walk-through as Markdown")
     fmt.add_argument("--html", metavar="FILE", help="also write the walk-through as HTML")
@@ -100,7 +104,10 @@ def _explain_run(args: argparse.Namespace) -> int:
     if args.markdown:
         write_atomic(args.markdown, explainformat.markdown(steps, header))
     if args.html:
-        write_atomic(args.html, explainformat.html(steps, header))
+        from lab.dissect import dissect
+        from lab.dissect.ladder import steps as ladder, svg
+        drawing = svg(ladder(dissect(pcap).connections[0]), "certlab (client)", f"{args.stack} (server)")
+        write_atomic(args.html, explainformat.html(steps, header, drawing))
     return EXIT_OK if all(c.ok for s in steps for c in s.checks) else EXIT_MISMATCH
 
 

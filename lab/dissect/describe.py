@@ -8,8 +8,8 @@ from scapy.packet import NoPayload, Packet, Raw
 
 from lab.crypto import x509view
 from layers.registry import (ALERT_NAMES, CIPHER_SUITE_NAMES, EXTENSION_NAMES, HANDSHAKE_NAMES,
-                             VERSION_LABELS, name_of,
-                             AlertDescription, SignatureScheme)
+                             NAMED_GROUP_NAMES, VERSION_LABELS, name_of,
+                             AlertDescription, ExtensionType as E, SignatureScheme)
 from layers.extensions import extensions_in
 
 _WS_OVERRIDES = {"client_key_exchange": "Client Key Exchange", "hello_retry_request": "Hello Retry Request",
@@ -85,6 +85,7 @@ def handshake_fields(name: str, body: Packet | None) -> dict[str, Any]:
             out["version"] = version_label(body.legacy_version)
             out["cipher_suites"] = [suite_name(c) for c in body.cipher_suites]
             out["extensions"] = extensions_summary(extensions_in(body))
+            out.update(hello_extension_facts(body))
         elif name in ("server_hello", "hello_retry_request"):
             out["cipher_suite"] = suite_name(body.cipher_suite)
             out["extensions"] = extensions_summary(extensions_in(body))
@@ -100,6 +101,26 @@ def handshake_fields(name: str, body: Packet | None) -> dict[str, Any]:
             out["request_update"] = body.request_update
     except (AttributeError, TypeError):
         pass
+    return out
+
+
+def hello_extension_facts(body: Packet) -> dict[str, Any]:
+    """A ClientHello's extensions by name: the SNI as text, schemes, groups and versions named."""
+    out: dict[str, Any] = {}
+    for ext in extensions_in(body):
+        b, t = ext.payload, ext.extension_type
+        if t == E.server_name and hasattr(b, "server_name_list"):
+            names = [bytes(n.host_name).decode("utf-8", "replace") for n in b.server_name_list
+                     if hasattr(n, "host_name")]
+            out["server_name"] = names[0] if len(names) == 1 else names
+        elif t == E.signature_algorithms and hasattr(b, "supported_signature_algorithms"):
+            out["signature_algorithms"] = [scheme_name(s) for s in b.supported_signature_algorithms]
+        elif t == E.supported_groups and hasattr(b, "named_group_list"):
+            out["supported_groups"] = [NAMED_GROUP_NAMES.get(g, f"unknown_{g:#06x}") for g in b.named_group_list]
+        elif t == E.supported_versions and hasattr(b, "versions"):
+            out["supported_versions"] = [version_label(v) for v in b.versions]
+        elif t == E.post_handshake_auth:
+            out["post_handshake_auth"] = True
     return out
 
 

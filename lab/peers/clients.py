@@ -22,6 +22,7 @@ class ClientResult:
     exit_code: int | None        # None: still running at the deadline (then killed)
     output: str
     elapsed: float
+    ran: bool = True             # False: certlab did not run the client (``serve``): only the wire tells
 
     @property
     def ok(self) -> bool:
@@ -296,15 +297,15 @@ CLIENTS = {"openssl": OpenSSLClient, "curl": CurlClient, "gnutls": GnuTLSClient,
 
 @dataclass
 class ExternalClient(ClientPeer):
-    """Whatever client connects (``certlab serve``): nothing to start, nothing to wait for; the
-    result is what the wire showed."""
+    """Whatever client connects (``certlab serve``): nothing to start, nothing to wait for; no
+    program result exists, so the result is what the wire showed."""
     name: str = "external"
 
     def start(self, port: int, timeout: float = 10.0) -> None:
         return None
 
     def wait(self, timeout: float = 20.0) -> ClientResult:
-        return ClientResult(0, "", 0.0)
+        return ClientResult(None, "", 0.0, ran=False)
 
 
 def client_for(stack: str, sc, pki: Pki, version: str, workdir: str) -> ClientPeer:

@@ -2,8 +2,10 @@
 stack cannot run a scenario (a mode it lacks, a feature it declares missing)."""
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import subprocess
 
 # Server stacks, for client-role scenarios (None: needs no program, it runs in-process).
 SERVER_PROGRAMS: dict[str, str | None] = {"openssl": "openssl", "python": None, "nginx": "nginx",
@@ -34,3 +36,34 @@ def skip_reason(peer, sc) -> str | None:
         if tag in peer.lacks:
             return peer.lacks[tag]
     return None
+
+
+# How to ask each program its version (the first line that names it is kept).
+_VERSION_COMMANDS: dict[str, list[str]] = {
+    "openssl": ["openssl", "version"], "nginx": ["nginx", "-v"], "gnutls": ["gnutls-cli", "--version"],
+    "curl": ["curl", "--version"], "go": ["go", "version"], "java": ["java", "-version"],
+}
+
+
+@functools.lru_cache(maxsize=None)
+def stack_version(stack: str) -> str:
+    """The stack's version as its program states it ("OpenSSL 3.0.15 3 Sep 2024"), or the Debian
+    package's version where the program has no version flag (NSS's tools); "unknown" if neither."""
+    if stack == "python":
+        import platform
+        import ssl
+        return f"Python {platform.python_version()} ({ssl.OPENSSL_VERSION})"
+    argv = _VERSION_COMMANDS.get(stack)
+    if stack == "nss":
+        argv = ["dpkg-query", "-W", "-f", "libnss3 ${Version}", "libnss3"]
+    if argv is None or shutil.which(argv[0]) is None:
+        return "unknown"
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    lines = [line.strip() for line in (out.stdout + out.stderr).splitlines() if line.strip()]
+    if not lines:
+        return "unknown"
+    words = lines[0].replace("nginx version: ", "").replace("go version ", "").replace(" version", "").split()
+    return " ".join(words[:2]).replace('"', "")   # "OpenSSL 3.0.19", "nginx/1.22.1", "openjdk 17.0.15"

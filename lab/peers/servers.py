@@ -67,7 +67,8 @@ class ServerPeer:
 
 @dataclass
 class OpenSSLServer(ServerPeer):
-    """``openssl s_server -rev`` (answers each line reversed), verifying with -verify_return_error.
+    """``openssl s_server -www`` (answers an HTTP request with its status page, HTTP/1.0 200, like
+    the other stacks), verifying with -verify_return_error.
     Mode ``renegotiation`` (TLS 1.2) runs s_server's interactive mode instead: the line ``R``
     on its stdin requests the client certificate in a new handshake."""
     name: str = "openssl"
@@ -84,7 +85,7 @@ class OpenSSLServer(ServerPeer):
         verify = {"none": [], "optional": ["-verify", "4"], "required": ["-Verify", "4"], "renegotiation": [],
                   "pha": [], "required-crl": ["-Verify", "4", "-CRL", self.pki.crl, "-crl_check"]}[self.mode]
         interactive = self.mode in ("renegotiation", "pha")
-        io_mode = [] if interactive else ["-rev"]
+        io_mode = [] if interactive else ["-www"]
         argv = [exe, "s_server", "-accept", f"127.0.0.1:{self.port}", "-cert", srv.cert, "-key", srv.key,
                 "-CAfile", srv.ca, *verify, "-verify_return_error", *io_mode,
                 VERSION_FLAGS[self.version], "-cipher", "ALL" if self.version in ("1.2", "1.3") else "ALL:@SECLEVEL=0",

@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 
 from lab.peers.clients import ClientPeer
+from lab.peers.registry import stack_version
 from lab.play.capture import pcap_name, save_capture
 from lab.play.client import Hooks, play_client
 from lab.play.conversation import Conversation
@@ -19,7 +20,23 @@ from lab.transport import ListeningTransport, Transport
 
 def _judged(sc: Scenario, setup: Setup, stack: str, conv: Conversation, pcap_dir: str | None) -> CellResult:
     pcap = save_capture(conv, os.path.join(pcap_dir, pcap_name(sc.id, stack, setup.version))) if pcap_dir else None
-    return CellResult.judged(sc, stack, setup.version, conv.observed, pcap)
+    return CellResult.judged(sc, stack, setup.version, conv.observed, pcap, version=stack_version(stack),
+                             ladder=read_ladder(pcap) if pcap else None)
+
+
+def read_ladder(pcap: str) -> tuple[dict, ...] | None:
+    """The capture's ladder, read back as Wireshark would read it (connections one after the other)."""
+    from lab.dissect import InputError, dissect
+    from lab.dissect.ladder import steps
+    try:
+        conns = dissect(pcap).connections
+    except InputError:
+        return None
+    out: list[dict] = []
+    for i, conn in enumerate(conns):
+        out += ([{"from": None, "name": "new connection", "encrypted": False, "readable": True, "mark": None}]
+                if i else []) + steps(conn)
+    return tuple(out) if out else None
 
 
 def run_scenario(sc: Scenario, setup: Setup, connect: Callable[[], Transport], stack: str, *,

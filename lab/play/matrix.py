@@ -1,40 +1,49 @@
 """``certlab matrix``: scenarios x stacks, every cell with its pcap, rendered as the behaviour
 table no other tool produces. Cells that share a server peer (stack, version, client-auth mode)
-reuse one started peer; groups run in parallel (``--jobs``)."""
+reuse one started peer; groups run in parallel (``--jobs``). A cell a stack declares it cannot
+run is ``skip`` (n/a) with its reason; a cell that could not run (a peer that did not start, a
+crash) is ``error`` with its reason, never n/a."""
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import sys
 import tempfile
-import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from lab.files import write_atomic
 from lab.peers.process import PeerUnavailable
-from lab.peers.registry import installed, programs, skip_reason
+from lab.peers.registry import CLIENT_PROGRAMS, SERVER_PROGRAMS, installed, programs, skip_reason, stack_version
 from lab.pki import Pki
 from lab.play.cells import run_scenario, run_server_scenario
 from lab.play.commands import UsageError, scenarios
+from lab.play.journal import Cell, Journal, Progress
 from lab.play.observed import CellResult
 from lab.script.dsl import REGISTRY
 from lab.script.setup import Setup
 from lab.transport import PeerUnreachable, SocketTransport
 
-
-@dataclass(frozen=True)
-class Cell:
-    scenario: str
-    stack: str
-    version: str
+VERSIONS = ("1.0", "1.1", "1.2", "1.3")
 
 
 def plan(stacks: list[str] | None, ids: list[str] | None, rows: list[str] | None,
          versions: list[str] | None) -> list[Cell]:
+    """The cells to run; an unknown stack, scenario, row or version is a UsageError naming the choices."""
     scenarios()
+    every = sorted(set(SERVER_PROGRAMS) | set(CLIENT_PROGRAMS))
+    for s in stacks or []:
+        if s not in every:
+            raise UsageError(f"unknown stack {s!r}; choose from {', '.join(every)}")
+    for v in versions or []:
+        if v not in VERSIONS:
+            raise UsageError(f"unknown TLS version {v!r}; choose from {', '.join(VERSIONS)}")
+    all_rows = sorted({r for sc in REGISTRY.values() for r in sc.row.split("/")})
+    for row in rows or []:
+        if not any(r.startswith(row) for r in all_rows):
+            groups = sorted({r[0] for r in all_rows})
+            raise UsageError(f"unknown row {row!r}; choose a group ({', '.join(groups)}) or a row "
+                             f"({', '.join(all_rows)})")
     chosen = ids or sorted(REGISTRY)
     unknown = [i for i in chosen if i not in REGISTRY]
     if unknown:
@@ -52,78 +61,26 @@ def plan(stacks: list[str] | None, ids: list[str] | None, rows: list[str] | None
     return cells
 
 
-class Journal:
-    """Each finished cell's result, written at once (whole or not at all) to DIR/cells/, so an
-    interrupted matrix resumes where it stopped (``--resume``)."""
-
-    def __init__(self, out_dir: str) -> None:
-        self.folder = os.path.join(out_dir, "cells")
-        os.makedirs(self.folder, exist_ok=True)
-
-    def _path(self, cell: Cell) -> str:
-        return os.path.join(self.folder, f"{cell.scenario}~{cell.stack}~tls{cell.version}.json")
-
-    def record(self, cell: Cell, result: CellResult) -> None:
-        write_atomic(self._path(cell), json.dumps(result.to_json()))
-
-    def load(self, cells: list[Cell]) -> dict[Cell, CellResult]:
-        """The cells already done (with their pcap, if they made one)."""
-        done = {}
-        for cell in cells:
-            try:
-                with open(self._path(cell), encoding="utf-8") as fh:
-                    r = json.load(fh)
-            except (OSError, ValueError):
-                continue
-            if not r.get("pcap") or os.path.exists(r["pcap"]):
-                done[cell] = CellResult.from_json(r)
-        return done
-
-    def clear(self) -> None:
-        for name in os.listdir(self.folder):
-            if name.endswith(".json"):
-                os.unlink(os.path.join(self.folder, name))
-
-
-class Progress:
-    """A bar redrawn in place on a terminal; in a log (CI), a line every tenth of the cells. Each
-    finished cell goes to the journal; ``stop`` asks the groups to end after their current cell."""
-
-    def __init__(self, total: int, journal: Journal | None = None, done: int = 0) -> None:
-        self.total, self.done, self.lock = total, done, threading.Lock()
-        self.tty = sys.stderr.isatty()
-        self.journal, self.stop = journal, threading.Event()
-
-    def step(self, cell: Cell, result: CellResult) -> None:
-        verdict = result.verdict
-        if self.journal is not None:
-            self.journal.record(cell, result)
-        with self.lock:
-            self.done += 1
-            if not self.tty:
-                tenth = max(self.total // 10, 1)
-                if self.done % tenth == 0 or self.done == self.total:
-                    sys.stderr.write(f"{self.done}/{self.total} cells run\n")
-                    sys.stderr.flush()
-                return
-            width = 30
-            bar = "#" * (width * self.done // max(self.total, 1))
-            sys.stderr.write(f"\r[{bar:<{width}}] {self.done}/{self.total} {cell.scenario[:34]:34} "
-                             f"{cell.stack:8} {verdict:5}")
-            if self.done == self.total:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
 def _skip(cell: Cell, reason: str, verdict: str = "skip") -> CellResult:
     return CellResult.skipped(REGISTRY[cell.scenario], cell.stack, cell.version, reason, verdict)
+
+
+def _failed(cell: Cell, reason: str) -> CellResult:
+    """A cell that could not run: an error with its one-line reason."""
+    return _skip(cell, reason, "error")
 
 
 def _run_group(key: tuple, cells: list[Cell], pki: Pki, work: str, pcaps: str, progress: Progress,
                timeout: float) -> list[CellResult]:
     from lab.peers.servers import server_classes
     role, stack, version, mode = key
-    out = []
+    out: list[CellResult] = []
+    finished: set[Cell] = set()
+
+    def done(cell: Cell, r: CellResult) -> None:
+        out.append(r)
+        finished.add(cell)
+        progress.step(cell, r)
     if role == "server":
         from lab.peers.clients import client_for
         for cell in cells:
@@ -136,17 +93,17 @@ def _run_group(key: tuple, cells: list[Cell], pki: Pki, work: str, pcaps: str, p
                 r = _skip(cell, reason) if reason else \
                     run_server_scenario(sc, Setup(pki, version), client, stack, pcap_dir=pcaps, timeout=timeout)
             except PeerUnavailable as exc:
-                r = _skip(cell, str(exc))
-            out.append(r)
-            progress.step(cell, r)
+                r = _failed(cell, str(exc))
+            except Exception as exc:  # noqa: BLE001 - a broken cell must not lose the others
+                r = _failed(cell, f"{type(exc).__name__}: {exc}")
+            done(cell, r)
         return out
     peer = server_classes()[stack](pki, version, mode, work)
     runnable = []
     for cell in cells:
         reason = skip_reason(peer, REGISTRY[cell.scenario])
         if reason:
-            out.append(_skip(cell, reason))
-            progress.step(cell, out[-1])
+            done(cell, _skip(cell, reason))
         else:
             runnable.append(cell)
     if not runnable:
@@ -161,13 +118,14 @@ def _run_group(key: tuple, cells: list[Cell], pki: Pki, work: str, pcaps: str, p
                     r = run_scenario(sc, Setup(pki, version), lambda: SocketTransport("127.0.0.1", peer.port), stack,
                                      pcap_dir=pcaps, timeout=timeout, hooks=peer.hooks())
                 except PeerUnreachable as exc:
-                    r = _skip(cell, str(exc))
-                out.append(r)
-                progress.step(cell, r)
+                    r = _failed(cell, str(exc))
+                except Exception as exc:  # noqa: BLE001 - a broken cell must not lose the others
+                    r = _failed(cell, f"{type(exc).__name__}: {exc}")
+                done(cell, r)
     except PeerUnavailable as exc:
-        for cell in runnable:
-            out.append(_skip(cell, str(exc)))
-            progress.step(cell, out[-1])
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        for cell in [c for c in runnable if c not in finished]:
+            done(cell, _failed(cell, f"{stack} did not start: {reason}"))
     return out
 
 
@@ -183,12 +141,17 @@ def run_matrix(cells: list[Cell], out_dir: str, jobs: int = 2, timeout: float = 
                pki_dir: str | None = None, resume: bool = False) -> list[CellResult]:
     """Every cell's result; with ``resume``, the cells the journal already holds are not run
     again. Raises Interrupted (after the running cells finish and their peers stop)."""
+    out_dir = os.path.abspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     pcaps = os.path.join(out_dir, "pcaps")
     journal = Journal(out_dir)
     done = journal.load(cells) if resume else {}
-    if not resume:
+    if not resume:   # a used folder starts clean: no old pcap or report beside the new ones
         journal.clear()
+        shutil.rmtree(pcaps, ignore_errors=True)
+        for name in ("results.json", "report.md", "report.html"):
+            if os.path.exists(os.path.join(out_dir, name)):
+                os.unlink(os.path.join(out_dir, name))
     pending = [c for c in cells if c not in done]
     results = list(done.values())
     work = tempfile.mkdtemp(prefix="certlab-matrix-")
@@ -207,7 +170,7 @@ def run_matrix(cells: list[Cell], out_dir: str, jobs: int = 2, timeout: float = 
                     try:
                         results += fut.result()
                     except Exception as exc:  # one broken group must not lose the others' cells
-                        results += [_skip(cell, f"{type(exc).__name__}: {exc}", "error") for cell in group]
+                        results += [_failed(cell, f"{type(exc).__name__}: {exc}") for cell in group]
             except KeyboardInterrupt:
                 progress.stop.set()   # the groups end after their current cell; their peers stop
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -219,15 +182,33 @@ def run_matrix(cells: list[Cell], out_dir: str, jobs: int = 2, timeout: float = 
     return results
 
 
-def write_results(cells: list[CellResult], out_dir: str) -> dict[str, str]:
+def summary(results: list[CellResult]) -> tuple[Counter, dict[str, tuple[int, str]]]:
+    """(verdict counts, {stack: (cells in error, the first reason)})."""
+    counts = Counter(r.verdict for r in results)
+    failing: dict[str, tuple[int, str]] = {}
+    for r in results:
+        if r.verdict == "error":
+            n, reason = failing.get(r.stack, (0, r.reason or (r.observed.reason if r.observed else None) or "?"))
+            failing[r.stack] = (n + 1, reason)
+    return counts, failing
+
+
+def write_results(cells: list[CellResult], out_dir: str, meta: dict | None = None) -> dict[str, str]:
+    """results.json, report.md and report.html, every path in them relative to ``out_dir``."""
     from lab.play.report import html_report, markdown_report
+    out_dir = os.path.abspath(out_dir)
     results = [r.to_json() for r in cells]
     for r in results:
-        if r.get("pcap") and os.path.isabs(r["pcap"]):
-            r["pcap"] = os.path.relpath(r["pcap"], out_dir)
+        if r.get("pcap"):
+            r["pcap"] = os.path.relpath(os.path.abspath(r["pcap"]), out_dir)
+        if r.get("version") is None:   # a cell that never ran still names the stack's version
+            r["version"] = stack_version(r["stack"])
+    meta = dict(meta or {})
+    counts, _ = summary(cells)
+    meta["counts"] = {k: counts.get(k, 0) for k in ("pass", "fail", "skip", "error")}
     paths = {"json": os.path.join(out_dir, "results.json"), "md": os.path.join(out_dir, "report.md"),
              "html": os.path.join(out_dir, "report.html")}
-    write_atomic(paths["json"], json.dumps({"results": results}, indent=2) + "\n")
-    write_atomic(paths["md"], markdown_report(results))
-    write_atomic(paths["html"], html_report(results))
+    write_atomic(paths["json"], json.dumps({**meta, "results": results}, indent=2) + "\n")
+    write_atomic(paths["md"], markdown_report(results, meta))
+    write_atomic(paths["html"], html_report(results, meta))
     return paths

@@ -33,7 +33,7 @@ class Observed:
     wire: str | None = None                  # what the connection showed when the client program failed
     client_certificate: str | None = None    # "sent" | "empty" | "none"
     client_chain: tuple[str, ...] | None = None
-    cv_scheme: int | None = None
+    cv_scheme: str | None = None            # the CertificateVerify's scheme, by name
     cv_verified: bool | None = None
     client_sent_request: bool | None = None
     client_failed: str | None = None         # when the client program learnt of a failure
@@ -73,20 +73,26 @@ class CellResult:
     level: str
     pcap: str | None = None
     reason: str | None = None
+    role: str = "server"                     # the stack's role: "server" (client-role scenario) or "client"
+    version: str | None = None               # the stack's version, as its program states it
+    ladder: tuple[dict, ...] | None = None   # the conversation as read back from its pcap (lab.dissect.ladder)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
-    def judged(cls, sc: Scenario, stack: str, version: str, observed: Observed, pcap: str | None) -> "CellResult":
-        expect: Expect = sc.expect(version)
+    def judged(cls, sc: Scenario, stack: str, tls: str, observed: Observed, pcap: str | None,
+               **facts: Any) -> "CellResult":
+        expect: Expect = sc.expect(tls)
         verdict = "error" if observed.outcome == "error" else "pass" if expect.matches(observed) else "fail"
-        return cls(sc.id, stack, version, verdict, observed, tuple(expect.describe()), sc.rfc, sc.row, sc.level,
-                   pcap)
+        return cls(sc.id, stack, tls, verdict, observed, tuple(expect.describe()), sc.rfc, sc.row, sc.level,
+                   pcap, role=stack_role(sc), **facts)
 
     @classmethod
-    def skipped(cls, sc: Scenario, stack: str, version: str, reason: str, verdict: str = "skip") -> "CellResult":
-        """A cell this stack cannot run (or, with verdict error, one that broke)."""
-        return cls(sc.id, stack, version, verdict, None, tuple(sc.expect(version).describe()), sc.rfc, sc.row,
-                   sc.level, None, reason)
+    def skipped(cls, sc: Scenario, stack: str, tls: str, reason: str, verdict: str = "skip",
+                **facts: Any) -> "CellResult":
+        """A cell this stack cannot run (skip: what it declares it lacks), or that could not run
+        (error: a peer that did not start, a cell that broke), with the reason."""
+        return cls(sc.id, stack, tls, verdict, None, tuple(sc.expect(tls).describe()), sc.rfc, sc.row,
+                   sc.level, None, reason, role=stack_role(sc), **facts)
 
     def but(self, **changes: Any) -> "CellResult":
         return dataclasses.replace(self, **changes)
@@ -95,12 +101,20 @@ class CellResult:
         return {"scenario": self.scenario, "stack": self.stack, "tls_version": self.tls_version,
                 "verdict": self.verdict, "observed": self.observed.to_json() if self.observed else None,
                 "expected": list(self.expected), "rfc": self.rfc, "row": self.row, "level": self.level,
-                "pcap": self.pcap, "reason": self.reason, **self.extra}
+                "pcap": self.pcap, "reason": self.reason, "role": self.role, "version": self.version,
+                "ladder": list(self.ladder) if self.ladder is not None else None, **self.extra}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "CellResult":
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         obs = data.get("observed")
-        return cls(**{k: v for k, v in data.items() if k in known and k not in ("observed", "expected")},
+        ladder = data.get("ladder")
+        return cls(**{k: v for k, v in data.items() if k in known and k not in ("observed", "expected", "ladder")},
                    observed=Observed.from_json(obs) if obs else None, expected=tuple(data.get("expected", ())),
+                   ladder=tuple(ladder) if ladder is not None else None,
                    extra={k: v for k, v in data.items() if k not in known})
+
+
+def stack_role(sc: Scenario) -> str:
+    """The role of the stack under test: the other one than certlab's."""
+    return "client" if sc.role == "server" else "server"

@@ -17,6 +17,7 @@ from lab.play.observed import Observed
 from lab.script.dsl import Negotiate, ReadUntil, Scenario, SendAlert, SendRecords, Shutdown, Step
 from lab.script.setup import Setup
 from lab.transport import ListeningTransport
+from layers.registry import SIGNATURE_SCHEME_NAMES
 
 RESPONSE = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\ncertlab\n"
 UNTIL_CLOSE = ("(the client closes)",)   # no message has this name: read until close or timeout
@@ -128,7 +129,7 @@ def play_server(sc: Scenario, setup: Setup, client: ClientPeer, *, timeout: floa
 def judge_client(conv: ServerConversation, result: ClientResult) -> Observed:
     """What the connection showed, joined with what the client program reported."""
     wire = conv.observed or Observed("closed")
-    if wire.outcome in ("alert", "error"):
+    if wire.outcome in ("alert", "error") or not result.ran:   # no program to ask: the wire is the answer
         observed = wire
     elif conv.server_alert is not None:  # we rejected the client: did its program notice?
         observed = Observed("success" if result.ok else "client_error", server_alert=conv.server_alert)
@@ -149,7 +150,9 @@ def judge_client(conv: ServerConversation, result: ClientResult) -> Observed:
     return observed.but(
         client_certificate="none" if auth.empty is None else ("empty" if auth.empty else "sent"),
         client_chain=tuple(x509view.summary(c).get("subject", "?") for c in auth.chain) if auth.chain else None,
-        cv_scheme=auth.cv_scheme, cv_verified=auth.cv_verified if auth.cv_scheme is not None else None,
+        cv_scheme=None if auth.cv_scheme is None else SIGNATURE_SCHEME_NAMES.get(auth.cv_scheme,
+                                                                                 hex(auth.cv_scheme)),
+        cv_verified=auth.cv_verified if auth.cv_scheme is not None else None,
         client_sent_request=bool(conv.request), client_failed=failed, client_exit=result.exit_code,
         client_output=" | ".join(tail)[:300], http_status=int(m.group(1)) if m else observed.http_status,
         client_errors=tuple(eng.notes), server_alert=conv.server_alert)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from lab.play.observed import CellResult
+from layers.registry import ALERT_NAMES
 
 
 def render(results: list[CellResult], as_json: bool) -> str:
@@ -17,6 +18,8 @@ def render(results: list[CellResult], as_json: bool) -> str:
         what = o.outcome if o else "-"
         if o and o.alert:
             what += f" {o.alert} ({o.alert_code}, {o.alert_level}) from {o.alert_from}"
+        if o and o.server_alert is not None:
+            what += f" after certlab sent {ALERT_NAMES.get(o.server_alert, o.server_alert)} ({o.server_alert})"
         if o and o.client_certificate:
             what += f", client certificate {o.client_certificate}"
         if o and o.client_exit is not None:

@@ -245,6 +245,21 @@ def to_text(result: DissectResult, diags: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def to_html(result: DissectResult, diags: list[dict[str, Any]], text: str) -> str:
+    """The diagnosis as a page: per connection its facts and verdict, and its ladder diagram."""
+    import html
+    from lab.dissect.ladder import steps, svg
+    esc = html.escape
+    blocks = text.split("\n\n")
+    out = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>certlab diagnose</title><style>"
+           "body{font-family:sans-serif;max-width:70em;margin:auto} pre{background:#f4f4f4;padding:.5em}"
+           "</style></head><body>", f"<h1>certlab diagnose: {esc(result.path)}</h1><p>{esc(blocks[0])}</p>"]
+    for n, (c, block) in enumerate(zip(result.connections, blocks[1:]), 1):
+        out.append(f"<section id='connection{n}'><h2>Connection {n}: {esc(c.client)} &rarr; {esc(c.server)}</h2>"
+                   f"<pre>{esc(block)}</pre>{svg(steps(c), 'client ' + c.client, 'server ' + c.server)}</section>")
+    return "\n".join(out) + "\n</body></html>\n"
+
+
 def _facts_lines(d: dict[str, Any]) -> list[str]:
     out = []
     req = d.get("request")

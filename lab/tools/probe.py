@@ -154,6 +154,9 @@ class Attempt:
             out.update(outcome="rejected", alert=obs.alert, alert_code=obs.alert_code, when=obs.when)
         elif obs is not None and obs.outcome == "error":
             out.update(outcome="error", reason=obs.reason)
+        elif obs is not None and obs.outcome == "timeout" and not done:
+            out.update(outcome="no answer", reason=f"no answer within {self.conv.timeout:g} s "
+                                                   f"(waiting for {', '.join(obs.waiting_for or ('data',))})")
         elif not done:
             out.update(outcome="rejected", reason="the server closed the connection during the handshake")
         elif out.get("http_status") in REJECTING_STATUS:
@@ -165,15 +168,32 @@ class Attempt:
         return out
 
 
+class NotATLSServer(Exception):
+    """The target answered with something that is not TLS, or did not answer at all."""
+
+
 def probe(host: str, port: int, versions: list[str], yours: Identity | None, server_name: str | None,
           timeout: float = 3.0) -> dict[str, Any]:
-    """Every attempt for every version, and the policy they show. Raises PeerUnreachable."""
+    """Every attempt for every version, and the policy they show. Raises PeerUnreachable, and
+    NotATLSServer when the first attempt shows no TLS server (no policy can be told then)."""
     out: dict[str, Any] = {"target": f"{host}:{port}", "versions": {}}
     identities = [Identity("none"), self_signed_identity()] + ([yours] if yours else [])
     for v in versions:
-        attempts = [Attempt(host, port, v, ident, server_name, timeout).go() for ident in identities]
+        first = Attempt(host, port, v, identities[0], server_name, timeout).go()
+        _check_tls(first, host, port)
+        attempts = [first] + [Attempt(host, port, v, ident, server_name, timeout).go() for ident in identities[1:]]
         out["versions"][v] = {"attempts": attempts, "policy": policy(attempts)}
     return out
+
+
+def _check_tls(attempt: dict[str, Any], host: str, port: int) -> None:
+    if attempt["outcome"] == "no answer":
+        raise NotATLSServer(f"{host}:{port} accepted the connection but sent nothing: {attempt['reason']}; "
+                            "is it a TLS server (or one that waits for a STARTTLS preamble)?")
+    reason = attempt.get("reason") or ""
+    if attempt["outcome"] == "error" and "not a TLS record" in reason:
+        raise NotATLSServer(f"{host}:{port} is not a TLS server: it answered the ClientHello with "
+                            "data that is not a TLS record")
 
 
 def policy(attempts: list[dict[str, Any]]) -> dict[str, Any]:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 
+from lab.peers.registry import stack_version
 from lab.pki import Pki
 from lab.play.commands import run
 
@@ -48,15 +48,6 @@ REFERENCES = (
               "a real client's choice (Go): the CA names do not include its issuer, so it sends an empty "
               "Certificate"),
 )
-
-
-def stack_version(stack: str) -> str:
-    """The version string of the stack that made a capture (for the README)."""
-    argv = {"openssl": ["openssl", "version"], "go": ["go", "version"]}.get(stack)
-    if argv is None or shutil.which(argv[0]) is None:
-        return stack
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout.strip()
-    return out.splitlines()[0] if out else stack
 
 
 def make(out_dir: str, pki_dir: str | None = None) -> list[dict]:

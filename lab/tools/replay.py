@@ -28,6 +28,11 @@ from lab.transport import SocketTransport
 from layers.registry import HandshakeType as H
 
 
+# Alerts about the chain, not the signature (RFC 8446 6.2): the server never judged the CertificateVerify.
+CHAIN_ALERTS = ("unknown_ca", "bad_certificate", "certificate_expired", "certificate_revoked",
+                "unsupported_certificate", "certificate_unknown", "access_denied")
+
+
 class ReplayError(Exception):
     """The capture holds nothing to replay: a one-line message naming what is missing."""
 
@@ -52,8 +57,24 @@ def pick_connection(result: DissectResult, number: int | None, need_client_auth:
     for i, c in enumerate(result.connections, 1):
         if not need_client_auth or _client_auth_messages(c):
             return i, c
-    raise ReplayError("no connection in the capture shows a client Certificate and CertificateVerify; for TLS 1.3 "
-                      "pass the key log (--keylog) so they can be read")
+    raise ReplayError(_why_nothing(result))
+
+
+def _why_nothing(result: DissectResult) -> str:
+    """Why no connection has a client Certificate and CertificateVerify to replay, from the bytes."""
+    conns = result.connections
+    sent = [m for c in conns for m in c.messages if m.direction == "client" and m.kind == "handshake"
+            and m.type == H.certificate and m.layer is not None]
+    hidden = [c for c in conns if any(m.direction == "client" and m.encrypted and not m.decrypted
+                                      for m in c.messages)]
+    if sent and all(not getattr(m.layer.payload, "certificate_list", None) for m in sent) and not hidden:
+        return "the client sent an empty Certificate (no certificate): there is no signature to replay"
+    if hidden:
+        keys = ("the key log embedded in the capture does not decrypt it" if result.embedded_secrets else
+                "pass the key log (--keylog) so they can be read")
+        return f"the client's messages are encrypted (TLS 1.3 or renegotiation) and {keys}"
+    return "no connection in the capture shows a client Certificate and CertificateVerify: the server did not " \
+           "ask for one, or the client sent none"
 
 
 def _client_auth_messages(c: ConnectionInfo) -> tuple[MessageInfo, MessageInfo] | None:
@@ -139,7 +160,8 @@ def replay_client_auth(c: ConnectionInfo, host: str, port: int, timeout: float) 
     return {"part": "client-auth", "version": version, "certificate": cert.fields.get("certificates"),
             "certificate_verify": cv.fields.get("algorithm"), "observed": observed.to_json(),
             "old_transcript_sha256": old_hash.hex(), "new_transcript_sha256": new_hash.hex(),
-            "server_rejected": rejected, "as_required": observed.alert == "decrypt_error"}
+            "server_rejected": rejected, "as_required": observed.alert == "decrypt_error",
+            "signature_judged": observed.alert not in CHAIN_ALERTS and observed.outcome not in ("timeout", "error")}
 
 
 def _brief(value: Any) -> str:
@@ -174,9 +196,16 @@ def to_text(result: dict[str, Any], number: int) -> str:
     if result["as_required"]:
         lines.append("  as required: the server checked the signature against this handshake and refused it "
                      "(decrypt_error)")
+    elif o.get("alert") in CHAIN_ALERTS:
+        lines.append(f"  not comparable: the server rejected the captured chain itself ({o['alert']}: it does not "
+                     "accept that certificate or its issuer), so the signature was never judged; replay against a "
+                     "server that trusts the chain's CA")
     elif result["server_rejected"]:
         lines.append("  the server refused, though not with decrypt_error, which RFC 5246 7.4.8 / RFC 8446 4.4.3 "
                      "call for")
+    elif o.get("outcome") in ("timeout", "error"):
+        lines.append(f"  not comparable: the handshake did not get that far ({o.get('outcome')}: "
+                     f"{o.get('reason') or 'no answer'})")
     else:
         lines.append("  WARNING: the server accepted a replayed signature: it does not verify the "
                      "CertificateVerify against the handshake")

@@ -111,11 +111,17 @@ def namespace(pki_dir: str | None = None) -> dict[str, Any]:
     work = os.path.join(pki.root, "peers")
     os.makedirs(work, exist_ok=True)
 
+    started: list = ns.setdefault("_started", [])   # stopped when the shell ends (see ``start``)
+
     def server(stack: str = "openssl", version: str = "1.3", mode: str = "required"):
-        return server_classes()[stack](pki, version, mode, work)
+        peer = server_classes()[stack](pki, version, mode, work)
+        started.append(peer)
+        return peer
 
     def connect(port: int, version: str = "1.3", host: str = "127.0.0.1", **kw: Any) -> Connection:
-        return Connection(port, version, host, pki, **kw)
+        conn = Connection(port, version, host, pki, **kw)
+        started.append(conn)
+        return conn
 
     def run(scenario: str, stack: str = "python", version: str | None = None) -> list:
         from lab.play.commands import run as run_ids
@@ -128,6 +134,20 @@ def namespace(pki_dir: str | None = None) -> dict[str, Any]:
     return ns
 
 
+def stop_all(ns: dict[str, Any]) -> None:
+    """Stop every peer and close every connection the session started, entered or not."""
+    for thing in reversed(ns.get("_started", [])):
+        try:
+            thing.__exit__(None, None, None)
+        except Exception:  # noqa: BLE001 - one that cannot stop must not keep the others running
+            pass
+    ns.get("_started", []).clear()
+
+
 def start(pki_dir: str | None = None) -> None:
     from scapy.main import interact
-    interact(mydict=namespace(pki_dir), argv=[], mybanner=BANNER)
+    ns = namespace(pki_dir)
+    try:
+        interact(mydict=ns, argv=[], mybanner=BANNER)
+    finally:
+        stop_all(ns)

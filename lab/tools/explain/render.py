@@ -19,12 +19,16 @@ def markdown(steps: list[Step], header: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def html(steps: list[Step], header: str) -> str:
+def html(steps: list[Step], header: str, ladder_svg: str = "") -> str:
+    """The walk-through; ``ladder_svg`` (``lab.dissect.ladder.svg``) is drawn above the steps."""
     e = _html.escape
     out = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>certlab explain</title><style>"
            "body{font-family:sans-serif;max-width:60em;margin:auto} pre{background:#f4f4f4;padding:.5em;"
            "overflow-x:auto} .ok{color:#070} .failed{color:#b00;font-weight:bold}</style></head><body>",
            f"<h1>{e(header)}</h1>"]
+    if ladder_svg:
+        out.append(f"<figure>{ladder_svg}<figcaption>The handshake as captured: dashed arrows are "
+                   "encrypted, the client-authentication messages are in colour.</figcaption></figure>")
     for s in steps:
         out.append(f"<section id='step{s.number}'><h2>Step {s.number}. {e(s.title)}</h2><p>{e(s.story)}</p>")
         for m in s.messages:
