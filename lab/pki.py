@@ -200,10 +200,16 @@ class Pki:
             exe = shutil.which("openssl")
             if exe is None:
                 raise FileNotFoundError("DHE needs the openssl program for its parameters: apt-get install openssl")
-            tmp = path + f".{os.getpid()}.tmp"
-            subprocess.run([exe, "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048",
-                            "-out", tmp], check=True, capture_output=True, timeout=30)
-            os.replace(tmp, path)
+            # A name of its own: parallel matrix groups (threads of one process) make it at once.
+            fd, tmp = tempfile.mkstemp(prefix=".ffdhe2048-", suffix=".tmp", dir=self.root)
+            os.close(fd)
+            try:
+                subprocess.run([exe, "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048",
+                                "-out", tmp], check=True, capture_output=True, timeout=30)
+                os.replace(tmp, path)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
         return path
 
     @property

@@ -9,7 +9,7 @@ from lab.files import write_atomic
 
 def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="certlab-demo", help="folder for the capture, key log and PKI")
-    p.add_argument("--tls", choices=["1.2", "1.3"], default="1.3")
+    p.add_argument("--tls", choices=["1.2", "1.3"], default="1.3", help="TLS version (default 1.3)")
 
 
 def _demo_run(args: argparse.Namespace) -> int:
