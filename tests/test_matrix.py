@@ -25,8 +25,8 @@ class Cells(HTMLParser):
         if tag == "td" and "data-stack" in a:
             self._cell = {"stack": a["data-stack"], "verdict": a.get("class"), "href": None}
             self.cells.append(self._cell)
-        elif tag == "a" and self._cell is not None:
-            self._cell["href"] = a.get("href")
+        elif tag == "a" and self._cell is not None and self._cell["href"] is None:
+            self._cell["href"] = a.get("href")   # the pcap (a second link is the cell's ladder diagram)
 
     def handle_endtag(self, tag):
         if tag == "td":

@@ -115,7 +115,7 @@ def test_certlab_serve_with_curl(pki, tmp_path) -> None:
                               "--wait", "20", "--json"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
     try:
-        line = serve.stdout.readline()
+        line = serve.stderr.readline()   # with --json, stdout holds the JSON alone
         port = int(re.search(r"127\.0\.0\.1:(\d+)", line).group(1))
         cli = pki.identity("rsa", "client")
         time.sleep(0.2)

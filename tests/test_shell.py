@@ -20,7 +20,7 @@ p = s.__enter__()
 c = connect(s.port)
 c.send("client_hello"); r = c.recv(quiet=True)
 print("ASKED", any(getattr(x, "msg_type", None) == 13 for x in r))
-c.ccs(); c.send("certificate", "certificate_verify", "finished"); c.data(b"hello\\n"); r = c.recv(quiet=True)
+c.ccs(); c.send("certificate", "certificate_verify", "finished"); c.data(b"GET / HTTP/1.0\\r\\n\\r\\n"); r = c.recv(quiet=True)
 print("ANSWER", [bytes(x) for x in r if isinstance(x, bytes)])
 s.__exit__(None, None, None)
 import sys
@@ -35,7 +35,7 @@ def test_shell_session(pki) -> None:
     out = proc.stdout + proc.stderr
     assert "CR 0d00000b000008000d000400020804" in out, out
     assert "ASKED True" in out
-    assert "ANSWER [b'olleh\\n']" in out   # s_server -rev answered our data reversed: the handshake completed
+    assert "ANSWER [b'HTTP/1.0 200 ok" in out   # s_server -www answered our request: the handshake completed
     assert "SCAPY_TLS False" in out
     assert "Traceback" not in out
 

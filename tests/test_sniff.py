@@ -21,6 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_sniff_live_events_and_pcapng(pki, tmp_path) -> None:
     keylog, out = str(tmp_path / "keys.log"), str(tmp_path / "live.pcapng")
+    open(keylog, "w").close()   # sniff re-reads it as the client appends; it must exist (a typo is an error)
     with server_classes()["nginx"](pki, "1.3", "required", str(tmp_path)) as peer:
         sniff = subprocess.Popen([sys.executable, "-m", "lab", "sniff", "--port", str(peer.port), "--keylog", keylog,
                                   "--out", out], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

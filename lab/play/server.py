@@ -129,12 +129,14 @@ def play_server(sc: Scenario, setup: Setup, client: ClientPeer, *, timeout: floa
 def judge_client(conv: ServerConversation, result: ClientResult) -> Observed:
     """What the connection showed, joined with what the client program reported."""
     wire = conv.observed or Observed("closed")
-    if wire.outcome in ("alert", "error") or not result.ran:   # no program to ask: the wire is the answer
+    if wire.outcome in ("alert", "error"):
         observed = wire
     elif conv.server_alert is not None:  # we rejected the client: did its program notice?
-        observed = Observed("success" if result.ok else "client_error", server_alert=conv.server_alert)
-    elif result.ok and conv.request:
+        observed = wire if not result.ran else Observed("success" if result.ok else "client_error")
+    elif conv.request and (result.ok or not result.ran):   # it asked and had our answer
         observed = Observed("success")
+    elif not result.ran:   # no program to ask (``serve``): the wire is the answer
+        observed = wire
     elif not result.ok:
         observed = Observed("client_error", wire=wire.outcome)  # the client program failed
     else:
