@@ -23,7 +23,10 @@ from layers.hello import ClientHello, HelloRetryRequest, ServerHello
 from layers.keyexchange import (ClientKeyExchangeDH, ClientKeyExchangeECDH, ClientKeyExchangeRSA,
                                 ClientKeyExchangeRSASSL3, ServerKeyExchangeAnonDH,
                                 ServerKeyExchangeDHE, ServerKeyExchangeDHELegacy,
-                                ServerKeyExchangeECDHE, ServerKeyExchangeECDHELegacy)
+                                ServerKeyExchangeECDHE, ServerKeyExchangeECDHELegacy, ServerKeyExchangeRSA,
+                                ServerKeyExchangeRSALegacy, ServerKeyExchangeECDHAnon, ServerKeyExchangePSK,
+                                ServerKeyExchangeDHEPSK, ServerKeyExchangeECDHEPSK, ClientKeyExchangePSK,
+                                ClientKeyExchangeDHEPSK, ClientKeyExchangeECDHEPSK, ClientKeyExchangeRSAPSK)
 from layers.registry import HANDSHAKE_NAMES, HELLO_RETRY_REQUEST_RANDOM, HandshakeType as H
 
 
@@ -61,11 +64,14 @@ for _t, _classes in {
         H.new_session_ticket: (NewSessionTicket12, NewSessionTicket13),
         H.certificate: (Certificate12, Certificate13),
         H.server_key_exchange: (ServerKeyExchangeECDHE, ServerKeyExchangeDHE, ServerKeyExchangeAnonDH,
-                                ServerKeyExchangeECDHELegacy, ServerKeyExchangeDHELegacy),
+                                ServerKeyExchangeECDHELegacy, ServerKeyExchangeDHELegacy, ServerKeyExchangeRSA,
+                                ServerKeyExchangeRSALegacy, ServerKeyExchangeECDHAnon, ServerKeyExchangePSK,
+                                ServerKeyExchangeDHEPSK, ServerKeyExchangeECDHEPSK),
         H.certificate_request: (CertificateRequest12, CertificateRequest13, CertificateRequest10),
         H.certificate_verify: (CertificateVerify, CertificateVerifyLegacy),
         H.client_key_exchange: (ClientKeyExchangeRSA, ClientKeyExchangeECDH, ClientKeyExchangeDH,
-                                ClientKeyExchangeRSASSL3)}.items():
+                                ClientKeyExchangeRSASSL3, ClientKeyExchangePSK, ClientKeyExchangeDHEPSK,
+                                ClientKeyExchangeECDHEPSK, ClientKeyExchangeRSAPSK)}.items():
     for _cls in _classes:
         bind_layers(Handshake, _cls, msg_type=int(_t))
 
@@ -137,8 +143,16 @@ def body_class(msg_type: int, body: bytes, hint: Hint | None = None) -> type[Pac
     if msg_type == H.server_key_exchange:
         if kx is None:
             kx = "ecdhe" if body[:1] == b"\x03" and _vec_end(body, 3, 1) > 0 else "dhe"
-        if kx == "dh_anon":
-            return ServerKeyExchangeAnonDH
+        fixed = {"dh_anon": ServerKeyExchangeAnonDH, "ecdh_anon": ServerKeyExchangeECDHAnon,
+                 "psk": ServerKeyExchangePSK, "rsa_psk": ServerKeyExchangePSK, "dhe_psk": ServerKeyExchangeDHEPSK,
+                 "ecdhe_psk": ServerKeyExchangeECDHEPSK}
+        if kx in fixed:
+            return fixed[kx]
+        if kx == "rsa":   # an export suite's temporary key
+            end = _vec_end(body, 0, 2)
+            end = _vec_end(body, end, 2) if end >= 0 else -1
+            scheme = (not legacy) if legacy is not None else _ske_signed_with_scheme(body, end)
+            return ServerKeyExchangeRSA if scheme else ServerKeyExchangeRSALegacy
         if kx == "ecdhe":
             end = _vec_end(body, 3, 1)
             scheme = (not legacy) if legacy is not None else _ske_signed_with_scheme(body, end)
@@ -151,10 +165,14 @@ def body_class(msg_type: int, body: bytes, hint: Hint | None = None) -> type[Pac
     if msg_type == H.client_key_exchange:
         if kx is None:
             kx = "ecdhe" if _vec_end(body, 0, 1) == len(body) and _vec_end(body, 0, 2) != len(body) else "rsa"
-        if kx == "ecdhe":
+        if kx in ("ecdhe", "ecdh", "ecdh_anon"):
             return ClientKeyExchangeECDH
-        if kx in ("dhe", "dh_anon"):
+        if kx in ("dhe", "dh", "dh_anon"):
             return ClientKeyExchangeDH
+        psk = {"psk": ClientKeyExchangePSK, "dhe_psk": ClientKeyExchangeDHEPSK, "ecdhe_psk": ClientKeyExchangeECDHEPSK,
+               "rsa_psk": ClientKeyExchangeRSAPSK}
+        if kx in psk:
+            return psk[kx]
         return ClientKeyExchangeRSASSL3 if version == 0x0300 else ClientKeyExchangeRSA
     return Raw
 

@@ -52,6 +52,60 @@ class ServerKeyExchangeAnonDH(Body):
     fields_desc = _dh_params()
 
 
+class ServerKeyExchangeRSA(Body):
+    """An RSA_EXPORT suite's temporary RSA key (RFC 2246 7.4.3 ServerRSAParams), signed."""
+    name = "ServerKeyExchange (RSA export)"
+    fields_desc = [*vector("rsa_modulus", "!H"), *vector("rsa_exponent", "!H"), *_signed()]
+
+
+class ServerKeyExchangeRSALegacy(Body):
+    name = "ServerKeyExchange (RSA export, SSLv3-TLS 1.1)"
+    fields_desc = [*vector("rsa_modulus", "!H"), *vector("rsa_exponent", "!H"), *vector("signature", "!H")]
+
+
+class ServerKeyExchangeECDHAnon(Body):
+    """ECDH_anon: the curve and point, unsigned (RFC 8422 5.4)."""
+    name = "ServerKeyExchange (ECDH_anon)"
+    fields_desc = _ecdh_params()
+
+
+class ServerKeyExchangePSK(Body):
+    """PSK and RSA_PSK: a hint of the identity to use (RFC 4279 2)."""
+    name = "ServerKeyExchange (PSK)"
+    fields_desc = vector("psk_identity_hint", "!H")
+
+
+class ServerKeyExchangeDHEPSK(Body):
+    name = "ServerKeyExchange (DHE_PSK)"
+    fields_desc = [*vector("psk_identity_hint", "!H"), *_dh_params()]
+
+
+class ServerKeyExchangeECDHEPSK(Body):
+    """RFC 5489 2."""
+    name = "ServerKeyExchange (ECDHE_PSK)"
+    fields_desc = [*vector("psk_identity_hint", "!H"), *_ecdh_params()]
+
+
+class ClientKeyExchangePSK(Body):
+    name = "ClientKeyExchange (PSK)"
+    fields_desc = vector("psk_identity", "!H")
+
+
+class ClientKeyExchangeDHEPSK(Body):
+    name = "ClientKeyExchange (DHE_PSK)"
+    fields_desc = [*vector("psk_identity", "!H"), *vector("dh_Yc", "!H")]
+
+
+class ClientKeyExchangeECDHEPSK(Body):
+    name = "ClientKeyExchange (ECDHE_PSK)"
+    fields_desc = [*vector("psk_identity", "!H"), *vector("ecdh_Yc", "B")]
+
+
+class ClientKeyExchangeRSAPSK(Body):
+    name = "ClientKeyExchange (RSA_PSK)"
+    fields_desc = [*vector("psk_identity", "!H"), *vector("encrypted_pre_master_secret", "!H")]
+
+
 class ClientKeyExchangeRSA(Body):
     """EncryptedPreMasterSecret: the 48-byte premaster secret encrypted with the server's RSA
     public key (RFC 5246 section 7.4.7.1)."""

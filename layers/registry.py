@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from layers.ciphersuites import CIPHER_SUITE_NAMES as _ALL_SUITES
+
 
 class ContentType(IntEnum):
     change_cipher_spec = 20
@@ -317,7 +319,7 @@ SIGNATURE_SCHEME_NAMES = names(SignatureScheme)
 NAMED_GROUP_NAMES = names(NamedGroup)
 CLIENT_CERT_TYPE_NAMES = names(ClientCertificateType)
 CERT_TYPE_NAMES = names(CertificateType)
-CIPHER_SUITE_NAMES = names(CipherSuite)
+CIPHER_SUITE_NAMES = {**names(CipherSuite), **_ALL_SUITES}   # every code point named (layers.ciphersuites)
 COMPRESSION_ALG_NAMES = names(CertificateCompressionAlgorithm)
 KEY_UPDATE_NAMES = names(KeyUpdateRequest)
 PSK_MODE_NAMES = names(PskKeyExchangeMode)

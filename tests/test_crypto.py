@@ -10,7 +10,7 @@ import pytest
 from lab.crypto import prf, tls13
 from lab.crypto.keylog import KeyLog, KeyLogError
 from lab.crypto.record import RecordDecryptError, RecordProtection
-from lab.crypto.suites import suite
+from lab.engine.state import suite_params as suite
 from layers.handshake import parse_handshake
 from layers.record import TLSPlaintext
 

@@ -164,7 +164,7 @@ def test_short_aead_record_is_a_decrypt_error() -> None:
     """Crasher (mutated nginx capture): a TLS 1.2 GCM record shorter than its nonce and tag."""
     from lab.crypto.record import RecordDecryptError
     from lab.crypto.derive import tls12_protections
-    from lab.crypto.suites import suite
+    from lab.engine.state import suite_params as suite
     client, _ = tls12_protections(0x0303, suite(0xC02F), b"\x01" * 48, b"\x02" * 32, b"\x03" * 32, False)
     with pytest.raises(RecordDecryptError):
         client.decrypt(23, 0x0303, b"\x00" * 10)

@@ -29,6 +29,8 @@ class _Direction:
     next_rel: int = 0
     pending: dict[int, tuple[bytes, Segment]] = field(default_factory=dict)
     fin: bool = False
+    fin_frame: int | None = None    # the first FIN and RST this side sent (who closed first)
+    rst_frame: int | None = None
     gaps: list[tuple[int, int]] = field(default_factory=list)  # (offset, missing bytes)
 
 
@@ -67,6 +69,7 @@ class TCPConnection:
         d = self.dirs[direction]
         if seg.flags & RST:
             self.reset = True
+            d.rst_frame = seg.frame if d.rst_frame is None else d.rst_frame
         if seg.flags & SYN:
             d.isn = (seg.seq + 1) % MOD
             d.next_rel = 0
@@ -75,6 +78,7 @@ class TCPConnection:
             d.isn = seg.seq  # capture started mid-connection
         if seg.flags & FIN:
             d.fin = True
+            d.fin_frame = seg.frame if d.fin_frame is None else d.fin_frame
         if not seg.payload:
             return
         rel = (seg.seq - d.isn) % MOD

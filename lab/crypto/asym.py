@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from lab.crypto.prf import digest
+from lab.crypto.prf import digest, ssl3_inner
 
 _SCHEME_HASH = {0x01: hashes.MD5, 0x02: hashes.SHA1, 0x03: hashes.SHA224, 0x04: hashes.SHA256,
                 0x05: hashes.SHA384, 0x06: hashes.SHA512}
@@ -99,7 +100,10 @@ def verify(scheme: int | None, public_key, signature: bytes, data: bytes) -> Non
             if recovered != digest("md5", data) + digest("sha1", data):
                 raise InvalidSignature("MD5+SHA1 digest mismatch")
             return
-        public_key.verify(signature, data, ec.ECDSA(hashes.SHA1()))
+        if isinstance(public_key, dsa.DSAPublicKey):
+            public_key.verify(signature, data, hashes.SHA1())
+        else:
+            public_key.verify(signature, data, ec.ECDSA(hashes.SHA1()))
         return
     if scheme in (0x0807, 0x0808):
         if not isinstance(public_key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
@@ -122,3 +126,17 @@ def verify(scheme: int | None, public_key, signature: bytes, data: bytes) -> Non
         public_key.verify(signature, data, ec.ECDSA(h()))
     else:
         public_key.verify(signature, data, h())
+
+
+def verify_ssl3_certificate_verify(public_key, signature: bytes, master: bytes, handshake_messages: bytes) -> None:
+    """RFC 6101 5.6.8: an SSL 3.0 CertificateVerify signs MD5 and SHA-1 keyed with the master
+    secret; RSA signs both (36 bytes, no DigestInfo), DSA and ECDSA the SHA-1 part."""
+    md5 = ssl3_inner("md5", master, handshake_messages)
+    sha = ssl3_inner("sha1", master, handshake_messages)
+    if isinstance(public_key, rsa.RSAPublicKey):
+        if public_key.recover_data_from_signature(signature, padding.PKCS1v15(), None) != md5 + sha:
+            raise InvalidSignature("SSL 3.0 MD5+SHA1 mismatch")
+    elif isinstance(public_key, dsa.DSAPublicKey):
+        public_key.verify(signature, sha, Prehashed(hashes.SHA1()))
+    else:
+        public_key.verify(signature, sha, ec.ECDSA(Prehashed(hashes.SHA1())))

@@ -20,8 +20,27 @@ def tls12_protections(version: int, params: SuiteParams, master: bytes, client_r
     block = prf.key_block(version, params.prf_hash, master, client_random, server_random,
                           key_block_length(params))
     k = tls12_record_keys(params, block)
+    if params.export:
+        k.update(export_keys(version, params, k["client_key"], k["server_key"], client_random, server_random))
     return (RecordProtection(params, version, k["client_key"], k["client_iv"], k["client_mac"], etm),
             RecordProtection(params, version, k["server_key"], k["server_iv"], k["server_mac"], etm))
+
+
+def export_keys(version: int, params: SuiteParams, client_key: bytes, server_key: bytes, client_random: bytes,
+                server_random: bytes) -> dict[str, bytes]:
+    """The final keys and IVs of an export suite: RFC 2246 6.3 (TLS 1.0, the PRF with "client write
+    key", "server write key" and "IV block") or RFC 6101 6.2.2 (SSL 3.0, MD5 of key and randoms)."""
+    n, iv_len = params.final_key_len, params.block_size
+    if version == prf.SSL3:
+        return {"client_key": prf.digest("md5", client_key + client_random + server_random)[:n],
+                "server_key": prf.digest("md5", server_key + server_random + client_random)[:n],
+                "client_iv": prf.digest("md5", client_random + server_random)[:iv_len],
+                "server_iv": prf.digest("md5", server_random + client_random)[:iv_len]}
+    seed = client_random + server_random
+    ivs = prf.prf(version, params.prf_hash, b"", b"IV block", seed, 2 * iv_len)
+    return {"client_key": prf.prf(version, params.prf_hash, client_key, b"client write key", seed, n),
+            "server_key": prf.prf(version, params.prf_hash, server_key, b"server write key", seed, n),
+            "client_iv": ivs[:iv_len], "server_iv": ivs[iv_len:]}
 
 
 def tls13_protection(params: SuiteParams, secret: bytes) -> RecordProtection:

@@ -10,7 +10,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
-from lab.crypto.prf import hmac_digest
+from lab.crypto.prf import SSL3, hmac_digest, ssl3_mac
 from lab.crypto.suites import SuiteParams
 
 
@@ -27,13 +27,15 @@ def _aead(params: SuiteParams, key: bytes):
 
 
 def _block_cipher(params: SuiteParams, key: bytes):
-    if params.cipher == "aes_cbc":
-        return algorithms.AES(key), 16
-    try:  # 3DES moved to the "decrepit" module in cryptography 43.
-        from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
-    except ImportError:  # pragma: no cover - older cryptography
-        TripleDES = algorithms.TripleDES  # type: ignore[attr-defined]
-    return TripleDES(key), 8
+    """The CBC cipher's algorithm and block size. DES, 3DES, IDEA, SEED, RC2 and Camellia live in
+    cryptography's "decrepit" module (3DES moved there in 43)."""
+    from cryptography.hazmat.decrepit.ciphers import algorithms as old
+    make = {"aes_cbc": algorithms.AES, "3des_cbc": old.TripleDES, "idea_cbc": old.IDEA, "seed_cbc": old.SEED,
+            "rc2_cbc": old.RC2, "camellia_cbc": old.Camellia,
+            "des_cbc": lambda k: old.TripleDES(k[:8] * 3)}   # single DES is 3DES with one key thrice
+    if params.cipher not in make:
+        raise ValueError(f"certlab cannot decrypt {params.missing or params.cipher}: cryptography does not provide it")
+    return make[params.cipher](key), params.block_size
 
 
 class RecordProtection:
@@ -49,7 +51,10 @@ class RecordProtection:
         self.params, self.version, self.key, self.iv = params, version, key, iv
         self.mac_key, self.etm = mac_key, encrypt_then_mac
         self.seq = 0
+        if params.missing:
+            raise ValueError(f"no {params.missing} in cryptography")
         self._aead_obj = _aead(params, key) if params.aead else None
+        self._rc4 = None   # RC4's keystream runs on across records: one context per direction
 
     def _xor_nonce(self) -> bytes:
         seq = self.seq.to_bytes(len(self.iv), "big")
@@ -64,6 +69,8 @@ class RecordProtection:
                 out = opaque_type, self._open12_aead(opaque_type, record_version, fragment)
             elif self.params.cipher == "null":
                 out = opaque_type, self._check_mac(opaque_type, record_version, fragment)
+            elif self.params.cipher == "rc4":
+                out = opaque_type, self._check_mac(opaque_type, record_version, self._rc4_apply(fragment))
             else:
                 out = opaque_type, self._open_cbc(opaque_type, record_version, fragment)
         except (InvalidTag, ValueError) as exc:
@@ -93,7 +100,16 @@ class RecordProtection:
         aad = self._aad12(content_type, record_version, len(ct) - self.params.tag_len)
         return self._aead_obj.decrypt(nonce, ct, aad)
 
+    def _rc4_apply(self, data: bytes) -> bytes:
+        if self._rc4 is None:
+            from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4
+            self._rc4 = Cipher(ARC4(self.key), None).decryptor()   # RC4 is its own inverse
+        return self._rc4.update(data)
+
     def _mac(self, content_type: int, record_version: int, data: bytes) -> bytes:
+        if self.version == SSL3:   # RFC 6101 5.2.3.1: no version in the MAC, pads instead of HMAC
+            header = self.seq.to_bytes(8, "big") + bytes([content_type]) + len(data).to_bytes(2, "big")
+            return ssl3_mac(self.params.mac, self.mac_key, header, data)
         return hmac_digest(self.params.mac, self.mac_key,
                            self._aad12(content_type, record_version, len(data)) + data)
 
@@ -121,7 +137,10 @@ class RecordProtection:
         dec = Cipher(algo, modes.CBC(iv)).decryptor()
         plain = dec.update(ct) + dec.finalize()
         pad = plain[-1] + 1 if plain else 0
-        if pad > len(plain) or plain[-pad:] != bytes([pad - 1]) * pad:
+        if self.version == SSL3:   # RFC 6101 5.2.3.2: the padding bytes are arbitrary, shorter than a block
+            if pad > block or pad > len(plain):
+                raise ValueError("bad SSL 3.0 CBC padding length")
+        elif pad > len(plain) or plain[-pad:] != bytes([pad - 1]) * pad:
             raise ValueError("bad CBC padding")
         plain = plain[:-pad]
         if self.etm:
@@ -150,6 +169,11 @@ class RecordProtection:
                 explicit_nonce: bytes | None = None) -> tuple[int, bytes]:
         """(opaque type, protected fragment). TLS 1.3 adds no padding; CBC uses minimal padding and,
         from TLS 1.1 on, a random explicit IV (``explicit_nonce`` overrides it)."""
+        if self.params.cipher in ("rc4", "null"):
+            body = plaintext + self._mac(content_type, record_version, plaintext)
+            out = content_type, (self._rc4_apply(body) if self.params.cipher == "rc4" else body)
+            self.seq += 1
+            return out
         if not self.params.aead:
             out = content_type, self._seal_cbc(content_type, record_version, plaintext, explicit_nonce)
             self.seq += 1

@@ -92,6 +92,10 @@ def dissect(path: str, keylog_path: str | None = None, server_keys: list[str] | 
             conn.swap()  # the ClientHello came from the side we took for the server
         info = ConnectionInfo(conn.client_str, conn.server_str, conn.first_frame,
                               start_time=conn.chunks[0].time if conn.chunks else None)
+        for side, d in zip(("client", "server"), conn.dirs):
+            closes = {k: v for k, v in (("FIN", d.fin_frame), ("RST", d.rst_frame)) if v is not None}
+            if closes:
+                info.tcp_close[side] = closes
         dec = ConnectionDecoder(info, keys)
         for chunk in conn.chunks:
             dec.feed(chunk.direction, chunk.data, chunk.frame)

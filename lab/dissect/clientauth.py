@@ -9,9 +9,10 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from scapy.packet import Packet
 
 from lab.crypto import x509view
-from lab.crypto.asym import cv13_content, verify
+from lab.crypto.asym import cv13_content, verify, verify_ssl3_certificate_verify
 from lab.crypto.prf import digest
 from lab.dissect import describe
+from lab.dissect.ending import ending
 from lab.dissect.model import ConnectionInfo, MessageInfo
 from layers.registry import ExtensionType as E, HandshakeType as H
 from layers.extensions import extensions_in
@@ -96,6 +97,14 @@ class ClientAuthTracker:
                 else:
                     transcript = before
                 data = cv13_content(digest(hs.params.prf_hash, transcript), server=False)
+            elif hs.version == 0x0300:
+                if hs.master is None:
+                    cv["verified"], cv["reason"] = None, ("an SSL 3.0 CertificateVerify covers the master secret: "
+                                                          "pass the key log to check it")
+                    return
+                verify_ssl3_certificate_verify(self.client_leaf_key, bytes(body.signature), hs.master, before)
+                cv["verified"] = True
+                return
             else:
                 data = before
             verify(scheme, self.client_leaf_key, bytes(body.signature), data)
@@ -107,9 +116,7 @@ class ClientAuthTracker:
 
     def finish(self, hs: "HandshakeState") -> None:
         info = self.info
-        alerts = [m for m in info.messages if m.kind == "alert" and m.type is not None]
-        fatal = [m for m in alerts if m.fields.get("level") == "fatal"]
-        end = fatal[0] if fatal else (alerts[-1] if alerts else None)
+        end = ending(info)
         hidden_13 = any(m.encrypted and not m.decrypted for m in info.messages) and hs.tls13
         sent: bool | None
         if self.responses:
@@ -124,9 +131,7 @@ class ClientAuthTracker:
             "certificate_sent": sent,
             "certificate_encrypted": (self.responses[-1]["encrypted"] if self.responses else
                                       (True if hs.tls13 else None)),
-            "ended_by": None if end is None else {
-                "alert": end.name, "code": end.type, "level": end.fields.get("level"),
-                "from": end.direction, "frame": end.frame, "encrypted": end.encrypted},
+            "ended_by": end,
         }
         if hidden_13:
             out["hidden"] = ("TLS 1.3 encrypts CertificateRequest, Certificate and CertificateVerify; "

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from scapy.packet import Packet, Raw
 
 from lab.crypto.record import RecordProtection
-from lab.crypto.suites import SuiteParams, suite
+from lab.crypto.suites import SuiteParams
 from lab.crypto import tls13
+from lab.crypto import prf
 from lab.crypto.prf import digest
 from lab.dissect import describe
-from lab.engine.state import MALFORMED
+from lab.engine.state import MALFORMED, suite_params
 from lab.dissect.clientauth import ClientAuthTracker
 from lab.crypto.derive import session_hash, tls12_master_from_premaster, tls12_protections, tls13_protection
 from lab.dissect.keys import KeySource
@@ -201,13 +202,29 @@ class ConnectionDecoder:
         elif t == H.key_update and hs.tls13 and self.traffic_secret[d] and hs.params:
             self.traffic_secret[d] = tls13.next_traffic_secret(hs.params.prf_hash, self.traffic_secret[d])
             self._set_cipher(d, tls13_protection(hs.params, self.traffic_secret[d]))
-        elif t == H.finished and not hs.tls13 and d == SERVER:
-            self._remember_session()
+        elif t == H.finished and not hs.tls13:
+            self._check_finished(d, body, before, frame)
+            if d == SERVER:
+                self._remember_session()
         elif t == H.new_session_ticket and not hs.tls13 and hs.master is not None:
             self.keys.sessions.setdefault(bytes(getattr(body, "ticket", b"")), hs.master)
 
+    def _check_finished(self, d: int, body: Packet, before: bytes, frame: int) -> None:
+        """SSL 3.0-TLS 1.2: the Finished recomputed from the master secret (RFC 5246 7.4.9, RFC 6101
+        5.6.9); a mismatch means a wrong key or a broken peer, never a silent pass."""
+        hs, who = self.hs, DIRECTIONS[d]
+        if hs.master is None or hs.params is None or hs.version is None:
+            return
+        label = b"client finished" if d == CLIENT else b"server finished"
+        expected = prf.finished_verify_data(hs.version, hs.params.prf_hash, hs.master, label, before)
+        ok = bytes(getattr(body, "verify_data", b"")) == expected
+        self.info.finished_verified[who] = ok
+        if not ok:
+            self.info.note(f"frame {frame}: the {who}'s Finished does not verify under this master secret")
+
     def _plain_transcript(self, t: int, raw: bytes) -> None:
-        if t not in (H.hello_request, H.new_session_ticket, H.key_update):
+        """HelloRequest and KeyUpdate never count; a TLS 1.2 NewSessionTicket does (RFC 5077 3.3)."""
+        if t not in (H.hello_request, H.key_update) and not (t == H.new_session_ticket and self.hs.tls13):
             self.hs.transcript += raw
 
     def _client_hello(self, body: Packet, raw: bytes, encrypted: bool) -> None:
@@ -246,7 +263,7 @@ class ConnectionDecoder:
             if ext.extension_type == E.supported_versions and hasattr(ext.payload, "selected_version"):
                 version = ext.payload.selected_version
         hs.version, hs.suite_code = version, body.cipher_suite
-        hs.params = suite(body.cipher_suite)
+        hs.params = suite_params(body.cipher_suite)
         self.info.version, self.info.cipher_suite = version, body.cipher_suite
         if is_hrr:
             hs.hrr = True
@@ -262,7 +279,11 @@ class ConnectionDecoder:
         hs.ems = hs.offered_ems and E.extended_master_secret in ext_types
         hs.etm = hs.offered_etm and E.encrypt_then_mac in ext_types
         if hs.params is None:
-            self.info.note(f"frame {frame}: cipher suite 0x{body.cipher_suite:04x} is not one certlab decrypts")
+            self.info.note(f"frame {frame}: cipher suite {describe.suite_name(body.cipher_suite)} is not one "
+                           "certlab can read the parameters of")
+        elif hs.params.missing:
+            self.info.note(f"frame {frame}: cannot decrypt {describe.suite_name(body.cipher_suite)}: it needs "
+                           f"{hs.params.missing}, which the cryptography library does not provide")
         if hs.tls13:
             for st in self.streams:
                 st.protected = st.tls13 = True
@@ -303,7 +324,7 @@ class ConnectionDecoder:
     def _activate_tls12(self, d: int, frame: int) -> None:
         hs = self.hs
         self.streams[d].protected = True
-        if hs.protections is None and hs.params is not None and hs.version:
+        if hs.protections is None and hs.params is not None and not hs.params.missing and hs.version:
             master = self.keys.master(hs.client_random, [hs.session_id, hs.offered_ticket])
             if master is None and hs.pms is not None:
                 master = tls12_master_from_premaster(hs.version, hs.params, hs.pms, hs.client_random,

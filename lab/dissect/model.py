@@ -71,6 +71,8 @@ class ConnectionInfo:
     handshakes: int = 0
     sni: str | None = None
     start_time: float | None = None   # capture time of the first data, seconds since the epoch
+    finished_verified: dict[str, bool] = field(default_factory=dict)   # SSL 3.0-TLS 1.2, where keys allow
+    tcp_close: dict[str, dict[str, int]] = field(default_factory=dict)  # side -> {"FIN": frame, "RST": frame}
 
     def note(self, text: str) -> None:
         if text not in self.notes:

@@ -8,6 +8,7 @@ from typing import Any
 from lab.dissect import DissectResult
 from lab.dissect.describe import (alert_display, display_name, packet_dict, suite_name,
                                   version_label)
+from lab.dissect.ending import describe as describe_ending
 from lab.dissect.model import ConnectionInfo, MessageInfo
 
 
@@ -27,7 +28,7 @@ def connection_json(c: ConnectionInfo, with_bodies: bool = True) -> dict[str, An
     return {"client": c.client, "server": c.server, "first_frame": c.first_frame,
             "version": version_label(c.version) if c.version else None,
             "cipher_suite": suite_name(c.cipher_suite), "server_name": c.sni,
-            "handshakes": c.handshakes,
+            "handshakes": c.handshakes, "finished_verified": c.finished_verified or None,
             "records": [r.to_json() for r in c.records], "messages": msgs,
             "client_auth": c.client_auth, "notes": c.notes}
 
@@ -86,10 +87,7 @@ def _auth_lines(a: dict[str, Any]) -> list[str]:
     if a.get("requests") and not a.get("responses"):
         out.append("    client certificate: none sent" if a.get("certificate_sent") is False
                    else "    client certificate: not seen")
-    end = a.get("ended_by")
-    if end:
-        out.append(f"    ended: {end['level']} alert {end['alert']} ({end['code']}) from {end['from']}"
-                   f" (frame {end['frame']})")
+    out.append(f"    ended: {describe_ending(a.get('ended_by'))}")
     if a.get("hidden") and a.get("requested") is not None:
         out.append("    note: " + a["hidden"])
     return out

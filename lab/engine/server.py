@@ -15,10 +15,9 @@ from lab.crypto import kx
 from lab.crypto.asym import cv13_content, decrypt_premaster, sign, verify
 from lab.crypto.derive import tls13_protection
 from lab.crypto import tls13
-from lab.crypto.suites import suite
 from lab.engine.endpoint import Endpoint
 from lab.engine.schemes import choose_scheme
-from lab.engine.state import EngineError
+from lab.engine.state import EngineError, suite_params
 from layers.certificate import (ASN1Cert, Certificate12, Certificate13, CertificateEntry, CertificateRequest12,
                                 CertificateRequest13, CertificateVerify)
 from layers.extensions import (extensions_in, CertificateAuthorities, DistinguishedName, ExtensionCR, ExtensionHRR,
@@ -49,7 +48,7 @@ class ServerConfig:
     def suites(self) -> tuple[int, ...]:
         """Our suites in preference order; DHE only when there are parameters for it."""
         chosen = self.cipher_suites or (SERVER_SUITES_13 if self.version == "1.3" else SERVER_SUITES_12)
-        return tuple(c for c in chosen if self.dh_parameters or getattr(suite(c), "kx", None) not in ("dhe", "dh_anon"))
+        return tuple(c for c in chosen if self.dh_parameters or getattr(suite_params(c), "kx", None) not in ("dhe", "dh_anon"))
 
 
 @dataclass
@@ -93,7 +92,7 @@ class ServerEngine(Endpoint):
     def server_hello(self, **fields) -> Packet:
         ch = self.client_hello_msg.payload
         chosen = next((c for c in self.config.suites if c in ch.cipher_suites
-                       and (self.psk_selected is None or suite(c).prf_hash == "sha256")), None)
+                       and (self.psk_selected is None or suite_params(c).prf_hash == "sha256")), None)
         if chosen is None:
             raise EngineError("no cipher suite in common with the client")
         self.k.negotiate(0x0304 if self.tls13 else 0x0303, chosen)

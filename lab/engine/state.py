@@ -9,7 +9,13 @@ from lab.crypto import prf, tls13
 from lab.crypto.prf import digest
 from lab.crypto.record import RecordProtection
 from lab.crypto.suites import SuiteParams, suite
+from layers.ciphersuites import CIPHER_SUITE_NAMES
 from lab.crypto.derive import session_hash, tls12_protections, tls13_protection
+
+
+def suite_params(code: int) -> SuiteParams | None:
+    """A suite's record parameters, read from its IANA name."""
+    return suite(code, CIPHER_SUITE_NAMES.get(code))
 
 
 class EngineError(Exception):
@@ -52,8 +58,8 @@ class HandshakeKeys:
         return self.params.prf_hash
 
     def negotiate(self, version: int, suite_code: int) -> None:
-        self.version, self.suite_code, self.params = version, suite_code, suite(suite_code)
-        if self.params is None:
+        self.version, self.suite_code, self.params = version, suite_code, suite_params(suite_code)
+        if self.params is None or self.params.missing:
             raise EngineError(f"cipher suite 0x{suite_code:04x} is not one the engine supports")
 
     def add(self, raw: bytes) -> None:
