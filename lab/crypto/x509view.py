@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import warnings
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -11,8 +12,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 
 def certificate(der: bytes) -> x509.Certificate:
-    """``cryptography``'s view of a certificate from a Certificate message entry."""
-    return x509.load_der_x509_certificate(bytes(der))
+    """``cryptography``'s view of a certificate from a Certificate message entry. What
+    cryptography warns about while parsing (a serial number that is not positive) is not let out
+    as a Python warning: ``summary`` reports it as a note of the certificate."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return x509.load_der_x509_certificate(bytes(der))
 
 
 def is_rsassa_pss(der: bytes) -> bool:
@@ -56,16 +61,27 @@ def _summary(der: bytes) -> dict:
              "not_after": lambda: cert.not_valid_after_utc.isoformat(),
              "serial": lambda: format(cert.serial_number, "x"),
              "public_key": lambda: type(cert.public_key()).__name__.lstrip("_").replace("PublicKey", "")}
-    for key, read in facts.items():
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        for key, read in facts.items():
+            try:
+                out[key] = read()
+            except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+                out[key] = f"<unreadable: {str(exc)[:80]}>"
         try:
-            out[key] = read()
-        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-            out[key] = f"<unreadable: {str(exc)[:80]}>"
-    try:
-        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        out["extended_key_usage"] = [_EKU_NAMES.get(o, o.dotted_string) for o in eku]
-    except x509.ExtensionNotFound:
-        pass
-    except ValueError:
-        out["extended_key_usage"] = ["<malformed>"]
+            eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+            out["extended_key_usage"] = [_EKU_NAMES.get(o, o.dotted_string) for o in eku]
+        except x509.ExtensionNotFound:
+            pass
+        except ValueError:
+            out["extended_key_usage"] = ["<malformed>"]
+    notes = sorted({_oddity(str(w.message)) for w in seen})
+    if notes:
+        out["notes"] = notes
     return out
+
+
+def _oddity(message: str) -> str:
+    if "serial number" in message:
+        return "the serial number is not positive (RFC 5280 4.1.2.2 requires a positive integer)"
+    return message.split(". ")[0]

@@ -11,6 +11,7 @@ from lab.crypto.keylog import KeyLog, KeyLogError
 from lab.dissect.decoder import ConnectionDecoder
 from lab.dissect.keys import KeySource
 from lab.dissect.model import ConnectionInfo
+from lab.dissect.upgrade import SEARCH, Upgrade, find_upgrade
 
 
 class InputError(Exception):
@@ -36,6 +37,65 @@ def _looks_like_tls(data: bytes) -> bool:
 
 def _is_client_hello(data: bytes) -> bool:
     return (data[:1] == b"\x16" and data[5:6] == b"\x01") or (len(data) > 2 and data[0] & 0x80 and data[2] == 1)
+
+
+# Handshake messages only a server sends (ServerHello, HelloRequest, NewSessionTicket, Certificate-
+# Request, ServerHelloDone, ServerKeyExchange), and only a client (ClientHello, ClientKeyExchange).
+SERVER_ONLY, CLIENT_ONLY = {0, 2, 4, 12, 13, 14}, {1, 16}
+# Ports of TLS services (and their STARTTLS forms): the side on one of them is the server.
+TLS_PORTS = {443, 465, 563, 585, 636, 853, 989, 990, 992, 993, 994, 995, 3269, 4433, 5061, 5223, 5349, 5671, 6514,
+             8443, 25, 587, 143, 110, 21, 389, 5222, 119, 5432, 3306}
+
+
+def _server_side_by_content(c0: bytes, c1: bytes) -> int | None:
+    """Which direction (0 or 1) is the server's, from the first plaintext handshake message each
+    sends (a capture that starts mid-stream has no SYN to tell), or None."""
+    for direction, data in ((0, c0), (1, c1)):
+        if data[:1] == b"\x16" and len(data) > 5:
+            if data[5] in SERVER_ONLY:
+                return direction
+            if data[5] in CLIENT_ONLY:
+                return 1 - direction
+    return None
+
+
+def _orient(conn: TCPConnection, c0: bytes, c1: bytes) -> None:
+    """Make direction 0 the client's: the ClientHello's sender, else (mid-stream) the side the
+    TLS content or a well-known port shows."""
+    if _is_client_hello(c1) and not _is_client_hello(c0):
+        conn.swap()   # the ClientHello came from the side we took for the server
+        return
+    if _is_client_hello(c0) or conn.saw_syn:
+        return
+    server = _server_side_by_content(c0, c1)
+    if server is None:
+        ports = (conn.client[1] in TLS_PORTS, conn.server[1] in TLS_PORTS)
+        server = 0 if ports == (True, False) else (1 if ports == (False, True) else None)
+    if server == 0:
+        conn.swap()
+
+
+def _head(conn: TCPConnection, direction: int) -> bytes:
+    out = b""
+    for c in conn.chunks:
+        if c.direction == direction:
+            out += c.data
+            if len(out) >= SEARCH:
+                break
+    return out
+
+
+def _upgrade(conn: TCPConnection) -> Upgrade | None:
+    """STARTTLS and its kin: the ClientHello after a plaintext upgrade request (either side may
+    have been taken for the client: the one that sends the ClientHello is)."""
+    for flip in (False, True):
+        if flip:
+            conn.swap()
+        found = find_upgrade(_head(conn, 0), _head(conn, 1), conn.server[1])
+        if found is not None:
+            return found
+    conn.swap()   # back as it was
+    return None
 
 
 def _first_data(conn: TCPConnection, direction: int) -> bytes:
@@ -86,19 +146,34 @@ def dissect(path: str, keylog_path: str | None = None, server_keys: list[str] | 
     for conn in track(segments):
         forced = conn.client[1] in wanted or conn.server[1] in wanted
         c0, c1 = _first_data(conn, 0), _first_data(conn, 1)
+        skip = [0, 0]
+        upgrade = None
         if not (forced or _looks_like_tls(c0) or _looks_like_tls(c1)):
-            continue
-        if _is_client_hello(c1) and not _is_client_hello(c0):
-            conn.swap()  # the ClientHello came from the side we took for the server
+            upgrade = _upgrade(conn)
+            if upgrade is None:
+                continue
+            skip = [upgrade.client_offset, upgrade.server_offset]
+        else:
+            _orient(conn, c0, c1)
         info = ConnectionInfo(conn.client_str, conn.server_str, conn.first_frame,
-                              start_time=conn.chunks[0].time if conn.chunks else None)
+                              start_time=conn.chunks[0].time if conn.chunks else None, mid_stream=not conn.saw_syn)
         for side, d in zip(("client", "server"), conn.dirs):
             closes = {k: v for k, v in (("FIN", d.fin_frame), ("RST", d.rst_frame)) if v is not None}
             if closes:
                 info.tcp_close[side] = closes
+        if upgrade is not None:
+            info.upgrade = upgrade.protocol
+            info.note(f"TLS starts inside {upgrade.protocol} (after {skip[0]} bytes from the client, "
+                      f"{skip[1]} from the server)")
         dec = ConnectionDecoder(info, keys)
         for chunk in conn.chunks:
-            dec.feed(chunk.direction, chunk.data, chunk.frame)
+            data = chunk.data
+            if skip[chunk.direction]:
+                cut = min(skip[chunk.direction], len(data))
+                data, skip[chunk.direction] = data[cut:], skip[chunk.direction] - cut
+                if not data:
+                    continue
+            dec.feed(chunk.direction, data, chunk.frame)
         dec.finish()
         for direction, d in enumerate(conn.dirs):
             for off, n in d.gaps:
@@ -108,7 +183,8 @@ def dissect(path: str, keylog_path: str | None = None, server_keys: list[str] | 
     if not result.connections:
         raise InputError(f"{path}: no TLS traffic found in {len(cap.frames)} frames; "
                          "if TLS runs over a non-standard framing, name its port with --port")
-    if len(keys.keylog) and not any(r.decrypted for c in result.connections for r in c.records):
-        result.warnings.append("the key log matches no connection in this capture "
-                               "(was it written for another capture?)")
+    randoms = [c.client_random for c in result.connections if c.client_random]
+    if len(keys.keylog) and randoms and not any(keys.keylog.lines_for(r) for r in randoms):
+        result.warnings.append("the key log matches no connection in this capture: it has no line for any of "
+                               "its client randoms (was it written for another capture?)")
     return result

@@ -33,6 +33,8 @@ class ClientAuthTracker:
         self.pha_messages = b""
         self.client_leaf_key = None
         self.last_request: dict[str, Any] | None = None
+        self.server_flight_done = False   # the server's first flight seen whole (a request would be in it)
+        self.client_answered = False      # the client's flight after the server's was seen
 
     def client_hello(self, body: Packet, encrypted: bool) -> None:
         if any(e.extension_type == E.post_handshake_auth for e in extensions_in(body)):
@@ -45,6 +47,10 @@ class ClientAuthTracker:
 
     def message(self, d: int, t: int, body: Packet, msg: MessageInfo, hs: "HandshakeState",
                 before: bytes, main_done_client: bool) -> None:
+        if d == SERVER and (t == H.server_hello_done or (t == H.finished and hs.tls13)):
+            self.server_flight_done = True
+        if d == CLIENT and t in (H.client_key_exchange, H.finished, H.certificate):
+            self.client_answered = True
         if d == SERVER and t == H.certificate_request:
             req = {"when": self._when(hs, main_done_client, body), "frame": msg.frame,
                    "encrypted": msg.encrypted, **describe.certificate_request_facts(body)}
@@ -118,13 +124,20 @@ class ClientAuthTracker:
         info = self.info
         end = ending(info)
         hidden_13 = any(m.encrypted and not m.decrypted for m in info.messages) and hs.tls13
+        # Never a conclusion the bytes do not support: "not requested" needs the server's whole
+        # first flight (or an abbreviated handshake, which has no request), "none sent" the
+        # client's answer to a request.
+        requested: bool | None = True if self.requests else (
+            None if hidden_13 else (False if self.server_flight_done or hs.resumed else None))
         sent: bool | None
         if self.responses:
             sent = any(not r["empty"] for r in self.responses if r["empty"] is not None)
+        elif requested is False:
+            sent = False
         else:
-            sent = None if hidden_13 else False
+            sent = False if (requested and self.client_answered and not hs.tls13) else None
         out: dict[str, Any] = {
-            "requested": bool(self.requests) if not (hidden_13 and not self.requests) else None,
+            "requested": requested,
             "requests": self.requests,
             "post_handshake_auth_offered": self.pha_offered,
             "responses": self.responses,
@@ -133,6 +146,20 @@ class ClientAuthTracker:
                                       (True if hs.tls13 else None)),
             "ended_by": end,
         }
+        if requested is None and not hidden_13:
+            out["hidden"] = (
+                "SSLv2 sends REQUEST-CERTIFICATE and CLIENT-CERTIFICATE encrypted, and SSLv2 is not decrypted"
+                if info.version == 0x0002 else "the capture starts after the handshake began"
+                if info.mid_stream and not hs.client_random else "the capture does not show the server's whole "
+                                                                 "first flight")
+        if not hs.client_random:
+            info.note(f"the capture starts mid-connection, frame {info.first_frame}: the handshake before it "
+                      "is not in it")
+        elif end is None and not (self.server_flight_done and self.client_answered):
+            last = max((m.frame for m in info.messages), default=info.first_frame)
+            where = ("before the server's first flight" if not hs.server_hello_seen else
+                     "inside the server's flight" if not self.server_flight_done else "inside the client's flight")
+            info.note(f"the capture ends {where}, frame {last}: nothing after it is known")
         if hidden_13:
             out["hidden"] = ("TLS 1.3 encrypts CertificateRequest, Certificate and CertificateVerify; "
                              "key log lines CLIENT_HANDSHAKE_TRAFFIC_SECRET and SERVER_HANDSHAKE_TRAFFIC_SECRET "

@@ -70,6 +70,8 @@ class ConnectionDecoder:
         self.traffic_secret: list[bytes | None] = [None, None]
         self.main_done = [False, False]
         self.auth = ClientAuthTracker(info)
+        self.sslv2_records = [0, 0]
+        self.sslv2_hit = False
 
     def _set_cipher(self, d: int, cipher: RecordProtection | None) -> None:
         self.streams[d].cipher = cipher
@@ -96,19 +98,53 @@ class ConnectionDecoder:
         self.auth.finish(self.hs)
 
     def _record(self, d: int, rec: Record, frame: int) -> None:
-        ctype = 0x80 if rec.sslv2 else rec.content_type
+        if rec.sslv2:   # SSLv2 has no content type: its header is a length
+            rec.encrypted = self._sslv2_encrypted(d, rec)
+            rec.decrypted = False if rec.encrypted else None
+        ctype = None if rec.sslv2 else rec.content_type
         self.info.records.append(RecordInfo(DIRECTIONS[d], ctype, rec.version, len(rec.fragment), rec.encrypted,
                                             frame, rec.decrypted, rec.inner_type, rec.wire))
+        if rec.sslv2:
+            return   # named as a message from its Unit (``_sslv2``)
         if rec.encrypted and not rec.decrypted:
             if rec.error:
                 self.info.note(f"frame {frame}: {DIRECTIONS[d]} record did not decrypt ({rec.error}): "
                                "the key log or server key does not match this connection")
             self._opaque(d, rec.content_type, rec.fragment, frame)
 
+    def _sslv2_encrypted(self, d: int, rec: Record) -> bool:
+        """SSLv2 encrypts every record after the hellos and CLIENT-MASTER-KEY (none after a
+        session-id hit): which are those, counted per direction."""
+        n = self.sslv2_records[d] = self.sslv2_records[d] + 1
+        if d == SERVER:
+            if n == 1 and rec.fragment[:1] == b"\x04":
+                self.sslv2_hit = len(rec.fragment) > 1 and rec.fragment[1] != 0
+                return False
+            return True
+        if n == 1:
+            return False
+        return not (n == 2 and not self.sslv2_hit and rec.fragment[:1] == b"\x02")
+
     def _sslv2(self, direction: int, rec: Record, frame: int) -> None:
+        who, f = DIRECTIONS[direction], rec.fragment
+        if rec.encrypted:
+            self.info.note("SSLv2 encrypts everything after its hellos: certlab, like Wireshark, does not decrypt "
+                           "SSLv2")
+            self._add(MessageInfo(who, "handshake", None, "encrypted_data", True, frame, None, f, {"sslv2": True},
+                                  decrypted=False))
+            return
+        if f[:1] == b"\x04":
+            self.info.version = 0x0002
+            self.streams[CLIENT].sslv2 = True   # the client's next records are SSLv2 too
+            self._add(MessageInfo(who, "handshake", 4, "server_hello", False, frame, None, f,
+                                  {"sslv2": True, **describe.sslv2_server_hello(f)}))
+            return
+        if f[:1] == b"\x02":
+            self._add(MessageInfo(who, "handshake", 2, "client_master_key", False, frame, None, f,
+                                  {"sslv2": True, "cipher_spec": f[1:4].hex()}))
+            return
         pkt = SSLv2Record(rec.wire)
-        self._add(MessageInfo(DIRECTIONS[direction], "handshake", 1, "client_hello", False, frame, pkt,
-                              rec.fragment, {"sslv2": True}))
+        self._add(MessageInfo(who, "handshake", 1, "client_hello", False, frame, pkt, f, {"sslv2": True}))
         challenge = bytes(getattr(pkt.payload, "challenge", b""))
         self.hs = HandshakeState(client_random=challenge.rjust(32, b"\x00")[-32:])
 
@@ -239,6 +275,7 @@ class ConnectionDecoder:
             self.info.handshakes = 1
         hs = self.hs = HandshakeState(client_random=bytes(body.random),
                                       offered_session_id=bytes(body.legacy_session_id))
+        self.info.client_random = self.info.client_random or hs.client_random
         hs.transcript += raw
         for ext in extensions_in(body):
             t = ext.extension_type

@@ -155,3 +155,16 @@ def content_name(ctype: int) -> str:
 
 def alert_name(desc: int) -> str:
     return name_of(AlertDescription, desc)
+
+
+def sslv2_server_hello(f: bytes) -> dict[str, Any]:
+    """An SSLv2 SERVER-HELLO's facts (draft-hickman-netscape-ssl-00 C.2): the certificate, the
+    cipher specs, whether the session id was a hit."""
+    try:
+        cert_len, specs_len = int.from_bytes(f[5:7], "big"), int.from_bytes(f[7:9], "big")
+        cert = f[11:11 + cert_len]
+        specs = f[11 + cert_len:11 + cert_len + specs_len]
+        return {"session_id_hit": f[1] != 0, "certificates": [x509view.summary(cert)] if cert else [],
+                "cipher_specs": [specs[i:i + 3].hex() for i in range(0, len(specs) - 2, 3)]}
+    except (IndexError, ValueError):
+        return {"malformed": True}

@@ -57,3 +57,24 @@ def _what(e: dict[str, Any], answer: bool = False) -> str:
         return "with an encrypted alert (no key to read it)" if answer else "sent an encrypted alert (no key to read it)"
     verb = "with" if answer else "sent"
     return f"{verb} {e.get('level') or ''} alert {e['alert']} ({e['code']})".replace("  ", " ")
+
+
+def handshake_completed(info: ConnectionInfo) -> bool | None:
+    """Both sides' Finished seen: decrypted, or (SSL 3.0-TLS 1.2) as the encrypted handshake record
+    right after that side's ChangeCipherSpec, which is all a capture without keys shows. None for
+    a TLS 1.3 handshake that stays encrypted (its Finished messages look like application data)."""
+    done = {"client": False, "server": False}
+    after_ccs = {"client": False, "server": False}
+    for m in info.messages:
+        if m.kind == "handshake" and m.type == 20:
+            done[m.direction] = True
+        elif m.kind == "change_cipher_spec":
+            after_ccs[m.direction] = True
+        elif m.kind == "handshake" and m.encrypted and not m.decrypted and after_ccs[m.direction] \
+                and (info.version or 0) < 0x0304:
+            done[m.direction] = True
+    if all(done.values()):
+        return True
+    if (info.version or 0) >= 0x0304 and any(m.encrypted and not m.decrypted for m in info.messages):
+        return None
+    return False

@@ -14,7 +14,7 @@ DIRECTIONS = ("client", "server")
 @dataclass
 class RecordInfo:
     direction: str
-    content_type: int          # the outer type on the wire
+    content_type: int | None   # the outer type on the wire (None: SSLv2, whose header is a length)
     version: int
     length: int
     encrypted: bool            # protected on the wire
@@ -27,6 +27,8 @@ class RecordInfo:
         out = {"direction": self.direction, "content_type": self.content_type,
                "length": self.length, "encrypted": self.encrypted, "frame": self.frame,
                "version": self.version}
+        if self.content_type is None:
+            out["sslv2"] = True
         if self.encrypted:
             out["decrypted"] = bool(self.decrypted)
             if self.inner_type is not None:
@@ -73,6 +75,9 @@ class ConnectionInfo:
     start_time: float | None = None   # capture time of the first data, seconds since the epoch
     finished_verified: dict[str, bool] = field(default_factory=dict)   # SSL 3.0-TLS 1.2, where keys allow
     tcp_close: dict[str, dict[str, int]] = field(default_factory=dict)  # side -> {"FIN": frame, "RST": frame}
+    client_random: bytes | None = None
+    mid_stream: bool = False          # the capture starts after the connection began (no SYN seen)
+    upgrade: str | None = None        # "SMTP STARTTLS", "PostgreSQL SSLRequest"...: TLS inside another protocol
 
     def note(self, text: str) -> None:
         if text not in self.notes:

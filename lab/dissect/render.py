@@ -27,7 +27,7 @@ def connection_json(c: ConnectionInfo, with_bodies: bool = True) -> dict[str, An
         msgs.append(d)
     return {"client": c.client, "server": c.server, "first_frame": c.first_frame,
             "version": version_label(c.version) if c.version else None,
-            "cipher_suite": suite_name(c.cipher_suite), "server_name": c.sni,
+            "cipher_suite": suite_name(c.cipher_suite), "server_name": c.sni, "upgrade": c.upgrade,
             "handshakes": c.handshakes, "finished_verified": c.finished_verified or None,
             "records": [r.to_json() for r in c.records], "messages": msgs,
             "client_auth": c.client_auth, "notes": c.notes}

@@ -54,15 +54,22 @@ class RecordStream:
         self.tls13 = tls13         # TLS 1.3: only outer type 23 is protected
         self.dead = False
         self.first = True
+        self.sslv2 = False         # every record is SSLv2-framed (the server answered in SSLv2)
 
     def feed(self, data: bytes) -> Iterator[Record | Unit | Problem]:
         """Yield each complete record, then its units, as they become available."""
         if self.dead:
             return
         self.buf += data
-        while len(self.buf) >= 5 or (self.first and len(self.buf) >= 3):
+        while len(self.buf) >= 5 or ((self.first or self.sslv2) and len(self.buf) >= 3):
             buf = self.buf
-            if 20 <= buf[0] <= 24 and buf[1] in (3, 0x7F) and len(buf) >= 5:
+            if self.sslv2:
+                rec = self._sslv2_record()
+                if rec is None:
+                    return
+                yield rec
+                yield Unit(22, rec.fragment, False, rec)
+            elif 20 <= buf[0] <= 24 and buf[1] in (3, 0x7F) and len(buf) >= 5:
                 n = int.from_bytes(buf[3:5], "big")
                 if n > MAX_RECORD:
                     yield self._stop(f"record length {n} exceeds the TLS maximum")
@@ -73,21 +80,35 @@ class RecordStream:
                 del buf[:5 + n]
                 self.first = False
                 yield from self._record(wire)
-            elif self.first and buf[0] & 0x80 and buf[2] == 1:
-                n = ((buf[0] & 0x7F) << 8 | buf[1]) + 2
-                if len(buf) < n:
+            elif self.first and buf[0] & 0x80 and buf[2] in (1, 4):
+                # An SSLv2 CLIENT-HELLO (which may start TLS), or an SSLv2 SERVER-HELLO: from then
+                # on the whole conversation is SSLv2.
+                self.sslv2 = buf[2] == 4
+                rec = self._sslv2_record()
+                if rec is None:
                     return
-                wire = bytes(buf[:n])
-                del buf[:n]
                 self.first = False
-                rec = Record(0x80, 0x0002, wire[2:], wire, False, sslv2=True)
                 yield rec
-                yield Unit(22, wire[2:], False, rec)
+                yield Unit(22, rec.fragment, False, rec)
             elif len(buf) >= 5 or not (20 <= buf[0] <= 24):
                 yield self._stop("data that is not a TLS record")
                 return
             else:
                 return
+
+    def _sslv2_record(self) -> Record | None:
+        """One SSLv2 record: a two-byte header (high bit set, 15-bit length) or a three-byte one
+        (14-bit length, then the padding length), as draft-hickman-netscape-ssl-00 section 1.2."""
+        buf = self.buf
+        if buf[0] & 0x80:
+            head, n = 2, (buf[0] & 0x7F) << 8 | buf[1]
+        else:
+            head, n = 3, (buf[0] & 0x3F) << 8 | buf[1]
+        if len(buf) < head + n:
+            return None
+        wire = bytes(buf[:head + n])
+        del buf[:head + n]
+        return Record(0, 0x0002, wire[head:], wire, False, sslv2=True)
 
     def _stop(self, why: str) -> Problem:
         self.dead = True

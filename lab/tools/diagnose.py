@@ -14,6 +14,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from lab.crypto import x509view
 from lab.dissect import DissectResult
 from lab.dissect.describe import suite_name, version_label
+from lab.dissect.ending import handshake_completed
 from lab.dissect.model import ConnectionInfo
 from layers.registry import HandshakeType as H
 
@@ -94,7 +95,7 @@ def _ending(c: ConnectionInfo) -> dict[str, Any]:
                 for text, kind in NGINX_REASONS.items():
                     if text in m.raw:
                         out["http"]["nginx"] = kind
-    out["completed"] = finished["client"] > 0 and finished["server"] > 0
+    out["completed"] = handshake_completed(c)
     out["encrypted_unread"] = any(m.encrypted and not m.decrypted for m in c.messages)
     return out
 
