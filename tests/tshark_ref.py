@@ -52,6 +52,10 @@ def _walk_record(rec: list, direction: str, view: TsharkView) -> None:
     wire = d.get("tls.record.opaque_type") or d.get("tls.record.content_type")
     if wire is not None:
         view.records[direction][int(wire)] += 1
+    elif d.get("tls.record.version") == "0x0002":   # SSLv2: no content type, the message type in the record
+        view.records[direction][None] += 1
+        if "tls.handshake.type" in d:
+            view.messages[direction].append(("handshake", int(d["tls.handshake.type"])))
     for key, val in rec:
         if key == "tls.handshake" and isinstance(val, list):
             hd = dict(val)
@@ -67,7 +71,22 @@ def _walk_record(rec: list, direction: str, view: TsharkView) -> None:
 
 
 def tshark_view(pcap: str, keylog: str | None = None, port: int | None = None,
-                prefs: list[str] | None = None) -> TsharkView:
+                prefs: list[str] | None = None, decode_as: list[str] | None = None) -> TsharkView:
+    views = tshark_streams(pcap, keylog, port, prefs, decode_as)
+    total = TsharkView()
+    for v in views.values():
+        for d in ("client", "server"):
+            total.messages[d] += v.messages[d]
+            total.records[d] += v.records[d]
+            total.certificates[d] += v.certificates[d]
+        total.ca_names += v.ca_names
+        total.malformed += v.malformed
+    return total
+
+
+def tshark_streams(pcap: str, keylog: str | None = None, port: int | None = None,
+                   prefs: list[str] | None = None, decode_as: list[str] | None = None) -> dict[str, TsharkView]:
+    """One view per TCP stream (tshark's tcp.stream), in the order the streams appear."""
     exe = shutil.which("tshark")
     assert exe, "tshark is required for this test"
     cmd = [exe, "-r", pcap, "-T", "json", "-J", "tcp tls _ws.malformed", "-o", "tls.desegment_ssl_records:TRUE",
@@ -76,11 +95,13 @@ def tshark_view(pcap: str, keylog: str | None = None, port: int | None = None,
         cmd += ["-o", f"tls.keylog_file:{keylog}"]
     if port:
         cmd += ["-d", f"tcp.port=={port},tls"]
+    for rule in decode_as or []:
+        cmd += ["-d", rule]
     for pref in prefs or []:
         cmd += ["-o", pref]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
-    frames = json.loads(out, object_pairs_hook=_pairs)
-    view = TsharkView()
+    frames = json.loads(out, object_pairs_hook=_pairs) if out.strip() else []
+    views: dict[str, TsharkView] = {}
     client_ports: dict[str, int] = {}  # tcp.stream -> the port that sent the first TLS record
     for frame in frames:
         layers = dict(dict(frame)["_source"])["layers"]
@@ -88,14 +109,14 @@ def tshark_view(pcap: str, keylog: str | None = None, port: int | None = None,
         sport, stream = int(tcp.get("tcp.srcport", 0)), tcp.get("tcp.stream", "0")
         for key, val in layers:
             if key == "_ws.malformed":
-                view.malformed += 1
+                views.setdefault(stream, TsharkView()).malformed += 1
             if key != "tls":
                 continue
             records = [v for k, v in val if k == "tls.record"] if isinstance(val, list) else []
             for rec in records:
                 client_port = client_ports.setdefault(stream, sport)  # the ClientHello comes first
-                _walk_record(rec, "client" if sport == client_port else "server", view)
-    return view
+                _walk_record(rec, "client" if sport == client_port else "server", views.setdefault(stream, TsharkView()))
+    return views
 
 
 def certlab_view(doc: dict) -> TsharkView:

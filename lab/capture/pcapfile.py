@@ -62,7 +62,8 @@ def _iter_raw(reader, ng: bool) -> Iterator[tuple[bytes, float, int, tuple[str, 
             return
         data, meta = rp
         if ng:
-            ts = ((meta.tshigh << 32) | meta.tslow) / float(meta.tsresol or 1000000)
+            # A Simple Packet Block has no timestamp (its interface is the first IDB's): time 0.
+            ts = 0.0 if meta.tshigh is None else ((meta.tshigh << 32) | meta.tslow) / float(meta.tsresol or 1000000)
             comments = tuple(c.decode("utf-8", "replace") if isinstance(c, bytes) else str(c)
                              for c in (meta.comments or ()))
             yield data, ts, meta.linktype, comments

@@ -27,9 +27,8 @@ def _dissect_run(args: argparse.Namespace) -> int:
         write_atomic(args.out, text + "\n")
     else:
         sys.stdout.write(text + "\n")
-    if not args.json:
-        for w in result.warnings:
-            print(f"certlab: warning: {w}", file=sys.stderr)
+    for w in result.warnings:   # once, on stderr, whatever the format
+        print(f"certlab: warning: {w}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -49,6 +48,8 @@ def _diagnose_run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     diags = diagnose.diagnose(result)
     text = diagnose.to_text(result, diags)
+    for w in result.warnings:
+        print(f"certlab: warning: {w}", file=sys.stderr)
     print(json.dumps({"capture": args.capture, "connections": diags}, indent=2) if args.json else text)
     if args.html:
         write_atomic(args.html, diagnose.to_html(result, diags, text))

@@ -7,6 +7,7 @@ LABELS_13 = ("CLIENT_EARLY_TRAFFIC_SECRET", "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
              "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0",
              "EARLY_EXPORTER_SECRET", "EXPORTER_SECRET")
 LABELS = ("CLIENT_RANDOM", "RSA", *LABELS_13)
+MAX_LINE = 4096   # a key log line is under 300 bytes: a longer one means the file is not a key log
 
 
 class KeyLogError(ValueError):
@@ -49,9 +50,9 @@ class KeyLog:
                        for label, entries in self.secrets.items() for key, secret in entries.items())
 
     @classmethod
-    def parse(cls, text: str, source: str = "key log") -> "KeyLog":
+    def parse(cls, text: str, source: str = "key log", first_line: int = 1) -> "KeyLog":
         log = cls()
-        for n, line in enumerate(text.splitlines(), 1):
+        for n, line in enumerate(text.splitlines(), first_line):
             line = line.strip()
             if not line or line.startswith("#"):
                 continue
@@ -70,13 +71,20 @@ class KeyLog:
 
     @classmethod
     def from_file(cls, path: str) -> "KeyLog":
+        """Read line by line with a bounded line length, so a file that is not a key log (a device
+        that never ends, a binary) is refused at its first bad line, not after reading it all."""
+        log = cls()
         try:
             with open(path, "rb") as fh:
-                data = fh.read()
+                for n, raw in enumerate(iter(lambda: fh.readline(MAX_LINE + 1), b""), 1):
+                    if len(raw) > MAX_LINE:
+                        raise KeyLogError(f"{path} line {n} is longer than {MAX_LINE} bytes: not a key log "
+                                          "(SSLKEYLOGFILE format)")
+                    try:
+                        line = raw.decode("ascii")
+                    except UnicodeDecodeError:
+                        raise KeyLogError(f"{path} is not a text key log (SSLKEYLOGFILE format)") from None
+                    log.merge(cls.parse(line, path, first_line=n))
         except OSError as exc:
             raise KeyLogError(f"cannot read key log {path}: {exc.strerror}") from None
-        try:
-            text = data.decode("ascii")
-        except UnicodeDecodeError:
-            raise KeyLogError(f"{path} is not a text key log (SSLKEYLOGFILE format)") from None
-        return cls.parse(text, path)
+        return log

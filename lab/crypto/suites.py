@@ -88,6 +88,9 @@ _CIPHERS = {"NULL": ("null", 0, 0), "RC4_128": ("rc4", 16, 0), "RC4_40": ("rc4",
 _MACS = {"MD5": "md5", "SHA": "sha1", "SHA256": "sha256", "SHA384": "sha384"}
 _NAME = re.compile(r"^(?:TLS|SSL)_(?P<kx>.+?)(?P<export>_EXPORT)?_WITH_(?P<cipher>.+)_(?P<mac>MD5|SHA|SHA256|SHA384|"
                    r"SM3|IMIT|OMAC|NULL)$")
+# The CCM suites' names end with the cipher (their PRF is SHA-256): TLS_RSA_WITH_AES_128_CCM_8.
+_CCM = re.compile(r"^(?:TLS|SSL)_(?P<kx>.+?)(?P<export>_EXPORT)?_WITH_(?P<cipher>AES_(?:128|256)_CCM(?:_8)?)"
+                  r"(?P<mac>)$")
 _TLS13 = re.compile(r"^TLS_(?P<cipher>AES_128_GCM|AES_256_GCM|CHACHA20_POLY1305|AES_128_CCM|AES_128_CCM_8|"
                     r"SM4_GCM|SM4_CCM)_(?P<hash>SHA256|SHA384|SM3)$")
 
@@ -100,7 +103,7 @@ def from_name(name: str | None) -> SuiteParams | None:
     if m13:
         cipher, key_len, _ = _CIPHERS[m13["cipher"]]
         return SuiteParams("tls13", cipher, key_len, None, "sha384" if m13["hash"] == "SHA384" else "sha256")
-    m = _NAME.match(name)
+    m = _NAME.match(name) or _CCM.match(name)
     if m is None:
         return None
     kx = _KX.get(m["kx"], m["kx"].lower())

@@ -12,7 +12,7 @@ from lab.crypto import x509view
 from lab.crypto.asym import cv13_content, verify, verify_ssl3_certificate_verify
 from lab.crypto.prf import digest
 from lab.dissect import describe
-from lab.dissect.ending import ending
+from lab.dissect.ending import ending, handshake_completed
 from lab.dissect.model import ConnectionInfo, MessageInfo
 from layers.registry import ExtensionType as E, HandshakeType as H
 from layers.extensions import extensions_in
@@ -155,10 +155,13 @@ class ClientAuthTracker:
         if not hs.client_random:
             info.note(f"the capture starts mid-connection, frame {info.first_frame}: the handshake before it "
                       "is not in it")
-        elif end is None and not (self.server_flight_done and self.client_answered):
+        elif end is None and not handshake_completed(info):
             last = max((m.frame for m in info.messages), default=info.first_frame)
+            client_done = any(m.direction == "client" and (m.type == H.finished or m.kind == "change_cipher_spec")
+                              for m in info.messages)
             where = ("before the server's first flight" if not hs.server_hello_seen else
-                     "inside the server's flight" if not self.server_flight_done else "inside the client's flight")
+                     "inside the server's flight" if not self.server_flight_done else
+                     "inside the client's flight" if not client_done else "before the server's Finished")
             info.note(f"the capture ends {where}, frame {last}: nothing after it is known")
         if hidden_13:
             out["hidden"] = ("TLS 1.3 encrypts CertificateRequest, Certificate and CertificateVerify; "

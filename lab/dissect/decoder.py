@@ -17,7 +17,7 @@ from lab.crypto.suites import SuiteParams
 from lab.crypto import tls13
 from lab.crypto import prf
 from lab.crypto.prf import digest
-from lab.dissect import describe
+from lab.dissect import describe, serverkeys
 from lab.engine.state import MALFORMED, suite_params
 from lab.dissect.clientauth import ClientAuthTracker
 from lab.crypto.derive import session_hash, tls12_master_from_premaster, tls12_protections, tls13_protection
@@ -71,6 +71,7 @@ class ConnectionDecoder:
         self.main_done = [False, False]
         self.auth = ClientAuthTracker(info)
         self.sslv2_records = [0, 0]
+        self.server_cert: bytes | None = None
         self.sslv2_hit = False
 
     def _set_cipher(self, d: int, cipher: RecordProtection | None) -> None:
@@ -238,6 +239,15 @@ class ConnectionDecoder:
         elif t == H.key_update and hs.tls13 and self.traffic_secret[d] and hs.params:
             self.traffic_secret[d] = tls13.next_traffic_secret(hs.params.prf_hash, self.traffic_secret[d])
             self._set_cipher(d, tls13_protection(hs.params, self.traffic_secret[d]))
+        elif t == H.certificate and d == SERVER and getattr(body, "certificate_list", None):
+            self.server_cert = bytes(body.certificate_list[0].cert_data)
+        elif t == H.server_key_exchange and d == SERVER:
+            ok = serverkeys.check(self.server_cert, hs.client_random, hs.server_random, body)
+            if ok is not None:
+                self.info.ske_verified = ok
+            if ok is False:
+                self.info.note(f"frame {frame}: the ServerKeyExchange signature does not verify with the "
+                               "server certificate's key")
         elif t == H.finished and not hs.tls13:
             self._check_finished(d, body, before, frame)
             if d == SERVER:

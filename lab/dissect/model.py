@@ -76,6 +76,7 @@ class ConnectionInfo:
     finished_verified: dict[str, bool] = field(default_factory=dict)   # SSL 3.0-TLS 1.2, where keys allow
     tcp_close: dict[str, dict[str, int]] = field(default_factory=dict)  # side -> {"FIN": frame, "RST": frame}
     client_random: bytes | None = None
+    ske_verified: bool | None = None  # the ServerKeyExchange signature, where there is one to check
     mid_stream: bool = False          # the capture starts after the connection began (no SYN seen)
     upgrade: str | None = None        # "SMTP STARTTLS", "PostgreSQL SSLRequest"...: TLS inside another protocol
 

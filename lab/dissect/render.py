@@ -29,6 +29,7 @@ def connection_json(c: ConnectionInfo, with_bodies: bool = True) -> dict[str, An
             "version": version_label(c.version) if c.version else None,
             "cipher_suite": suite_name(c.cipher_suite), "server_name": c.sni, "upgrade": c.upgrade,
             "handshakes": c.handshakes, "finished_verified": c.finished_verified or None,
+            "server_key_exchange_verified": c.ske_verified,
             "records": [r.to_json() for r in c.records], "messages": msgs,
             "client_auth": c.client_auth, "notes": c.notes}
 

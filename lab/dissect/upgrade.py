@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 SEARCH = 1 << 16   # how far into each direction an upgrade may be looked for
 _RECORD = re.compile(rb"\x16\x03[\x00-\x04][\x00-\x40]", re.DOTALL)   # a handshake record header
+_ALERT = re.compile(rb"\x15\x03[\x00-\x04]\x00\x02[\x01\x02]", re.DOTALL)   # a plaintext alert record
 PG_SSL_REQUEST = bytes.fromhex("0000000804d2162f")          # length 8, code 80877103
 LDAP_STARTTLS_OID = b"1.3.6.1.4.1.1466.20037"
 MYSQL_CLIENT_SSL = 0x0800
@@ -76,4 +77,7 @@ def find_upgrade(client: bytes, server: bytes, server_port: int = 0) -> Upgrade 
     if protocol is None:
         return None
     s_off = _first_record(server[:SEARCH], 2)
-    return Upgrade(protocol, c_off, s_off if s_off >= 0 else len(server[:SEARCH]))
+    if s_off < 0:   # no ServerHello: the server may have refused the ClientHello with an alert
+        m = _ALERT.search(server[:SEARCH])
+        s_off = m.start() if m else len(server[:SEARCH])
+    return Upgrade(protocol, c_off, s_off)

@@ -57,6 +57,12 @@ def _tables(results: list[dict[str, Any]]):
     return out
 
 
+def _grid(stacks: list[tuple[str, str]], rows: dict):
+    """(scenario, TLS version, [(stack, result or None)]) per table row, in order."""
+    for (sid, v), cells in sorted(rows.items()):
+        yield sid, v, [(s, cells.get(s)) for s, _ in stacks]
+
+
 def disagreements(results: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, str], list[str], str]]:
     """(scenario, version, {stack: observed}, expected, rfc) where stacks that ran the scenario
     ended differently: another outcome or another alert (wording and timing aside)."""
@@ -112,10 +118,9 @@ def markdown_report(results: list[dict[str, Any]], meta: dict[str, Any] | None =
         lines += [f"## {title}", "",
                   "| scenario | TLS | " + " | ".join(f"{s} ({v})" for s, v in stacks) + " |",
                   "|---|---|" + "---|" * len(stacks)]
-        for (sid, v), cells in sorted(rows.items()):
+        for sid, v, cells in _grid(stacks, rows):
             row = []
-            for s, _ in stacks:
-                r = cells.get(s)
+            for _, r in cells:
                 if r is None:
                     row.append("")
                     continue
@@ -157,10 +162,9 @@ def html_report(results: list[dict[str, Any]], meta: dict[str, Any] | None = Non
         out.append(f"<h2>{esc(title)}</h2><table><tr><th>scenario</th><th>TLS</th>" + "".join(
             f"<th>{esc(s)}<br><small>{esc(v)}</small><br><small>{esc(role)}</small></th>" for s, v in stacks)
             + "</tr>")
-        for (sid, v), cells in sorted(rows.items()):
+        for sid, v, cells in _grid(stacks, rows):
             tds = []
-            for s, _ in stacks:
-                r = cells.get(s)
+            for s, r in cells:
                 if r is None:
                     tds.append("<td></td>")
                     continue

@@ -14,7 +14,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from lab.crypto import x509view
 from lab.dissect import DissectResult
 from lab.dissect.describe import suite_name, version_label
-from lab.dissect.ending import handshake_completed
+from lab.dissect.ending import describe as describe_ending, handshake_completed
 from lab.dissect.model import ConnectionInfo
 from layers.registry import HandshakeType as H
 
@@ -96,11 +96,12 @@ def _ending(c: ConnectionInfo) -> dict[str, Any]:
                     if text in m.raw:
                         out["http"]["nginx"] = kind
     out["completed"] = handshake_completed(c)
+    out["closed"] = c.client_auth.get("ended_by")   # who closed first, and the answer
     out["encrypted_unread"] = any(m.encrypted and not m.decrypted for m in c.messages)
     return out
 
 
-def diagnose_connection(c: ConnectionInfo) -> dict[str, Any]:
+def diagnose_connection(c: ConnectionInfo, keys_given: bool = False) -> dict[str, Any]:
     a = c.client_auth
     req = (a.get("requests") or [None])[-1]
     named = (req or {}).get("certificate_authorities") or []
@@ -117,6 +118,7 @@ def diagnose_connection(c: ConnectionInfo) -> dict[str, Any]:
     if resp and resp.get("certificate_verify"):
         d["certificate_verify"] = resp["certificate_verify"]
     d["ending"] = _ending(c)
+    d["keys_given"] = keys_given
     d["verdict"], d["cause"], d["fix"] = _judge(d, a, named)
     if a.get("hidden"):
         d["hidden"] = a["hidden"]
@@ -136,9 +138,16 @@ def _judge(d: dict[str, Any], a: dict[str, Any], named: list[str]) -> tuple[str,
     by_server = fatal and alert.get("from") == "server"
     by_client = fatal and alert.get("from") == "client"
     if d["requested"] is None:
+        hidden = a.get("hidden") or ""
+        if not hidden.startswith("TLS 1.3"):   # the capture itself lacks it: mid-stream, cut short, SSLv2
+            return "unknown", f"the capture cannot tell: {hidden}", "capture the whole connection, from its SYN"
+        if d.get("keys_given"):
+            return ("unknown", "the certificate exchange is encrypted (TLS 1.3) and the key log given has no "
+                    "handshake secrets for this connection", "pass the key log written for this connection; "
+                    + hidden)
         return ("unknown", "the certificate exchange is encrypted (TLS 1.3) and no key log was given",
                 "capture with SSLKEYLOGFILE set on the client or the server and pass it with --keylog "
-                "(or embed it: editcap --inject-secrets tls,KEYLOG); " + (a.get("hidden") or ""))
+                "(or embed it: editcap --inject-secrets tls,KEYLOG); " + hidden)
     if not d["requested"]:
         if d["answer"] in ("certificate", "empty"):
             return ("failed" if by_server else "unsolicited certificate",
@@ -232,7 +241,7 @@ def _certificate_problems(facts: dict[str, Any], cv: dict[str, Any], named: list
 
 
 def diagnose(result: DissectResult) -> list[dict[str, Any]]:
-    return [diagnose_connection(c) for c in result.connections]
+    return [diagnose_connection(c, result.keylog_secrets > 0) for c in result.connections]
 
 
 def to_text(result: DissectResult, diags: list[dict[str, Any]]) -> str:
@@ -301,8 +310,8 @@ def _facts_lines(d: dict[str, Any]) -> list[str]:
         when = "after" if al["after_client_finished"] else "before"
         out.append(f"ended: {al['level']} alert {al['name']} ({al['code']}) from the {al['from']}, {when} the "
                    f"client's Finished (frame {al['frame']})")
-    elif end["completed"]:
-        out.append("ended: handshake completed")
+    else:
+        out.append(("handshake completed; " if end["completed"] else "") + "ended: " + describe_ending(end["closed"]))
     if end.get("http"):
         h = end["http"]
         out.append(f"HTTP: {h['status']} {h['reason']} (frame {h['frame']})")
