@@ -43,3 +43,60 @@ def test_a_pcapng_of_simple_packet_blocks_reads_like_the_original(tmp_path) -> N
     def records(doc: dict) -> list:
         return [(r["direction"], r["content_type"], r["length"]) for c in doc["connections"] for r in c["records"]]
     assert records(json.loads(ours.stdout)) == records(json.loads(theirs.stdout))
+
+
+def _segments(n: int, gaps: bool):
+    import random
+    from lab.capture.packets import ACK, SYN, Segment
+    data = bytes(random.Random(7).randrange(256) for _ in range(n))
+    segs = [Segment(i + 2, 0.0, "10.0.0.1", 40000, "10.0.0.2", 443, 1001 + i, 0, ACK, data[i:i + 1])
+            for i in range(n) if not (gaps and i % 100 == 50)]
+    random.Random(8).shuffle(segs)
+    return data, [Segment(1, 0.0, "10.0.0.1", 40000, "10.0.0.2", 443, 1000, 0, SYN, b"")] + segs
+
+
+def _bounded(seconds: int):
+    """A guard against work that explodes (quadratic reassembly took minutes), not a timing test."""
+    import signal
+
+    def stop(*_):
+        raise AssertionError(f"more than {seconds} s: the work grew faster than the input")
+    signal.signal(signal.SIGALRM, stop)
+    signal.alarm(seconds)
+
+
+def test_100000_one_byte_segments_out_of_order_reassemble() -> None:
+    """100,000 shuffled one-byte segments did not finish in 120 s (the pending list was re-sorted on
+    every segment); with gaps, 95 s."""
+    import signal
+    from lab.capture.tcp import track
+    for gaps in (False, True):
+        data, segs = _segments(100_000, gaps)
+        _bounded(60)
+        try:
+            [conn] = track(segs)
+        finally:
+            signal.alarm(0)
+        got = conn.stream(0)
+        if gaps:
+            assert len(conn.dirs[0].gaps) == 1000 and len(got) == len(data) - 1000
+        else:
+            assert got == data and not conn.dirs[0].gaps
+
+
+def test_zeros_after_a_pcap_header_are_refused_at_the_first_record(tmp_path) -> None:
+    """200 MB of zeros behind a pcap header took 51 s and 2.6 GB: millions of empty "packets"."""
+    import tracemalloc
+    z = tmp_path / "zeros.pcap"
+    z.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1) + b"\0" * 4_000_000)
+    from lab.capture.pcapfile import CaptureError, read_capture
+    tracemalloc.start()
+    try:
+        read_capture(str(z))
+        raise AssertionError("zeros read as a capture")
+    except CaptureError as exc:
+        assert "length 0" in str(exc)
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert peak < 16 << 20, peak

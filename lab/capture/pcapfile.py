@@ -61,6 +61,10 @@ def _iter_raw(reader, ng: bool) -> Iterator[tuple[bytes, float, int, tuple[str, 
         if rp is None:
             return
         data, meta = rp
+        wirelen = getattr(meta, "wirelen", None)
+        if not data and not wirelen:
+            # No link layer has empty frames: a file of zeros after a header is not a capture.
+            raise ValueError("a packet record of length 0 (the rest of the file is not packets)")
         if ng:
             # A Simple Packet Block has no timestamp (its interface is the first IDB's): time 0.
             ts = 0.0 if meta.tshigh is None else ((meta.tshigh << 32) | meta.tslow) / float(meta.tsresol or 1000000)

@@ -7,6 +7,7 @@ reassembled PDU in the frame where its last byte arrives.
 """
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -28,6 +29,7 @@ class _Direction:
     isn: int | None = None
     next_rel: int = 0
     pending: dict[int, tuple[bytes, Segment]] = field(default_factory=dict)
+    starts: list[int] = field(default_factory=list)   # a heap of the pending offsets: draining stays n log n
     fin: bool = False
     fin_frame: int | None = None    # the first FIN and RST this side sent (who closed first)
     rst_frame: int | None = None
@@ -89,6 +91,8 @@ class TCPConnection:
             return  # retransmission or loopback duplicate
         if rel > d.next_rel:
             prev = d.pending.get(rel)
+            if prev is None:
+                heapq.heappush(d.starts, rel)
             if prev is None or len(prev[0]) < len(seg.payload):
                 d.pending[rel] = (seg.payload, seg)
             return
@@ -103,20 +107,17 @@ class TCPConnection:
     def _drain(self, direction: int, trigger: Segment | None) -> None:
         """Deliver buffered segments that are now contiguous, in the frame that completed them."""
         d = self.dirs[direction]
-        while d.pending:
-            ready = [r for r in d.pending if r <= d.next_rel]
-            if not ready:
-                return
-            for r in sorted(ready):
-                payload, seg = d.pending.pop(r)
-                if r + len(payload) > d.next_rel:
-                    self._deliver(trigger or seg, direction, payload[d.next_rel - r:])
+        while d.starts and d.starts[0] <= d.next_rel:
+            r = heapq.heappop(d.starts)
+            payload, seg = d.pending.pop(r)
+            if r + len(payload) > d.next_rel:
+                self._deliver(trigger or seg, direction, payload[d.next_rel - r:])
 
     def finish(self) -> None:
         """Give up on holes: note each gap and deliver what follows it."""
         for direction, d in enumerate(self.dirs):
-            while d.pending:
-                r = min(d.pending)
+            while d.starts:
+                r = d.starts[0]
                 d.gaps.append((d.next_rel, r - d.next_rel))
                 d.next_rel = r
                 self._drain(direction, None)
