@@ -100,3 +100,39 @@ def test_zeros_after_a_pcap_header_are_refused_at_the_first_record(tmp_path) -> 
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     assert peak < 16 << 20, peak
+
+
+def _big_capture(path: str, pki, tmp_path, connections: int, data_bytes: int) -> None:
+    """``connections`` sequential mutual-auth TLS 1.3 connections, each followed by ``data_bytes``
+    of application-data records from the server (opaque: the records of a long download)."""
+    from lab.capture.synth import Flight, frame_conversation
+    from lab.capture.writer import write_pcapng
+    from lab.tools.demo import record_handshake
+    flights, _ = record_handshake(pki, "1.3", str(tmp_path / "keys"))
+    record = b"\x17\x03\x03\x40\x00" + bytes(0x4000)
+    bulk = [Flight(False, record * 16)] * max(1, data_bytes // (16 * len(record)))
+    packets = []
+    for i in range(connections):
+        packets += frame_conversation(flights + bulk, ("127.0.0.1", 20000 + i), ("127.0.0.1", 443), start=i * 10.0)
+    write_pcapng(path, packets, "", sidecar=False)
+
+
+def _peak_rss_mb(*args: str) -> float:
+    code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)")
+    out = subprocess.run([sys.executable, "-c", code, sys.executable, "-m", "lab", *args], capture_output=True,
+                         text=True, cwd=ROOT, timeout=600)
+    assert out.returncode == 0, out.stderr
+    return float(out.stdout.strip())
+
+
+def test_dissect_memory_does_not_grow_with_the_capture(tmp_path, pki) -> None:
+    """A capture read as a stream: each connection decoded when it closes and its application data
+    dropped, so 4x the bytes (and connections) takes about the same peak memory."""
+    small, large = str(tmp_path / "small.pcapng"), str(tmp_path / "large.pcapng")
+    _big_capture(small, pki, tmp_path, 5, 2 << 20)
+    _big_capture(large, pki, tmp_path, 20, 2 << 20)
+    assert os.path.getsize(large) > 30 << 20
+    for command in ("dissect", "diagnose"):
+        a, b = _peak_rss_mb(command, small), _peak_rss_mb(command, large)
+        assert b < a + 25, (command, a, b)   # the whole capture in memory would add 30+ MB

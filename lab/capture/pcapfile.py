@@ -90,32 +90,68 @@ def _quiet_scapy() -> Iterator[None]:
 
 def read_capture(path: str) -> Capture:
     """All frames of a pcap or pcapng file. Raises ``CaptureError`` with a one-line reason."""
-    with _quiet_scapy():
-        return _read_capture(path)
+    with CaptureReader(path) as reader:
+        frames = list(reader)
+        return Capture(frames, reader.secrets, reader.format)
 
 
-def _read_capture(path: str) -> Capture:
-    try:
-        with open(path, "rb") as fh:
-            magic = fh.read(4)
-            fh.seek(0)
+class CaptureReader:
+    """The frames of a pcap or pcapng file as a stream, read one block at a time; ``secrets``
+    holds the Decryption Secrets Blocks met so far (they come before the packets they serve).
+    Errors are ``CaptureError`` with a one-line reason, at open or while iterating."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.count = path, 0
+        self._quiet = _quiet_scapy()
+        self._quiet.__enter__()
+        try:
+            self.fh = open(path, "rb")
+        except OSError as exc:
+            self._quiet.__exit__(None, None, None)
+            raise CaptureError(f"cannot read {path}: {exc.strerror or exc}") from None
+        try:
+            magic = self.fh.read(4)
+            self.fh.seek(0)
             if magic == _PCAPNG_MAGIC:
-                fh.read(4)
-                reader = _NgReader.__new__(_NgReader)  # bypass scapy's file-sniffing metaclass
-                reader.__init__(path, fh, magic)
-                ng = True
+                self.fh.read(4)
+                self.reader = _NgReader.__new__(_NgReader)  # bypass scapy's file-sniffing metaclass
+                self.reader.__init__(path, self.fh, magic)
+                self.ng = True
             elif magic in _PCAP_MAGICS:
-                fh.read(4)
-                reader = RawPcapReader.__new__(RawPcapReader)
-                RawPcapReader.__init__(reader, path, fh, magic)
-                ng = False
+                self.fh.read(4)
+                self.reader = RawPcapReader.__new__(RawPcapReader)
+                RawPcapReader.__init__(self.reader, path, self.fh, magic)
+                self.ng = False
             else:
                 raise CaptureError(f"{path} is not a pcap or pcapng capture file")
-            frames = [Frame(i, ts, lt, data, comments)
-                      for i, (data, ts, lt, comments) in enumerate(_iter_raw(reader, ng), 1)]
-            secrets = reader.secrets if ng else []
-    except OSError as exc:
-        raise CaptureError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (Scapy_Exception, struct.error, ValueError) as exc:
-        raise CaptureError(f"{path} is a malformed capture file ({exc})") from None
-    return Capture(frames, secrets, "pcapng" if ng else "pcap")
+        except (Scapy_Exception, struct.error, ValueError, OSError) as exc:
+            self.close()
+            raise CaptureError(f"{path} is a malformed capture file ({exc})") from None
+        except CaptureError:
+            self.close()
+            raise
+        self.format = "pcapng" if self.ng else "pcap"
+
+    @property
+    def secrets(self) -> list[bytes]:
+        return self.reader.secrets if self.ng else []
+
+    def __iter__(self) -> Iterator[Frame]:
+        try:
+            for data, ts, lt, comments in _iter_raw(self.reader, self.ng):
+                self.count += 1
+                yield Frame(self.count, ts, lt, data, comments)
+        except OSError as exc:
+            raise CaptureError(f"cannot read {self.path}: {exc.strerror or exc}") from None
+        except (Scapy_Exception, struct.error, ValueError) as exc:
+            raise CaptureError(f"{self.path} is a malformed capture file ({exc})") from None
+
+    def close(self) -> None:
+        self.fh.close()
+        self._quiet.__exit__(None, None, None)
+
+    def __enter__(self) -> "CaptureReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -135,27 +135,66 @@ class TCPConnection:
         self.chunks = merged
 
 
-def track(segments: Iterable[Segment]) -> list[TCPConnection]:
-    """Group segments into connections and reassemble both directions."""
-    conns: list[TCPConnection] = []
-    live: dict[tuple, TCPConnection] = {}
-    for seg in segments:
+class Tracker:
+    """Connections as a stream: segments in, each connection out once it has closed (both FINs,
+    or a RST), so only open connections are held. ``track`` is the whole-capture form."""
+
+    def __init__(self) -> None:
+        self.live: dict[tuple, TCPConnection] = {}
+        self.open: dict[int, TCPConnection] = {}   # id -> connection, in creation order
+        # Closed connections leave only their initiator's ISN: what still arrives for them (the
+        # last ACKs, data in flight after a RST, a retransmitted SYN) is theirs and dropped, and a
+        # SYN with a new ISN starts a new connection (port reuse).
+        self.tombstones: dict[tuple, int | None] = {}
+
+    def feed(self, seg: Segment) -> list[TCPConnection]:
+        """Add one segment; return the connections it closed (finished, ready to read)."""
         a, b = (seg.src, seg.sport), (seg.dst, seg.dport)
         key = (a, b) if a <= b else (b, a)
-        conn = live.get(key)
+        conn = self.live.get(key)
         is_syn = bool(seg.flags & SYN) and not seg.flags & ACK
+        if conn is None and key in self.tombstones:
+            if not is_syn or self.tombstones[key] == (seg.seq + 1) % MOD:
+                return []
+            del self.tombstones[key]
+        closed: list[TCPConnection] = []
         if conn is not None and is_syn and (conn.chunks or conn.closed or conn.reset) \
                 and conn.dirs[0].isn != (seg.seq + 1) % MOD:
-            conn = None  # port reuse: a new SYN (new ISN); the same ISN is a retransmission, as in Wireshark
+            closed.append(self._close(key))   # port reuse: a new SYN (new ISN), as in Wireshark
+            conn = None
         if conn is None:
             client, server = (a, b) if is_syn or not seg.flags & SYN else (b, a)
             conn = TCPConnection(client, server, seg.frame, saw_syn=is_syn)
-            live[key] = conn
-            conns.append(conn)
+            self.live[key] = conn
+            self.open[id(conn)] = conn
         direction = 0 if a == conn.client else 1
         conn.add(seg, direction)
         if conn.dirs[0].fin and conn.dirs[1].fin:
             conn.closed = True
-    for conn in conns:
+        if conn.closed or conn.reset:
+            closed.append(self._close(key))
+        return closed
+
+    def _close(self, key: tuple) -> TCPConnection:
+        conn = self.live.pop(key)
+        self.open.pop(id(conn), None)
+        self.tombstones[key] = conn.dirs[0].isn
         conn.finish()
-    return conns
+        return conn
+
+    def oldest_open(self) -> int | None:
+        """The first frame of the oldest connection still open (output waits for it)."""
+        return min((c.first_frame for c in self.open.values()), default=None)
+
+    def close_all(self) -> list[TCPConnection]:
+        return [self._close(k) for k in list(self.live)]
+
+
+def track(segments: Iterable[Segment]) -> list[TCPConnection]:
+    """Group segments into connections and reassemble both directions (in order of first frame)."""
+    tracker = Tracker()
+    done: list[TCPConnection] = []
+    for seg in segments:
+        done += tracker.feed(seg)
+    done += tracker.close_all()
+    return sorted(done, key=lambda c: c.first_frame)

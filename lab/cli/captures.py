@@ -3,10 +3,13 @@ inside the run functions so ``certlab --help`` stays fast."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import shutil
 import sys
+import tempfile
 
 from lab.cli.options import EXIT_OK, CommandError, capture_args, parse_target
-from lab.files import write_atomic
+from lab.files import atomic_writer, write_atomic
 
 
 def _dissect_args(p: argparse.ArgumentParser) -> None:
@@ -16,20 +19,43 @@ def _dissect_args(p: argparse.ArgumentParser) -> None:
 
 
 def _dissect_run(args: argparse.Namespace) -> int:
-    from lab.dissect import render as report
-    from lab.dissect import InputError, dissect
+    """Connections are rendered as they close (a spool holds the output until the header, which
+    needs the totals, can be written first): memory stays flat whatever the capture's size."""
+    import json
+    from lab.dissect import DissectStream, InputError
+    from lab.dissect.render import connection_json, connection_text, header
     try:
-        result = dissect(args.capture, args.keylog, args.server_key, args.port)
+        stream = DissectStream(args.capture, args.keylog, args.server_key, args.port, keep_data=False)
+        with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+            for n, info in enumerate(stream, 1):
+                if args.json:
+                    spool.write(("," if n > 1 else "") + "\n" + json.dumps(connection_json(info), indent=2))
+                else:
+                    spool.write(connection_text(n, info) + "\n")
+            spool.seek(0)
+            with _output(args.out) as out:
+                if args.json:
+                    head = {"capture": args.capture, "format": stream.format, "frames": stream.frames,
+                            "key_log_secrets": len(stream.keys.keylog),
+                            "embedded_key_log_secrets": stream.embedded_secrets, "warnings": stream.warnings}
+                    out.write(json.dumps(head, indent=2)[:-2] + ',\n  "connections": [')
+                    shutil.copyfileobj(spool, out)
+                    out.write("\n]}\n")
+                else:
+                    out.write(header(args.capture, stream.format, stream.frames, stream.count,
+                                     len(stream.keys.keylog), stream.embedded_secrets) + "\n")
+                    out.writelines(f"warning: {w}\n" for w in stream.warnings)
+                    shutil.copyfileobj(spool, out)
     except InputError as exc:
         raise CommandError(str(exc)) from None
-    text = report.to_json(result) if args.json else report.to_text(result)
-    if args.out:
-        write_atomic(args.out, text + "\n")
-    else:
-        sys.stdout.write(text + "\n")
-    for w in result.warnings:   # once, on stderr, whatever the format
+    for w in stream.warnings:   # once, on stderr, whatever the format
         print(f"certlab: warning: {w}", file=sys.stderr)
     return EXIT_OK
+
+
+def _output(path: str | None):
+    """The file to write (whole or not at all), or standard output."""
+    return atomic_writer(path) if path else contextlib.nullcontext(sys.stdout)
 
 
 def _diagnose_args(p: argparse.ArgumentParser) -> None:
@@ -40,19 +66,34 @@ def _diagnose_args(p: argparse.ArgumentParser) -> None:
 
 def _diagnose_run(args: argparse.Namespace) -> int:
     import json
+    from lab.dissect import DissectStream, InputError
+    from lab.dissect.ladder import steps
     from lab.tools import diagnose
-    from lab.dissect import InputError, dissect
+    sections: list = []
     try:
-        result = dissect(args.capture, args.keylog, args.server_key, args.port)
+        stream = DissectStream(args.capture, args.keylog, args.server_key, args.port, keep_data=False)
+        with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+            for n, info in enumerate(stream, 1):
+                d = diagnose.diagnose_connection(info, len(stream.keys.keylog) > 0)
+                block = diagnose.connection_text(n, d)
+                spool.write((("," if n > 1 else "") + "\n" + json.dumps(d, indent=2)) if args.json else block + "\n")
+                if args.html:
+                    sections.append((info.client, info.server, block, steps(info)))
+            spool.seek(0)
+            head = diagnose.header(args.capture, stream.count, len(stream.keys.keylog))
+            for w in stream.warnings:
+                print(f"certlab: warning: {w}", file=sys.stderr)
+            if args.json:
+                sys.stdout.write(json.dumps({"capture": args.capture})[:-1] + ', "connections": [')
+                shutil.copyfileobj(spool, sys.stdout)
+                sys.stdout.write("\n]}\n")
+            else:
+                sys.stdout.write(head + "\n")
+                shutil.copyfileobj(spool, sys.stdout)
     except InputError as exc:
         raise CommandError(str(exc)) from None
-    diags = diagnose.diagnose(result)
-    text = diagnose.to_text(result, diags)
-    for w in result.warnings:
-        print(f"certlab: warning: {w}", file=sys.stderr)
-    print(json.dumps({"capture": args.capture, "connections": diags}, indent=2) if args.json else text)
     if args.html:
-        write_atomic(args.html, diagnose.to_html(result, diags, text))
+        write_atomic(args.html, diagnose.to_html(args.capture, head, sections))
     return EXIT_OK
 
 

@@ -63,8 +63,12 @@ class HandshakeState:
 
 
 class ConnectionDecoder:
-    def __init__(self, info: ConnectionInfo, keys: KeySource) -> None:
-        self.info, self.keys = info, keys
+    # What is kept of application data when ``keep_data`` is off: enough for an HTTP status line
+    # and an nginx error page's reason, not the payload.
+    DATA_KEPT = 2048
+
+    def __init__(self, info: ConnectionInfo, keys: KeySource, keep_data: bool = True) -> None:
+        self.info, self.keys, self.keep_data = info, keys, keep_data
         self.hs = HandshakeState()
         self.streams = (RecordStream(), RecordStream())
         self.traffic_secret: list[bytes | None] = [None, None]
@@ -103,8 +107,9 @@ class ConnectionDecoder:
             rec.encrypted = self._sslv2_encrypted(d, rec)
             rec.decrypted = False if rec.encrypted else None
         ctype = None if rec.sslv2 else rec.content_type
+        wire = rec.wire if self.keep_data or rec.content_type not in (23, 24) else b""
         self.info.records.append(RecordInfo(DIRECTIONS[d], ctype, rec.version, len(rec.fragment), rec.encrypted,
-                                            frame, rec.decrypted, rec.inner_type, rec.wire))
+                                            frame, rec.decrypted, rec.inner_type, wire))
         if rec.sslv2:
             return   # named as a message from its Unit (``_sslv2``)
         if rec.encrypted and not rec.decrypted:
@@ -160,7 +165,8 @@ class ConnectionDecoder:
         else:
             kind = name = describe.content_name(ctype)
         self.info.note(f"{DIRECTIONS[d]}: encrypted, no key for this connection")
-        self._add(MessageInfo(DIRECTIONS[d], kind, None, name, True, frame, None, fragment, decrypted=False))
+        kept = fragment if self.keep_data or kind != "application_data" else b""
+        self._add(MessageInfo(DIRECTIONS[d], kind, None, name, True, frame, None, kept, decrypted=False))
 
     def _content(self, d: int, ctype: int, data: bytes, encrypted: bool, frame: int) -> None:
         who = DIRECTIONS[d]
@@ -181,8 +187,9 @@ class ConnectionDecoder:
             if not self.hs.tls13:
                 self._activate_tls12(d, frame)
         elif ctype == 23:
+            size, data = len(data), data if self.keep_data else data[:self.DATA_KEPT]
             self._add(MessageInfo(who, "application_data", None, "application_data", encrypted, frame,
-                                  ApplicationData(data), data))
+                                  ApplicationData(data) if self.keep_data else None, data, {"length": size}))
         elif ctype == 24:
             self._add(MessageInfo(who, "heartbeat", data[0] if data else None, "heartbeat", encrypted,
                                   frame, Heartbeat(data), data))

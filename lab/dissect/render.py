@@ -94,23 +94,30 @@ def _auth_lines(a: dict[str, Any]) -> list[str]:
     return out
 
 
+def header(path: str, fmt: str, frames: int, connections: int, secrets: int, embedded: int) -> str:
+    return (f"{path}: {fmt}, {frames} frames, {connections} TLS connection(s), key log: {secrets} secret(s)"
+            + (f" ({embedded} embedded)" if embedded else ""))
+
+
+def connection_text(n: int, c: ConnectionInfo) -> str:
+    suite = suite_name(c.cipher_suite) or ""
+    lines = ["", f"Connection {n}: {c.client} -> {c.server}  {version_label(c.version)}  {suite}"
+             + (f"  SNI {c.sni}" if c.sni else "")]
+    for frame, direction, labels in _frames(c):
+        arrow = "C->S" if direction == "client" else "S->C"
+        lines.append(f"  {frame:>6}  {arrow}  " + ", ".join(labels))
+    if any(m.encrypted and m.decrypted for m in c.messages):
+        lines.append("  (* decrypted)")
+    lines.extend(_auth_lines(c.client_auth))
+    for note in c.notes:
+        lines.append(f"  note: {note}")
+    return "\n".join(lines)
+
+
 def to_text(result: DissectResult) -> str:
-    lines = [f"{result.path}: {result.format}, {result.frames} frames, "
-             f"{len(result.connections)} TLS connection(s), key log: {result.keylog_secrets} secret(s)"
-             + (f" ({result.embedded_secrets} embedded)" if result.embedded_secrets else "")]
+    lines = [header(result.path, result.format, result.frames, len(result.connections), result.keylog_secrets,
+                    result.embedded_secrets)]
     for w in result.warnings:
         lines.append(f"warning: {w}")
-    for n, c in enumerate(result.connections, 1):
-        suite = suite_name(c.cipher_suite) or ""
-        lines.append("")
-        lines.append(f"Connection {n}: {c.client} -> {c.server}  {version_label(c.version)}  {suite}"
-                     + (f"  SNI {c.sni}" if c.sni else ""))
-        for frame, direction, labels in _frames(c):
-            arrow = "C->S" if direction == "client" else "S->C"
-            lines.append(f"  {frame:>6}  {arrow}  " + ", ".join(labels))
-        if any(m.encrypted and m.decrypted for m in c.messages):
-            lines.append("  (* decrypted)")
-        lines.extend(_auth_lines(c.client_auth))
-        for note in c.notes:
-            lines.append(f"  note: {note}")
+    lines += [connection_text(n, c) for n, c in enumerate(result.connections, 1)]
     return "\n".join(lines)

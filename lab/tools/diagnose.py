@@ -244,29 +244,36 @@ def diagnose(result: DissectResult) -> list[dict[str, Any]]:
     return [diagnose_connection(c, result.keylog_secrets > 0) for c in result.connections]
 
 
-def to_text(result: DissectResult, diags: list[dict[str, Any]]) -> str:
-    lines = [f"{result.path}: {len(diags)} TLS connection(s); key log: {result.keylog_secrets} secret(s)"]
-    for n, d in enumerate(diags, 1):
-        lines += ["", f"Connection {n}: {d['client']} -> {d['server']}  {d['version']}  {d['cipher_suite'] or ''}"]
-        lines += ["  " + line for line in _facts_lines(d)]
-        lines += [f"  VERDICT: {d['verdict']}", f"  why: {d['cause']}"]
-        if d["verdict"] != "authenticated":
-            lines.append(f"  fix: {d['fix']}")
+def header(path: str, connections: int, secrets: int) -> str:
+    return f"{path}: {connections} TLS connection(s); key log: {secrets} secret(s)"
+
+
+def connection_text(n: int, d: dict[str, Any]) -> str:
+    lines = ["", f"Connection {n}: {d['client']} -> {d['server']}  {d['version']}  {d['cipher_suite'] or ''}"]
+    lines += ["  " + line for line in _facts_lines(d)]
+    lines += [f"  VERDICT: {d['verdict']}", f"  why: {d['cause']}"]
+    if d["verdict"] != "authenticated":
+        lines.append(f"  fix: {d['fix']}")
     return "\n".join(lines)
 
 
-def to_html(result: DissectResult, diags: list[dict[str, Any]], text: str) -> str:
-    """The diagnosis as a page: per connection its facts and verdict, and its ladder diagram."""
+def to_text(result: DissectResult, diags: list[dict[str, Any]]) -> str:
+    return "\n".join([header(result.path, len(diags), result.keylog_secrets)]
+                     + [connection_text(n, d) for n, d in enumerate(diags, 1)])
+
+
+def to_html(path: str, head: str, sections: list[tuple[str, str, str, list[dict]]]) -> str:
+    """The diagnosis as a page: per connection (client, server, text, ladder steps) its facts and
+    verdict, and its ladder diagram."""
     import html
-    from lab.dissect.ladder import steps, svg
+    from lab.dissect.ladder import svg
     esc = html.escape
-    blocks = text.split("\n\n")
     out = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>certlab diagnose</title><style>"
            "body{font-family:sans-serif;max-width:70em;margin:auto} pre{background:#f4f4f4;padding:.5em}"
-           "</style></head><body>", f"<h1>certlab diagnose: {esc(result.path)}</h1><p>{esc(blocks[0])}</p>"]
-    for n, (c, block) in enumerate(zip(result.connections, blocks[1:]), 1):
-        out.append(f"<section id='connection{n}'><h2>Connection {n}: {esc(c.client)} &rarr; {esc(c.server)}</h2>"
-                   f"<pre>{esc(block)}</pre>{svg(steps(c), 'client ' + c.client, 'server ' + c.server)}</section>")
+           "</style></head><body>", f"<h1>certlab diagnose: {esc(path)}</h1><p>{esc(head)}</p>"]
+    for n, (client, server, block, ladder) in enumerate(sections, 1):
+        out.append(f"<section id='connection{n}'><h2>Connection {n}: {esc(client)} &rarr; {esc(server)}</h2>"
+                   f"<pre>{esc(block.strip())}</pre>{svg(ladder, 'client ' + client, 'server ' + server)}</section>")
     return "\n".join(out) + "\n</body></html>\n"
 
 
