@@ -254,3 +254,17 @@ def test_upgrade_requests_of_each_protocol(client, server, port, protocol) -> No
     assert up is not None and up.protocol == protocol
     assert (up.client_offset, up.server_offset) == (len(client), len(server))
     assert find_upgrade(b"GET / HTTP/1.1\r\n\r\n" + hello, b"HTTP/1.1 200 OK\r\n\r\n" + shello, 80) is None
+
+
+@pytest.mark.parametrize("command", ["dissect", "diagnose"])
+def test_jobs_split_the_work_without_changing_the_output(command) -> None:
+    pcap, keys = os.path.join(DATA, "wsn-tls12-all-dump.pcapng"), os.path.join(DATA, "wsn-tls12-all-premaster.txt")
+    outs = set()
+    for jobs in ("1", "2", "3"):
+        for fmt in ((), ("--json",)):
+            proc = subprocess.run([sys.executable, "-m", "lab", command, pcap, "--keylog", keys, "--jobs", jobs, *fmt],
+                                  capture_output=True, text=True, cwd=ROOT, timeout=300)
+            assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+            outs.add((fmt, proc.stdout))
+    assert len(outs) == 2   # one text and one JSON output, the same for 1, 2 and 3 processes
+    assert all(out.count("Connection ") >= 39 for fmt, out in outs if not fmt)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import shutil
+import json
 import sys
 import tempfile
 
@@ -12,43 +12,58 @@ from lab.cli.options import EXIT_OK, CommandError, capture_args, parse_target
 from lab.files import atomic_writer, write_atomic
 
 
+def _jobs_arg(p: argparse.ArgumentParser) -> None:
+    import os
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+                   help="processes that share the capture's connections (default: the machine's cores); the output "
+                        "is the same for any N")
+
+
 def _dissect_args(p: argparse.ArgumentParser) -> None:
     capture_args(p)
+    _jobs_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--out", help="write the output to this file instead of standard output")
 
 
+MARK = "\x00N\x00"   # where the connection's number goes once the renderings are merged
+
+
+def _dissect_render(as_json: bool):
+    from lab.dissect.render import connection_json, connection_text
+    if as_json:
+        return lambda info, stream: json.dumps(connection_json(info), indent=2)
+    return lambda info, stream: connection_text(MARK, info)
+
+
 def _dissect_run(args: argparse.Namespace) -> int:
-    """Connections are rendered as they close (a spool holds the output until the header, which
-    needs the totals, can be written first): memory stays flat whatever the capture's size."""
-    import json
-    from lab.dissect import DissectStream, InputError
-    from lab.dissect.render import connection_json, connection_text, header
+    """Connections are rendered as they close, by ``--jobs`` processes, and merged back in capture
+    order: memory stays flat whatever the capture's size, and the output is the same for any N."""
+    from lab.dissect import InputError
+    from lab.dissect.parallel import rendered
+    from lab.dissect.render import header
     try:
-        stream = DissectStream(args.capture, args.keylog, args.server_key, args.port, keep_data=False)
-        with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-            for n, info in enumerate(stream, 1):
-                if args.json:
-                    spool.write(("," if n > 1 else "") + "\n" + json.dumps(connection_json(info), indent=2))
-                else:
-                    spool.write(connection_text(n, info) + "\n")
-            spool.seek(0)
+        with tempfile.TemporaryDirectory(prefix="certlab-dissect-") as folder:
+            blocks, summ = rendered(args.capture, args.keylog, args.server_key, args.port, args.jobs,
+                                    _dissect_render(args.json), folder)
             with _output(args.out) as out:
                 if args.json:
-                    head = {"capture": args.capture, "format": stream.format, "frames": stream.frames,
-                            "key_log_secrets": len(stream.keys.keylog),
-                            "embedded_key_log_secrets": stream.embedded_secrets, "warnings": stream.warnings}
+                    head = {"capture": args.capture, "format": summ.format, "frames": summ.frames,
+                            "key_log_secrets": summ.keylog_secrets,
+                            "embedded_key_log_secrets": summ.embedded_secrets, "warnings": list(summ.warnings)}
                     out.write(json.dumps(head, indent=2)[:-2] + ',\n  "connections": [')
-                    shutil.copyfileobj(spool, out)
+                    for n, block in enumerate(blocks, 1):
+                        out.write(("," if n > 1 else "") + "\n" + block)
                     out.write("\n]}\n")
                 else:
-                    out.write(header(args.capture, stream.format, stream.frames, stream.count,
-                                     len(stream.keys.keylog), stream.embedded_secrets) + "\n")
-                    out.writelines(f"warning: {w}\n" for w in stream.warnings)
-                    shutil.copyfileobj(spool, out)
+                    out.write(header(args.capture, summ.format, summ.frames, summ.count, summ.keylog_secrets,
+                                     summ.embedded_secrets) + "\n")
+                    out.writelines(f"warning: {w}\n" for w in summ.warnings)
+                    for n, block in enumerate(blocks, 1):
+                        out.write(block.replace(MARK, str(n), 1) + "\n")
     except InputError as exc:
         raise CommandError(str(exc)) from None
-    for w in stream.warnings:   # once, on stderr, whatever the format
+    for w in summ.warnings:   # once, on stderr, whatever the format
         print(f"certlab: warning: {w}", file=sys.stderr)
     return EXIT_OK
 
@@ -60,36 +75,42 @@ def _output(path: str | None):
 
 def _diagnose_args(p: argparse.ArgumentParser) -> None:
     capture_args(p)
+    _jobs_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--html", metavar="FILE", help="also write the diagnosis as HTML, a ladder diagram per connection")
 
 
-def _diagnose_run(args: argparse.Namespace) -> int:
-    import json
-    from lab.dissect import DissectStream, InputError
+def _diagnose_render(info, stream) -> str:
     from lab.dissect.ladder import steps
+    from lab.tools import diagnose
+    d = diagnose.diagnose_connection(info, len(stream.keys.keylog) > 0)
+    return json.dumps({"d": d, "text": diagnose.connection_text(MARK, d), "client": info.client,
+                       "server": info.server, "steps": steps(info)})
+
+
+def _diagnose_run(args: argparse.Namespace) -> int:
+    from lab.dissect import InputError
+    from lab.dissect.parallel import rendered
     from lab.tools import diagnose
     sections: list = []
     try:
-        stream = DissectStream(args.capture, args.keylog, args.server_key, args.port, keep_data=False)
-        with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-            for n, info in enumerate(stream, 1):
-                d = diagnose.diagnose_connection(info, len(stream.keys.keylog) > 0)
-                block = diagnose.connection_text(n, d)
-                spool.write((("," if n > 1 else "") + "\n" + json.dumps(d, indent=2)) if args.json else block + "\n")
-                if args.html:
-                    sections.append((info.client, info.server, block, steps(info)))
-            spool.seek(0)
-            head = diagnose.header(args.capture, stream.count, len(stream.keys.keylog))
-            for w in stream.warnings:
+        with tempfile.TemporaryDirectory(prefix="certlab-diagnose-") as folder:
+            blocks, summ = rendered(args.capture, args.keylog, args.server_key, args.port, args.jobs,
+                                    _diagnose_render, folder)
+            for w in summ.warnings:
                 print(f"certlab: warning: {w}", file=sys.stderr)
+            head = diagnose.header(args.capture, summ.count, summ.keylog_secrets)
+            sys.stdout.write(json.dumps({"capture": args.capture})[:-1] + ', "connections": [' if args.json
+                             else head + "\n")
+            for n, raw in enumerate(blocks, 1):
+                item = json.loads(raw)
+                text = item["text"].replace(MARK, str(n), 1)
+                sys.stdout.write((("," if n > 1 else "") + "\n" + json.dumps(item["d"], indent=2)) if args.json
+                                 else text + "\n")
+                if args.html:
+                    sections.append((item["client"], item["server"], text, item["steps"]))
             if args.json:
-                sys.stdout.write(json.dumps({"capture": args.capture})[:-1] + ', "connections": [')
-                shutil.copyfileobj(spool, sys.stdout)
                 sys.stdout.write("\n]}\n")
-            else:
-                sys.stdout.write(head + "\n")
-                shutil.copyfileobj(spool, sys.stdout)
     except InputError as exc:
         raise CommandError(str(exc)) from None
     if args.html:

@@ -58,6 +58,9 @@ def check_arguments(command: str, args: argparse.Namespace) -> None:
         value = getattr(args, name, None)
         if value is not None and not value > 0:
             raise CommandError(f"--{name} {value:g} must be a positive number of seconds")
+    jobs = getattr(args, "jobs", None)
+    if jobs is not None and jobs < 1:
+        raise CommandError(f"--jobs {jobs} must be at least 1")
     port = getattr(args, "port", None)
     lowest = 0 if command == "serve" else 1   # serve --port 0: a free port
     if isinstance(port, int) and not lowest <= port <= 65535:

@@ -25,7 +25,7 @@ from lab.dissect.keys import KeySource
 from lab.dissect.model import DIRECTIONS, ConnectionInfo, MessageInfo, RecordInfo
 from lab.engine.recordstream import Problem, Record, RecordStream
 from layers.alert import Alert, ApplicationData, ChangeCipherSpec, Heartbeat
-from layers.handshake import Hint, parse_handshake
+from layers.handshake import Hint
 from layers.record import SSLv2Record
 from layers.registry import HandshakeType as H, ExtensionType as E
 from layers.extensions import extensions_in
@@ -207,15 +207,15 @@ class ConnectionDecoder:
 
     def _handshake(self, d: int, raw: bytes, encrypted: bool, frame: int) -> None:
         t = raw[0]
+        hint = self._hint()
         try:
-            layer: Packet | None = parse_handshake(raw, self._hint())
+            layer, fields = describe.parse(raw, hint)
         except Exception as exc:  # a forged or broken body; keep the bytes, say so
-            layer = None
+            layer, fields = None, {}
             self.info.note(f"frame {frame}: malformed {describe.handshake_name(t)} ({type(exc).__name__})")
         body = layer.payload if layer is not None else None
         name = describe.handshake_name(t, layer)
-        msg = MessageInfo(DIRECTIONS[d], "handshake", t, name, encrypted, frame, layer, raw,
-                          describe.handshake_fields(name, body))
+        msg = MessageInfo(DIRECTIONS[d], "handshake", t, name, encrypted, frame, layer, raw, dict(fields))
         self._add(msg)
         try:
             self._interpret(d, t, body, msg, raw, encrypted, frame)

@@ -2,6 +2,7 @@
 snake_case names and plain JSON values for machines)."""
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from scapy.packet import NoPayload, Packet, Raw
@@ -11,6 +12,7 @@ from layers.registry import (ALERT_NAMES, CIPHER_SUITE_NAMES, EXTENSION_NAMES, H
                              NAMED_GROUP_NAMES, VERSION_LABELS, name_of,
                              AlertDescription, ExtensionType as E, SignatureScheme)
 from layers.extensions import extensions_in
+from layers.handshake import Hint, parse_handshake
 
 _WS_OVERRIDES = {"client_key_exchange": "Client Key Exchange", "hello_retry_request": "Hello Retry Request",
                  "application_data": "Application Data", "change_cipher_spec": "Change Cipher Spec",
@@ -168,3 +170,26 @@ def sslv2_server_hello(f: bytes) -> dict[str, Any]:
                 "cipher_specs": [specs[i:i + 3].hex() for i in range(0, len(specs) - 2, 3)]}
     except (IndexError, ValueError):
         return {"malformed": True}
+
+
+# Messages that repeat byte for byte across the connections of a capture (the same server's
+# Certificate, CertificateRequest, EncryptedExtensions; the same client's Certificate): parsed
+# once. The layers handed out are never modified.
+REPEATED = {11, 13, 8, 14}
+
+
+def parse(raw: bytes, hint: Hint) -> tuple[Packet, dict]:
+    """A handshake message's layer and its top-level JSON facts (``handshake_fields``)."""
+    if raw[0] in REPEATED:
+        return _parsed(raw, hint.version, hint.kx)
+    return _parse(raw, hint)
+
+
+def _parse(raw: bytes, hint: Hint) -> tuple[Packet, dict]:
+    layer = parse_handshake(raw, hint)
+    return layer, handshake_fields(handshake_name(raw[0], layer), layer.payload)
+
+
+@functools.lru_cache(maxsize=128)
+def _parsed(raw: bytes, version: int | None, kx: str | None) -> tuple[Packet, dict]:
+    return _parse(raw, Hint(version, kx))

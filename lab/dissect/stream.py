@@ -3,6 +3,7 @@ it closes (only open connections are held, and with ``keep_data`` False no appli
 kept beyond what a reading needs), connections given out in capture order."""
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 
 from lab.capture.packets import SUPPORTED_LINKTYPES, decode_tcp
@@ -84,13 +85,26 @@ def decode_connection(conn: TCPConnection, keys: KeySource, wanted: set[int],
     return info
 
 
+def share_of(seg, n: int) -> int:
+    """Which of ``n`` processes reads the connection of ``seg``: a hash of its two endpoints that
+    every process computes alike (Python's own string hash differs between processes)."""
+    a, b = f"{seg.src}:{seg.sport}", f"{seg.dst}:{seg.dport}"
+    return zlib.crc32((a + "|" + b if a <= b else b + "|" + a).encode()) % n
+
+
+NO_KEY_MATCH = ("the key log matches no connection in this capture: it has no line for any of its client randoms "
+                "(was it written for another capture?)")
+
+
 class DissectStream:
     """Iterate it for the TLS connections, in capture order; afterwards ``frames``, ``format``,
     ``keylog_secrets``, ``embedded_secrets`` and ``warnings`` describe the whole capture."""
 
     def __init__(self, path: str, keylog_path: str | None = None, server_keys: list[str] | None = None,
-                 ports: list[int] | None = None, keep_data: bool = True) -> None:
-        self.path, self.wanted, self.keep_data = path, set(ports or []), keep_data
+                 ports: list[int] | None = None, keep_data: bool = True, share: tuple[int, int] = (0, 1)) -> None:
+        """``share`` (i, n): only the connections whose addresses hash to i of n, so that n
+        processes can split a capture between them (``certlab dissect --jobs``)."""
+        self.path, self.wanted, self.keep_data, self.share = path, set(ports or []), keep_data, share
         try:
             self.reader = CaptureReader(path)
         except CaptureError as exc:
@@ -128,7 +142,7 @@ class DissectStream:
                     continue
                 supported = True
                 seg = decode_tcp(f.number, f.time, f.linktype, f.data)
-                if seg is None:
+                if seg is None or (self.share[1] > 1 and share_of(seg, self.share[1]) != self.share[0]):
                     continue
                 closed = tracker.feed(seg)
                 if closed:
@@ -141,12 +155,12 @@ class DissectStream:
         if self.frames and not supported:
             raise InputError(f"{self.path}: unsupported link type {first_linktype}; "
                              "capture on an Ethernet, loopback or Linux cooked interface")
-        if not self.count:
+        if not self.count and self.share[1] == 1:
             raise InputError(f"{self.path}: no TLS traffic found in {self.frames} frames; "
                              "if TLS runs over a non-standard framing, name its port with --port")
-        if len(self.keys.keylog) and self.randoms and not any(self.keys.keylog.lines_for(r) for r in self.randoms):
-            self.warnings.append("the key log matches no connection in this capture: it has no line for any of "
-                                 "its client randoms (was it written for another capture?)")
+        self.matched = any(self.keys.keylog.lines_for(r) for r in self.randoms)
+        if len(self.keys.keylog) and self.randoms and not self.matched and self.share[1] == 1:
+            self.warnings.append(NO_KEY_MATCH)
 
     def _out(self, closed: list[TCPConnection], ready: dict, oldest_open: int | None) -> Iterator[ConnectionInfo]:
         """Decode what closed; give out, in capture order, every connection that began before the
