@@ -136,3 +136,25 @@ def test_dissect_memory_does_not_grow_with_the_capture(tmp_path, pki) -> None:
     for command in ("dissect", "diagnose"):
         a, b = _peak_rss_mb(command, small), _peak_rss_mb(command, large)
         assert b < a + 25, (command, a, b)   # the whole capture in memory would add 30+ MB
+
+
+def test_bulk_application_data_is_passed_over_keeping_the_record_state(tmp_path, pki) -> None:
+    """TLS 1.2 application data after the first records is counted, not decrypted, unless asked;
+    the close_notify after 2 MB of it still decrypts, so the skipped records kept the sequence."""
+    from lab.capture.synth import frame_conversation
+    from lab.capture.writer import write_pcapng
+    from lab.tools.demo import record_handshake
+    flights, _ = record_handshake(pki, "1.2", str(tmp_path / "keys"), payload=2 << 20)
+    pcap = str(tmp_path / "bulk.pcapng")
+    write_pcapng(pcap, frame_conversation(flights, ("127.0.0.1", 40000), ("127.0.0.1", 443)),
+                 (tmp_path / "keys").read_text(), sidecar=False)
+    default = json.loads(certlab("dissect", pcap, "--json").stdout)["connections"][0]
+    from lab.dissect import DissectStream
+    [quick] = list(DissectStream(pcap, decrypt_all=False))
+    skipped = [r for r in quick.records if r.skipped]
+    assert len(skipped) > 100 and len(quick.records) == len(default["records"])
+    assert all(r["decrypted"] for r in default["records"] if r["encrypted"])   # --json decrypts all
+    alerts = [m for m in quick.messages if m.kind == "alert"]
+    assert alerts and alerts[-1].name == "close_notify" and alerts[-1].decrypted
+    text = certlab("dissect", pcap).stdout
+    assert "close_notify" in text or "Close Notify" in text

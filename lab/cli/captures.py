@@ -22,6 +22,9 @@ def _jobs_arg(p: argparse.ArgumentParser) -> None:
 def _dissect_args(p: argparse.ArgumentParser) -> None:
     capture_args(p)
     _jobs_arg(p)
+    p.add_argument("--decrypt-all", action="store_true",
+                   help="decrypt every application-data record (by default TLS 1.0-1.2 application data after the "
+                        "first two records of each side is counted, not decrypted; --json decrypts all)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--out", help="write the output to this file instead of standard output")
 
@@ -45,7 +48,7 @@ def _dissect_run(args: argparse.Namespace) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="certlab-dissect-") as folder:
             blocks, summ = rendered(args.capture, args.keylog, args.server_key, args.port, args.jobs,
-                                    _dissect_render(args.json), folder)
+                                    _dissect_render(args.json), folder, args.json or args.decrypt_all)
             with _output(args.out) as out:
                 if args.json:
                     head = {"capture": args.capture, "format": summ.format, "frames": summ.frames,
@@ -96,7 +99,7 @@ def _diagnose_run(args: argparse.Namespace) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="certlab-diagnose-") as folder:
             blocks, summ = rendered(args.capture, args.keylog, args.server_key, args.port, args.jobs,
-                                    _diagnose_render, folder)
+                                    _diagnose_render, folder, decrypt_all=False)
             for w in summ.warnings:
                 print(f"certlab: warning: {w}", file=sys.stderr)
             head = diagnose.header(args.capture, summ.count, summ.keylog_secrets)

@@ -78,6 +78,15 @@ class RecordProtection:
         self.seq += 1
         return out
 
+    def skip(self, fragment: bytes) -> None:
+        """Pass over one record without decrypting it, keeping the state the next one needs: the
+        sequence number, RC4's keystream, TLS 1.0's chained CBC IV."""
+        if self.params.cipher == "rc4":
+            self._rc4_apply(fragment)
+        elif self.params.block_size and self.version < 0x0302 and len(fragment) >= self.params.block_size:
+            self.iv = fragment[-self.params.block_size:]
+        self.seq += 1
+
     def _open13(self, opaque_type: int, record_version: int, fragment: bytes) -> tuple[int, bytes]:
         aad = bytes([opaque_type]) + record_version.to_bytes(2, "big") + len(fragment).to_bytes(2, "big")
         inner = self._aead_obj.decrypt(self._xor_nonce(), fragment, aad)

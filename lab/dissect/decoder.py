@@ -17,7 +17,7 @@ from lab.crypto.suites import SuiteParams
 from lab.crypto import tls13
 from lab.crypto import prf
 from lab.crypto.prf import digest
-from lab.dissect import describe, serverkeys
+from lab.dissect import describe, serverkeys, sslv2
 from lab.engine.state import MALFORMED, suite_params
 from lab.dissect.clientauth import ClientAuthTracker
 from lab.crypto.derive import session_hash, tls12_master_from_premaster, tls12_protections, tls13_protection
@@ -26,7 +26,6 @@ from lab.dissect.model import DIRECTIONS, ConnectionInfo, MessageInfo, RecordInf
 from lab.engine.recordstream import Problem, Record, RecordStream
 from layers.alert import Alert, ApplicationData, ChangeCipherSpec, Heartbeat
 from layers.handshake import Hint
-from layers.record import SSLv2Record
 from layers.registry import HandshakeType as H, ExtensionType as E
 from layers.extensions import extensions_in
 
@@ -67,10 +66,13 @@ class ConnectionDecoder:
     # and an nginx error page's reason, not the payload.
     DATA_KEPT = 2048
 
-    def __init__(self, info: ConnectionInfo, keys: KeySource, keep_data: bool = True) -> None:
+    def __init__(self, info: ConnectionInfo, keys: KeySource, keep_data: bool = True,
+                 decrypt_all: bool = True) -> None:
         self.info, self.keys, self.keep_data = info, keys, keep_data
         self.hs = HandshakeState()
         self.streams = (RecordStream(), RecordStream())
+        for st in self.streams:   # the first records of each side (an HTTP status, an error page) are read
+            st.app_data_budget = None if decrypt_all else 2
         self.traffic_secret: list[bytes | None] = [None, None]
         self.main_done = [False, False]
         self.auth = ClientAuthTracker(info)
@@ -109,7 +111,11 @@ class ConnectionDecoder:
         ctype = None if rec.sslv2 else rec.content_type
         wire = rec.wire if self.keep_data or rec.content_type not in (23, 24) else b""
         self.info.records.append(RecordInfo(DIRECTIONS[d], ctype, rec.version, len(rec.fragment), rec.encrypted,
-                                            frame, rec.decrypted, rec.inner_type, wire))
+                                            frame, rec.decrypted, rec.inner_type, wire, rec.skipped))
+        if rec.skipped:
+            self._add(MessageInfo(DIRECTIONS[d], "application_data", None, "application_data", True, frame, None,
+                                  b"", {"length": len(rec.fragment), "skipped": True}, decrypted=False))
+            return
         if rec.sslv2:
             return   # named as a message from its Unit (``_sslv2``)
         if rec.encrypted and not rec.decrypted:
@@ -119,40 +125,10 @@ class ConnectionDecoder:
             self._opaque(d, rec.content_type, rec.fragment, frame)
 
     def _sslv2_encrypted(self, d: int, rec: Record) -> bool:
-        """SSLv2 encrypts every record after the hellos and CLIENT-MASTER-KEY (none after a
-        session-id hit): which are those, counted per direction."""
-        n = self.sslv2_records[d] = self.sslv2_records[d] + 1
-        if d == SERVER:
-            if n == 1 and rec.fragment[:1] == b"\x04":
-                self.sslv2_hit = len(rec.fragment) > 1 and rec.fragment[1] != 0
-                return False
-            return True
-        if n == 1:
-            return False
-        return not (n == 2 and not self.sslv2_hit and rec.fragment[:1] == b"\x02")
+        return sslv2.encrypted(self, d, rec)
 
     def _sslv2(self, direction: int, rec: Record, frame: int) -> None:
-        who, f = DIRECTIONS[direction], rec.fragment
-        if rec.encrypted:
-            self.info.note("SSLv2 encrypts everything after its hellos: certlab, like Wireshark, does not decrypt "
-                           "SSLv2")
-            self._add(MessageInfo(who, "handshake", None, "encrypted_data", True, frame, None, f, {"sslv2": True},
-                                  decrypted=False))
-            return
-        if f[:1] == b"\x04":
-            self.info.version = 0x0002
-            self.streams[CLIENT].sslv2 = True   # the client's next records are SSLv2 too
-            self._add(MessageInfo(who, "handshake", 4, "server_hello", False, frame, None, f,
-                                  {"sslv2": True, **describe.sslv2_server_hello(f)}))
-            return
-        if f[:1] == b"\x02":
-            self._add(MessageInfo(who, "handshake", 2, "client_master_key", False, frame, None, f,
-                                  {"sslv2": True, "cipher_spec": f[1:4].hex()}))
-            return
-        pkt = SSLv2Record(rec.wire)
-        self._add(MessageInfo(who, "handshake", 1, "client_hello", False, frame, pkt, f, {"sslv2": True}))
-        challenge = bytes(getattr(pkt.payload, "challenge", b""))
-        self.hs = HandshakeState(client_random=challenge.rjust(32, b"\x00")[-32:])
+        sslv2.message(self, direction, rec, frame)
 
     def _opaque(self, d: int, ctype: int, fragment: bytes, frame: int) -> None:
         """An encrypted record we cannot read: one message, named as Wireshark names it."""

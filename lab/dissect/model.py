@@ -22,6 +22,7 @@ class RecordInfo:
     decrypted: bool | None = None   # None: not encrypted; False: no key or failed
     inner_type: int | None = None
     wire: bytes = b""
+    skipped: bool = False      # application data passed over undecrypted (not needed by the reading)
 
     def to_json(self) -> dict:
         out = {"direction": self.direction, "content_type": self.content_type,
@@ -31,6 +32,8 @@ class RecordInfo:
             out["sslv2"] = True
         if self.encrypted:
             out["decrypted"] = bool(self.decrypted)
+            if self.skipped:
+                out["skipped"] = True
             if self.inner_type is not None:
                 out["inner_content_type"] = self.inner_type
         return out

@@ -27,10 +27,10 @@ class Summary:
     warnings: tuple[str, ...] = ()
 
 
-def _work(spool: str, args: tuple, share: tuple[int, int], render: Render) -> None:
+def _work(spool: str, args: tuple, share: tuple[int, int], render: Render, decrypt_all: bool) -> None:
     with open(spool, "w", encoding="utf-8") as out:
         try:
-            stream = DissectStream(*args, keep_data=False, share=share)
+            stream = DissectStream(*args, keep_data=False, share=share, decrypt_all=decrypt_all)
             for info in stream:
                 out.write(json.dumps({"f": info.first_frame, "t": render(info, stream)}) + "\n")
             out.write(json.dumps({"summary": [stream.format, stream.frames, stream.count, len(stream.keys.keylog),
@@ -58,17 +58,17 @@ def _tail(path: str) -> dict:
 
 
 def rendered(path: str, keylog: str | None, server_keys: list[str], ports: list[int], jobs: int,
-             render: Render, folder: str) -> tuple[Iterator[str], Summary]:
+             render: Render, folder: str, decrypt_all: bool = True) -> tuple[Iterator[str], Summary]:
     """Each connection's rendering in capture order, and the capture's summary. Raises InputError.
     ``folder`` holds the spools until the caller has read the renderings."""
     args = (path, keylog, server_keys, ports)
     jobs = max(1, jobs)
     spools = [os.path.join(folder, f"share{i}.jsonl") for i in range(jobs)]
     if jobs == 1:
-        _work(spools[0], args, (0, 1), render)
+        _work(spools[0], args, (0, 1), render, decrypt_all)
     else:
         ctx = multiprocessing.get_context("fork")
-        workers = [ctx.Process(target=_work, args=(spools[i], args, (i, jobs), render), daemon=True)
+        workers = [ctx.Process(target=_work, args=(spools[i], args, (i, jobs), render, decrypt_all), daemon=True)
                    for i in range(jobs)]
         try:
             for w in workers:

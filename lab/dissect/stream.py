@@ -45,7 +45,7 @@ def load_keys(keylog_path: str | None, server_key_paths: list[str], embedded: li
 
 
 def decode_connection(conn: TCPConnection, keys: KeySource, wanted: set[int],
-                      keep_data: bool = True) -> ConnectionInfo | None:
+                      keep_data: bool = True, decrypt_all: bool = True) -> ConnectionInfo | None:
     """The TLS reading of one closed connection, or None when it carries no TLS."""
     forced = conn.client[1] in wanted or conn.server[1] in wanted
     c0, c1 = first_data(conn, 0), first_data(conn, 1)
@@ -68,7 +68,7 @@ def decode_connection(conn: TCPConnection, keys: KeySource, wanted: set[int],
         info.upgrade = found.protocol
         info.note(f"TLS starts inside {found.protocol} (after {skip[0]} bytes from the client, "
                   f"{skip[1]} from the server)")
-    dec = ConnectionDecoder(info, keys, keep_data=keep_data)
+    dec = ConnectionDecoder(info, keys, keep_data=keep_data, decrypt_all=decrypt_all)
     for chunk in conn.chunks:
         data = chunk.data
         if skip[chunk.direction]:
@@ -101,10 +101,12 @@ class DissectStream:
     ``keylog_secrets``, ``embedded_secrets`` and ``warnings`` describe the whole capture."""
 
     def __init__(self, path: str, keylog_path: str | None = None, server_keys: list[str] | None = None,
-                 ports: list[int] | None = None, keep_data: bool = True, share: tuple[int, int] = (0, 1)) -> None:
+                 ports: list[int] | None = None, keep_data: bool = True, share: tuple[int, int] = (0, 1),
+                 decrypt_all: bool = True) -> None:
         """``share`` (i, n): only the connections whose addresses hash to i of n, so that n
         processes can split a capture between them (``certlab dissect --jobs``)."""
         self.path, self.wanted, self.keep_data, self.share = path, set(ports or []), keep_data, share
+        self.decrypt_all = decrypt_all
         try:
             self.reader = CaptureReader(path)
         except CaptureError as exc:
@@ -167,7 +169,8 @@ class DissectStream:
         oldest one still open."""
         self._merge_embedded()
         for conn in closed:
-            ready[conn.first_frame] = decode_connection(conn, self.keys, self.wanted, self.keep_data)
+            ready[conn.first_frame] = decode_connection(conn, self.keys, self.wanted, self.keep_data,
+                                                        self.decrypt_all)
         for first in sorted(ready):
             if oldest_open is not None and first > oldest_open:
                 break

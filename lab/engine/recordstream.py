@@ -27,6 +27,7 @@ class Record:
     inner_type: int | None = None
     error: str | None = None
     sslv2: bool = False
+    skipped: bool = False   # application data passed over undecrypted (the reading did not need it)
 
 
 @dataclass
@@ -55,6 +56,10 @@ class RecordStream:
         self.dead = False
         self.first = True
         self.sslv2 = False         # every record is SSLv2-framed (the server answered in SSLv2)
+        # TLS 1.0-1.2 application data after this many records is passed over, not decrypted
+        # (None: decrypt all). Handshake records (renegotiation) are always decrypted; TLS 1.3
+        # hides post-handshake messages in application-data records, so it decrypts them all.
+        self.app_data_budget: int | None = None
 
     def feed(self, data: bytes) -> Iterator[Record | Unit | Problem]:
         """Yield each complete record, then its units, as they become available."""
@@ -127,6 +132,13 @@ class RecordStream:
             rec.decrypted = False
             yield rec
             return
+        if ctype == 23 and not self.tls13 and self.app_data_budget is not None:
+            if self.app_data_budget <= 0:
+                self.cipher.skip(fragment)
+                rec.decrypted, rec.skipped = False, True
+                yield rec
+                return
+            self.app_data_budget -= 1
         try:
             inner, plain = self.cipher.decrypt(ctype, version, fragment)
         except RecordDecryptError as exc:

@@ -32,9 +32,9 @@ def _contexts(pki: Pki, version: str, keylog: str) -> tuple[ssl.SSLContext, ssl.
     return cctx, sctx
 
 
-def record_handshake(pki: Pki, version: str, keylog: str) -> tuple[list[Flight], str]:
+def record_handshake(pki: Pki, version: str, keylog: str, payload: int = 0) -> tuple[list[Flight], str]:
     """Run the handshake and one request/response over memory BIOs; return what each side wrote
-    and the client subject the server saw."""
+    and the client subject the server saw. ``payload`` more bytes follow the response (a download)."""
     cctx, sctx = _contexts(pki, version, keylog)
     cin, cout, sin, sout = ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO()
     client = cctx.wrap_bio(cin, cout, server_hostname="localhost")
@@ -71,6 +71,16 @@ def record_handshake(pki: Pki, version: str, keylog: str) -> tuple[list[Flight],
     server.write(b"HTTP/1.0 200 OK\r\n\r\nhello " + subject.encode() + b"\n")
     pump("application data (response)")
     client.read(4096)
+    chunk = bytes(range(256)) * 256
+    for sent in range(0, payload, len(chunk)):
+        server.write(chunk[:payload - sent])
+        pump("application data (download)")
+        while True:
+            try:
+                if not client.read(1 << 16):
+                    break
+            except ssl.SSLWantReadError:
+                break
     if not request:
         raise DemoError("the server read no request")
     for obj in (client, server):
