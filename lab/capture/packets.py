@@ -7,6 +7,7 @@ needed here are fixed-layout and few.
 from __future__ import annotations
 
 import ipaddress
+import socket
 import struct
 from dataclasses import dataclass
 
@@ -61,6 +62,20 @@ def _network(linktype: int, data: bytes) -> tuple[int, bytes] | None:
     raise UnsupportedLinkType(f"unsupported link type {linktype}")
 
 
+def _v6(raw: bytes) -> str:
+    """RFC 5952 text of an IPv6 address (inet_ntop's, which ipaddress agrees with), cached: a
+    capture repeats a few addresses many times."""
+    text = _V6.get(raw)
+    if text is None:
+        if len(_V6) > 4096:   # bounded: a capture of many addresses just parses them again
+            _V6.clear()
+        text = _V6[raw] = str(ipaddress.IPv6Address(raw))
+    return text
+
+
+_V6: dict[bytes, str] = {}
+
+
 def decode_tcp(frame_no: int, time: float, linktype: int, data: bytes) -> Segment | None:
     """The TCP segment in a frame, or None for anything else (ARP, UDP, fragments...)."""
     net = _network(linktype, data)
@@ -74,7 +89,7 @@ def decode_tcp(frame_no: int, time: float, linktype: int, data: bytes) -> Segmen
         total = struct.unpack_from("!H", ip, 2)[0]
         if struct.unpack_from("!H", ip, 6)[0] & 0x3FFF:  # a fragment
             return None
-        src, dst = str(ipaddress.IPv4Address(ip[12:16])), str(ipaddress.IPv4Address(ip[16:20]))
+        src, dst = socket.inet_ntop(socket.AF_INET, ip[12:16]), socket.inet_ntop(socket.AF_INET, ip[16:20])
         tcp = ip[ihl:total] if total >= ihl else ip[ihl:]
     elif etype == 0x86DD:
         if len(ip) < 40:
@@ -84,7 +99,7 @@ def decode_tcp(frame_no: int, time: float, linktype: int, data: bytes) -> Segmen
             nxt, off = ip[off], off + (ip[off + 1] + 1) * 8
         if nxt != 6:
             return None
-        src, dst = str(ipaddress.IPv6Address(ip[8:24])), str(ipaddress.IPv6Address(ip[24:40]))
+        src, dst = _v6(ip[8:24]), _v6(ip[24:40])
         tcp = ip[off:40 + plen]
     else:
         return None

@@ -24,12 +24,17 @@ class Chunk:
     data: bytes
 
 
+MAX_PENDING = 16 << 20   # out-of-order bytes one direction may hold while it waits for a hole
+
+
 @dataclass
 class _Direction:
     isn: int | None = None
     next_rel: int = 0
     pending: dict[int, tuple[bytes, Segment]] = field(default_factory=dict)
     starts: list[int] = field(default_factory=list)   # a heap of the pending offsets: draining stays n log n
+    pending_bytes: int = 0
+    dropped: int = 0   # out-of-order bytes not kept: more were waiting for a hole than the bound allows
     fin: bool = False
     fin_frame: int | None = None    # the first FIN and RST this side sent (who closed first)
     rst_frame: int | None = None
@@ -91,9 +96,13 @@ class TCPConnection:
             return  # retransmission or loopback duplicate
         if rel > d.next_rel:
             prev = d.pending.get(rel)
+            if prev is None and d.pending_bytes + len(seg.payload) > MAX_PENDING:
+                d.dropped += len(seg.payload)   # bounded: a hole that never fills must not hold it all
+                return
             if prev is None:
                 heapq.heappush(d.starts, rel)
             if prev is None or len(prev[0]) < len(seg.payload):
+                d.pending_bytes += len(seg.payload) - (len(prev[0]) if prev else 0)
                 d.pending[rel] = (seg.payload, seg)
             return
         self._deliver(seg, direction, seg.payload[d.next_rel - rel:])
@@ -110,6 +119,7 @@ class TCPConnection:
         while d.starts and d.starts[0] <= d.next_rel:
             r = heapq.heappop(d.starts)
             payload, seg = d.pending.pop(r)
+            d.pending_bytes -= len(payload)
             if r + len(payload) > d.next_rel:
                 self._deliver(trigger or seg, direction, payload[d.next_rel - r:])
 

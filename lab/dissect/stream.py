@@ -79,6 +79,9 @@ def decode_connection(conn: TCPConnection, keys: KeySource, wanted: set[int],
         dec.feed(chunk.direction, data, chunk.frame)
     dec.finish()
     for direction, d in enumerate(conn.dirs):
+        if d.dropped:
+            info.note(f"{('client', 'server')[direction]}: {d.dropped} out-of-order bytes were not kept (more than "
+                      f"{16} MB waited for a hole in the capture)")
         for off, n in d.gaps:
             info.note(f"{('client', 'server')[direction]}: {n} bytes missing from the capture at "
                       f"stream offset {off}")
