@@ -8,24 +8,6 @@ from collections.abc import Iterator
 from typing import IO
 
 
-def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
-    """Write a whole file or nothing (temporary name, then rename); readable by all unless
-    ``mode`` says otherwise (the temporary file starts private)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".certlab-", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, mode & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 @contextlib.contextmanager
 def atomic_writer(path: str, mode: int = 0o644) -> Iterator[IO[str]]:
     """A text file written in pieces that appears whole under ``path`` when the block ends without
@@ -43,3 +25,10 @@ def atomic_writer(path: str, mode: int = 0o644) -> Iterator[IO[str]]:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
+    """Write a whole file or nothing (temporary name, then rename); readable by all unless
+    ``mode`` says otherwise (the temporary file starts private)."""
+    with atomic_writer(path, mode) as fh:
+        fh.write(text)
