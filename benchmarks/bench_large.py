@@ -40,17 +40,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         pki = Pki.create(os.path.join(folder, "pki"))
         path, keys = os.path.join(folder, "large.pcapng"), os.path.join(folder, "large.keys")
-        packets, secrets = [], ""
-        for i in range(args.connections):
-            keylog = os.path.join(folder, f"k{i}")
-            flights, _ = record_handshake(pki, "1.2", keylog, payload=int(args.megabytes * (1 << 20)))
-            with open(keylog) as fh:
-                secrets += fh.read()
-            packets += frame_conversation(flights, ("127.0.0.1", 20000 + i), ("127.0.0.1", 443), start=i * 1.0)
-        write_pcapng(path, packets, "", sidecar=False)
-        del packets
+        secrets: list[str] = []
+
+        def packets():   # one connection at a time: the writer streams, so a 1 GB capture fits
+            for i in range(args.connections):
+                keylog = os.path.join(folder, f"k{i}")
+                flights, _ = record_handshake(pki, "1.2", keylog, payload=int(args.megabytes * (1 << 20)))
+                with open(keylog) as fh:
+                    secrets.append(fh.read())
+                yield from frame_conversation(flights, ("127.0.0.1", 20000 + i), ("127.0.0.1", 443), start=i * 1.0)
+        write_pcapng(path, packets(), "", sidecar=False)
         with open(keys, "w") as fh:
-            fh.write(secrets)
+            fh.write("".join(secrets))
         size = os.path.getsize(path) / (1 << 20)
         ours = timed([sys.executable, "-m", "lab", "diagnose", path, "--keylog", keys])
         theirs = timed(["tshark", "-r", path, "-o", f"tls.keylog_file:{keys}", "-T", "fields", "-e",
