@@ -329,3 +329,16 @@ def test_layers_build_a_record_from_a_message_and_name_bad_arguments() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert "TE ClientHello(cipher_suites='abc')" in proc.stdout
+
+
+@pytest.mark.stack
+def test_run_verbose_shows_each_message_and_keeps_stdout_json(tmp_path, pki) -> None:
+    proc = certlab("run", "tls13-cv-wrong-key", "--stack", "openssl", "-v", "--json", "--pki", pki.root,
+                   cwd=str(tmp_path))
+    [r] = json.loads(proc.stdout)["results"]   # stdout is the JSON alone
+    assert r["observed"]["alert"] == "decrypt_error"
+    lines = proc.stderr.splitlines()
+    assert any("<- server  Certificate Request" in line and "encrypted" in line for line in lines), lines
+    assert any("CA names: CN=Lab Root CA RSA" in line for line in lines)
+    assert any("us ->  Certificate Verify" in line for line in lines)
+    assert any("<- server  Alert decrypt_error" in line for line in lines)

@@ -41,17 +41,26 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pcap-dir", help="write a pcapng per run here (key log embedded, packets named by step)")
     p.add_argument("--pki", help="folder of the test PKI (created if missing; default: a temporary one)")
     p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the server (default 3)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="print each message as it goes (time, direction, type, length, encrypted, client-auth "
+                        "fields) on stderr")
 
 
 def _run_run(args: argparse.Namespace) -> int:
     from lab.play.commands import UsageError, run
     from lab.play.text import render
     try:
-        results = run(args.scenario, args.stack, args.tls, args.pcap_dir, args.pki, args.timeout)
+        results = run(args.scenario, args.stack, args.tls, args.pcap_dir, args.pki, args.timeout,
+                      trace=_trace_sink() if args.verbose else None)
     except UsageError as exc:
         raise CommandError(str(exc)) from None
     print(render(results, args.json))
     return EXIT_OK if all(r.verdict in ("pass", "skip") for r in results) else EXIT_MISMATCH
+
+
+def _trace_sink():
+    """Where -v writes: stderr, line by line, so that --json keeps stdout to itself."""
+    return lambda line: print(line, file=sys.stderr, flush=True)
 
 
 def _pki_args(p: argparse.ArgumentParser) -> None:
@@ -86,6 +95,9 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pcap-dir", help="write the run's pcapng here")
     p.add_argument("--wait", type=float, default=60.0, help="seconds to wait for a client (default 60)")
     p.add_argument("--json", action="store_true", help="print one JSON document (and nothing else) on stdout")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="print each message as it goes (time, direction, type, length, encrypted, client-auth "
+                        "fields) on stderr")
 
 
 def _serve_run(args: argparse.Namespace) -> int:
@@ -97,7 +109,8 @@ def _serve_run(args: argparse.Namespace) -> int:
               f"{pki.identity('rsa', 'server').ca} (trust it in the client). Waiting {args.wait:g} s...", flush=True,
               file=sys.stderr if args.json else sys.stdout)
     try:
-        result = serve(args.scenario, args.port, args.tls, args.pki, args.pcap_dir, args.wait, on_listen)
+        result = serve(args.scenario, args.port, args.tls, args.pki, args.pcap_dir, args.wait, on_listen,
+                       trace=_trace_sink() if args.verbose else None)
     except UsageError as exc:
         raise CommandError(str(exc)) from None
     print(render([result], args.json))

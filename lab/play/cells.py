@@ -40,13 +40,16 @@ def read_ladder(pcap: str) -> tuple[dict, ...] | None:
 
 
 def run_scenario(sc: Scenario, setup: Setup, connect: Callable[[], Transport], stack: str, *,
-                 pcap_dir: str | None = None, timeout: float = 3.0, hooks: Hooks | None = None) -> CellResult:
-    conv = play_client(sc, setup, connect(), timeout=timeout, hooks=hooks, connect=connect)
+                 pcap_dir: str | None = None, timeout: float = 3.0, hooks: Hooks | None = None,
+                 trace: Callable[[str], None] | None = None) -> CellResult:
+    conv = play_client(sc, setup, connect(), timeout=timeout, hooks=hooks, connect=connect, trace=trace)
     return _judged(sc, setup, stack, conv, pcap_dir)
 
 
 def run_server_scenario(sc: Scenario, setup: Setup, client: ClientPeer, stack: str, *,
                         pcap_dir: str | None = None, timeout: float = 3.0,
-                        transport: ListeningTransport | None = None, accept_timeout: float = 15.0) -> CellResult:
-    conv = play_server(sc, setup, client, timeout=timeout, transport=transport, accept_timeout=accept_timeout)
+                        transport: ListeningTransport | None = None, accept_timeout: float = 15.0,
+                        trace: Callable[[str], None] | None = None) -> CellResult:
+    conv = play_server(sc, setup, client, timeout=timeout, transport=transport, accept_timeout=accept_timeout,
+                       trace=trace)
     return _judged(sc, setup, stack, conv, pcap_dir)

@@ -112,9 +112,14 @@ def client_config(sc: Scenario, setup: Setup) -> ClientConfig:
 
 
 def play_client(sc: Scenario, setup: Setup, transport: Transport, *, timeout: float = 3.0, settle: float = 0.3,
-                hooks: Hooks | None = None, connect: Callable[[], Transport] | None = None) -> ClientConversation:
-    """The scenario's steps, then the closing steps; ``conv.observed`` is what happened."""
+                hooks: Hooks | None = None, connect: Callable[[], Transport] | None = None,
+                trace: Callable[[str], None] | None = None) -> ClientConversation:
+    """The scenario's steps, then the closing steps; ``conv.observed`` is what happened. ``trace``
+    receives a line per message as it goes (``run -v``)."""
     conv = ClientConversation(ClientEngine(client_config(sc, setup)), transport, timeout, hooks, connect)
+    if trace:
+        from lab.play.trace import Trace
+        conv.trace = Trace(trace, "server")
     play(sc.build(setup), conv)
     answer: list[Event] = []
     play(closing_steps(conv, settle, answer), conv)

@@ -31,7 +31,7 @@ def versions_of(sc: Scenario, wanted: str | None) -> list[str]:
 
 
 def run(ids: list[str], stack: str, tls: str | None, pcap_dir: str | None, pki_dir: str | None,
-        timeout: float = 3.0) -> list[CellResult]:
+        timeout: float = 3.0, trace=None) -> list[CellResult]:
     registry = scenarios()
     unknown = [i for i in ids if i not in registry]
     if unknown:
@@ -56,12 +56,13 @@ def run(ids: list[str], stack: str, tls: str | None, pcap_dir: str | None, pki_d
                     results.append(CellResult.skipped(sc, stack, v, reason))
                 elif sc.role == "server":
                     results.append(run_server_scenario(sc, Setup(pki, v), peer, stack, pcap_dir=pcap_dir,
-                                                       timeout=timeout))
+                                                       timeout=timeout, trace=trace))
                 else:
                     with peer:
                         results.append(run_scenario(sc, Setup(pki, v),
                                                     lambda: SocketTransport("127.0.0.1", peer.port), stack,
-                                                    pcap_dir=pcap_dir, timeout=timeout, hooks=peer.hooks()))
+                                                    pcap_dir=pcap_dir, timeout=timeout, hooks=peer.hooks(),
+                                                    trace=trace))
         return results
     except (PeerUnavailable, PeerUnreachable) as exc:
         raise UsageError(str(exc)) from None
@@ -77,7 +78,7 @@ def _client(sc: Scenario, stack: str, pki: Pki, version: str, work: str):
 
 
 def serve(sid: str, port: int, tls: str | None, pki_dir: str | None, pcap_dir: str | None, wait: float,
-          on_listen) -> CellResult:
+          on_listen, trace=None) -> CellResult:
     """``certlab serve``: listen on 127.0.0.1:PORT, play a server-role scenario with the first
     client that connects, and return what it did."""
     from lab.peers.clients import ExternalClient
@@ -99,7 +100,7 @@ def serve(sid: str, port: int, tls: str | None, pki_dir: str | None, pcap_dir: s
             raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
         on_listen(transport.port, pki)
         result = run_server_scenario(sc, Setup(pki, versions[-1]), ExternalClient(pki, versions[-1], work), "client",
-                                     pcap_dir=pcap_dir, transport=transport, accept_timeout=wait)
+                                     pcap_dir=pcap_dir, transport=transport, accept_timeout=wait, trace=trace)
         if result.observed.reason == "the client did not connect":
             raise UsageError(f"no client connected within {wait:g} s")
         # We did not run that client: there is no program to report on.

@@ -34,6 +34,7 @@ class Conversation:
         self.last: list[Event] = []        # what the last read returned
         self.quiet = False                 # the last read ended because the peer was silent
         self.earlier: list[tuple[list[Flight], tuple, tuple, str]] = []   # closed connections (client role)
+        self.trace = None                  # a ``lab.play.trace.Trace``: each message as it goes (-v)
 
     # -- what the roles say --------------------------------------------------------------------
     @property
@@ -72,20 +73,33 @@ class Conversation:
     def perform(self, step: Step) -> None:
         """One step: send what it builds (lazily, in order, from the live engine), or read."""
         eng = self.engine
+        trace = self.trace
         if isinstance(step, Send):
             for g in step.gens:
                 msg = g(eng)
                 if msg is not None:
-                    eng.stage(msg)
+                    encrypted = eng.out_cipher is not None
+                    raw = eng.stage(msg)
+                    if trace:
+                        trace.sent(raw, encrypted)
             self.send(eng.flush(step.fragment), step.label)
         elif isinstance(step, SendCCS):
             self.send(eng.send_ccs(), step.label)
+            if trace:
+                trace.sent_other("Change Cipher Spec", 1, False)
         elif isinstance(step, SendAlert):
+            if trace:
+                trace.sent_other(f"Alert {step.description} (level {step.level})", 2, eng.out_cipher is not None)
             self.send(eng.send_alert(step.description, step.level), step.label)
         elif isinstance(step, SendAppData):
+            if trace:
+                trace.sent_other("Application Data", len(step.data), eng.out_cipher is not None)
             self.send(eng.send_application_data(step.data), step.label)
         elif isinstance(step, SendRecords):
-            self.send(step.make(eng), step.label)
+            wire = step.make(eng)
+            if trace:
+                trace.sent_other(f"records built by hand: {step.label or 'bytes'}", len(wire), False)
+            self.send(wire, step.label)
         elif isinstance(step, ReadUntil):
             self.read(step.names, step.label, step.when, step.timeout, step.quiet_ok)
         else:
@@ -144,6 +158,8 @@ class Conversation:
             for i, ev in enumerate(events):
                 seen.append(ev)
                 self.saw(ev)
+                if self.trace:
+                    self.trace.received(ev)
                 ending = self.ending(ev, when)
                 if ending is not None:
                     self.end(ending)

@@ -4,7 +4,7 @@ sent or an empty Certificate, its CertificateVerify, its alerts) and what the cl
 itself reported (exit status, error text)."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from lab.crypto import x509view
 from lab.crypto.kx import KeyExchangeError
@@ -98,13 +98,17 @@ def _dh_parameters(setup: Setup) -> bytes | None:
 
 
 def play_server(sc: Scenario, setup: Setup, client: ClientPeer, *, timeout: float = 3.0,
-                transport: ListeningTransport | None = None, accept_timeout: float = 15.0) -> ServerConversation:
+                transport: ListeningTransport | None = None, accept_timeout: float = 15.0,
+                trace: Callable[[str], None] | None = None) -> ServerConversation:
     """Start ``client``, play the steps with it, wait for its program; ``conv.observed`` says
     what the client did. The client program never outlives the call (Ctrl-C and SIGTERM too)."""
     cfg = ServerConfig(version=setup.version, chain=tuple(setup.chain("server")), key=setup.key("server"),
                        dh_parameters=_dh_parameters(setup), **dict(sc.client))
     transport = transport or ListeningTransport()
     conv = ServerConversation(ServerEngine(cfg), transport, timeout)
+    if trace:
+        from lab.play.trace import Trace
+        conv.trace = Trace(trace, "client")
     try:
         client.start(transport.port)
         if not transport.accept(accept_timeout):
