@@ -92,7 +92,7 @@ class ConnectionDecoder:
             elif isinstance(item, Record):
                 self._record(direction, item, frame)
             elif item.record.sslv2:
-                self._sslv2(direction, item.record, frame)
+                sslv2.message(self, direction, item.record, frame)
             else:
                 self._content(direction, item.content_type, item.data, item.encrypted, frame)
 
@@ -106,7 +106,7 @@ class ConnectionDecoder:
 
     def _record(self, d: int, rec: Record, frame: int) -> None:
         if rec.sslv2:   # SSLv2 has no content type: its header is a length
-            rec.encrypted = self._sslv2_encrypted(d, rec)
+            rec.encrypted = sslv2.encrypted(self, d, rec)
             rec.decrypted = False if rec.encrypted else None
         ctype = None if rec.sslv2 else rec.content_type
         wire = rec.wire if self.keep_data or rec.content_type not in (23, 24) else b""
@@ -123,12 +123,6 @@ class ConnectionDecoder:
                 self.info.note(f"frame {frame}: {DIRECTIONS[d]} record did not decrypt ({rec.error}): "
                                "the key log or server key does not match this connection")
             self._opaque(d, rec.content_type, rec.fragment, frame)
-
-    def _sslv2_encrypted(self, d: int, rec: Record) -> bool:
-        return sslv2.encrypted(self, d, rec)
-
-    def _sslv2(self, direction: int, rec: Record, frame: int) -> None:
-        sslv2.message(self, direction, rec, frame)
 
     def _opaque(self, d: int, ctype: int, fragment: bytes, frame: int) -> None:
         """An encrypted record we cannot read: one message, named as Wireshark names it."""

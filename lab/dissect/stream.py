@@ -3,6 +3,7 @@ it closes (only open connections are held, and with ``keep_data`` False no appli
 kept beyond what a reading needs), connections given out in capture order."""
 from __future__ import annotations
 
+import heapq
 import zlib
 from collections.abc import Iterator
 
@@ -21,13 +22,9 @@ class InputError(Exception):
     """Unusable input: the message is one line that says what to do."""
 
 
-def load_keys(keylog_path: str | None, server_key_paths: list[str], embedded: list[bytes]) -> KeySource:
+def load_keys(keylog_path: str | None, server_key_paths: list[str]) -> KeySource:
+    """The key log file and server keys given; embedded key logs join as they are read."""
     keys = KeySource()
-    for i, blob in enumerate(embedded):
-        try:
-            keys.keylog.merge(KeyLog.parse(blob.decode("ascii", "replace"), f"embedded key log {i + 1}"))
-        except KeyLogError as exc:
-            raise InputError(f"{exc}; re-export the capture with a valid key log") from None
     if keylog_path:
         try:
             keys.keylog.merge(KeyLog.from_file(keylog_path))
@@ -116,7 +113,7 @@ class DissectStream:
             raise InputError(str(exc)) from None
         self.format = self.reader.format
         try:
-            self.keys = load_keys(keylog_path, server_keys or [], [])
+            self.keys = load_keys(keylog_path, server_keys or [])
         except InputError:
             self.reader.close()
             raise
@@ -138,7 +135,7 @@ class DissectStream:
             self._merged += 1
 
     def __iter__(self) -> Iterator[ConnectionInfo]:
-        tracker, ready, supported, first_linktype = Tracker(), {}, False, None
+        tracker, ready, supported, first_linktype = Tracker(), [], False, None
         try:
             for f in self.reader:
                 self.frames += 1
@@ -167,17 +164,15 @@ class DissectStream:
         if len(self.keys.keylog) and self.randoms and not self.matched and self.share[1] == 1:
             self.warnings.append(NO_KEY_MATCH)
 
-    def _out(self, closed: list[TCPConnection], ready: dict, oldest_open: int | None) -> Iterator[ConnectionInfo]:
+    def _out(self, closed: list[TCPConnection], ready: list, oldest_open: int | None) -> Iterator[ConnectionInfo]:
         """Decode what closed; give out, in capture order, every connection that began before the
-        oldest one still open."""
+        oldest one still open (``ready`` is a heap by first frame: a long connection may hold many back)."""
         self._merge_embedded()
         for conn in closed:
-            ready[conn.first_frame] = decode_connection(conn, self.keys, self.wanted, self.keep_data,
-                                                        self.decrypt_all)
-        for first in sorted(ready):
-            if oldest_open is not None and first > oldest_open:
-                break
-            info = ready.pop(first)
+            info = decode_connection(conn, self.keys, self.wanted, self.keep_data, self.decrypt_all)
+            heapq.heappush(ready, (conn.first_frame, id(conn), info))
+        while ready and (oldest_open is None or ready[0][0] <= oldest_open):
+            info = heapq.heappop(ready)[2]
             if info is not None:
                 self.count += 1
                 if info.client_random:
