@@ -1,12 +1,12 @@
 """Records dissected per second: certlab vs scapy.layers.tls and vs tshark on the same capture,
 in one run.
 
-The capture holds N TLS 1.2 mutual-auth handshakes (RSA certificates, ECDHE, client
+The capture holds N mutual-auth handshakes, TLS 1.2 and TLS 1.3 in turn (``--versions``) (RSA certificates, ECDHE, client
 Certificate and CertificateVerify, application data, close_notify) recorded from Python ssl on
 both ends, with the key log embedded. Every tool decrypts. Targets: certlab >= 10x scapy
 and within 5x of tshark (certlab's time <= 5 x tshark's).
 
-    .venv/bin/python benchmarks/bench_dissect.py [--connections N]
+    .venv/bin/python benchmarks/bench_dissect.py [--connections N] [--versions 1.2,1.3]
 """
 from __future__ import annotations
 
@@ -28,12 +28,12 @@ from lab.dissect import dissect  # noqa: E402
 from lab.pki import Pki  # noqa: E402
 
 
-def build_capture(folder: str, n: int) -> tuple[str, str]:
+def build_capture(folder: str, n: int, versions: list[str]) -> tuple[str, str]:
     pki = Pki.create(os.path.join(folder, "pki"))
     packets, secrets = [], ""
     for i in range(n):
         keylog = os.path.join(folder, f"k{i}")
-        flights, _ = record_handshake(pki, "1.2", keylog)
+        flights, _ = record_handshake(pki, versions[i % len(versions)], keylog)
         with open(keylog) as fh:
             secrets += fh.read()
         packets += frame_conversation(flights, ("127.0.0.1", 20000 + i), ("127.0.0.1", 443), start=i * 0.01)
@@ -45,10 +45,12 @@ def build_capture(folder: str, n: int) -> tuple[str, str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--connections", type=int, default=100)
+    ap.add_argument("--versions", default="1.2,1.3", help="TLS versions, one connection each in turn")
     ap.add_argument("--no-scapy", action="store_true", help="leave out scapy's TLS layer (slow)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        path, keys = build_capture(folder, args.connections)
+        versions = args.versions.split(",")
+        path, keys = build_capture(folder, args.connections, versions)
         t0 = time.perf_counter()
         result = dissect(path)
         ours_s = time.perf_counter() - t0
@@ -71,7 +73,7 @@ def main() -> None:
         tshark_n = sum(len(line.split("\t")[0].split(",")) for line in ws.stdout.splitlines() if line.split("\t")[0])
     ours_rate = ours_n / ours_s
     scapy_rate = scapy["records"] / scapy["seconds"]
-    print(f"capture: {args.connections} TLS 1.2 mutual-auth connections, {ours_n} records "
+    print(f"capture: {args.connections} TLS {' and '.join(versions)} mutual-auth connections, {ours_n} records "
           f"({undecrypted} left undecrypted)")
     print(f"certlab dissect      : {ours_rate:9.0f} records/s  ({ours_s:.3f} s)")
     print(f"scapy.layers.tls     : {scapy_rate:9.0f} records/s  ({scapy['seconds']:.3f} s, "

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -22,14 +23,34 @@ from lab.pki import Pki  # noqa: E402
 from lab.tools.demo import record_handshake  # noqa: E402
 
 
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its descendants (``--jobs`` workers included)."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/statm") as fh:
+                total += int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo += [int(c) for c in fh.read().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def timed(argv: list[str]) -> tuple[float, float]:
-    """(seconds, peak RSS in MB) of one child process."""
-    code = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-            "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True); "
-            "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)")
-    out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True)
-    secs, rss = out.stdout.split()
-    return float(secs), float(rss)
+    """(seconds, peak RSS in MB summed over the process tree, sampled every 10 ms) of one run."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss(proc.pid))
+        time.sleep(0.01)
+    secs = time.perf_counter() - t
+    if proc.returncode:
+        raise SystemExit(f"{argv[0]} exited with {proc.returncode}")
+    return secs, peak / (1 << 20)
 
 
 def main() -> None:

@@ -217,7 +217,10 @@ class Pki:
         return self.path("rsa", "crl.pem")
 
     @classmethod
-    def create(cls, root: str) -> "Pki":
+    def create(cls, root: str, under: tuple[x509.Certificate, object] | None = None) -> "Pki":
+        """A new PKI in ``root``; ``under`` (a CA certificate and key: the user's) issues the
+        ``rsa`` family's leaves and variants instead of a new lab root (the ``other-*`` stay
+        unrelated, so that they remain untrusted)."""
         for alg in ALGORITHMS:
             folder = os.path.join(root, alg)
             os.makedirs(folder, exist_ok=True)
@@ -226,6 +229,9 @@ class Pki:
             ca_key, other_key = _new_key(kind), _new_key(kind)
             ca_name, other_name = _name(f"Lab Root CA {label}"), _name(f"Other CA {label}")
             ca = _cert(ca_name, ca_key.public_key(), ca_name, ca_key, ca=True)
+            if under is not None and alg == "rsa":
+                ca, ca_key = under
+                ca_name = ca.subject
             _write(folder, "ca", [ca], ca_key)
             _write(folder, "other-ca", [_cert(other_name, other_key.public_key(), other_name, other_key, ca=True)],
                    other_key)

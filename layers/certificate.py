@@ -22,6 +22,7 @@ from layers.registry import (CLIENT_CERT_TYPE_NAMES, COMPRESSION_ALG_NAMES,
 
 class ASN1Cert(TLSPacket):
     """``opaque ASN.1Cert<1..2^24-1>`` (RFC 5246 section 7.4.2)."""
+    size_prefix = (0, 3, 0)
     name = "ASN.1Cert"
     fields_desc = vector("cert_data", "3")
 

@@ -10,11 +10,11 @@ a Raw body and round-trip unchanged.
 from __future__ import annotations
 
 from scapy.fields import (ByteEnumField, FieldLenField, IntField,
-                          PacketField, PacketListField, ShortEnumField, ShortField,
+                          PacketField, ShortEnumField, ShortField,
                           StrField)
 from scapy.packet import Packet, bind_layers
 
-from layers.fields import (Body, LengthDelimitedHeader, OptionalLenField, TLSPacket, packets_of, vector,
+from layers.fields import (Body, ElementListField, LengthDelimitedHeader, OptionalLenField, TLSPacket, packets_of, vector,
                            vector_of)
 from layers.registry import (CERT_TYPE_NAMES, COMPRESSION_ALG_NAMES, EC_POINT_FORMAT_NAMES,
                              EXTENSION_NAMES, NAMED_GROUP_NAMES, PSK_MODE_NAMES,
@@ -30,7 +30,8 @@ class Extension(LengthDelimitedHeader):
                    ShortField("len", None)]
 
     def guess_payload_class(self, payload: bytes) -> type[Packet]:
-        return BODIES.get((self.context, self.extension_type), Packet.guess_payload_class(self, payload))
+        body = BODIES.get((self.context, self.extension_type))
+        return body if body is not None else Packet.guess_payload_class(self, payload)
 
 
 def _ctx(cls_name: str, context: str) -> type[Extension]:
@@ -52,8 +53,8 @@ def extensions_of(context: str, optional: bool = False) -> list:
     """``Extension extensions<0..2^16-1>`` of the message ``context``; ``optional`` for the
     hellos, whose extensions block may be absent altogether (RFC 5246 section 7.4.1.2)."""
     length = (OptionalLenField if optional else FieldLenField)("extensions_len", None, length_of="extensions")
-    return [length, PacketListField("extensions", [], CONTEXTS[context],
-                                    length_from=lambda pkt: pkt.extensions_len, max_count=0xFFFF)]
+    return [length, ElementListField("extensions", [], CONTEXTS[context],
+                                     length_from=lambda pkt: pkt.extensions_len, max_count=0xFFFF)]
 
 
 def extensions_in(body) -> list:
@@ -65,6 +66,7 @@ def extensions_in(body) -> list:
 # -- bodies -------------------------------------------------------------------------------
 
 class ServerName(TLSPacket):
+    size_prefix = (1, 2, 0)
     name = "ServerName"
     fields_desc = [ByteEnumField("name_type", 0, {0: "host_name"}), *vector("host_name", "!H")]
 
@@ -108,6 +110,7 @@ class SignatureAlgorithmsCert(SignatureAlgorithms):
 
 
 class ProtocolName(TLSPacket):
+    size_prefix = (0, 1, 0)
     name = "ProtocolName"
     fields_desc = vector("protocol_name", "B")
 
@@ -150,11 +153,13 @@ class SessionTicketExt(Body):
 
 
 class PskIdentity(TLSPacket):
+    size_prefix = (0, 2, 4)
     name = "PskIdentity"
     fields_desc = [*vector("identity", "!H"), IntField("obfuscated_ticket_age", 0)]
 
 
 class PskBinderEntry(TLSPacket):
+    size_prefix = (0, 1, 0)
     name = "PskBinderEntry"
     fields_desc = vector("binder", "B")
 
@@ -197,6 +202,7 @@ class PskKeyExchangeModes(Body):
 
 class DistinguishedName(TLSPacket):
     """``opaque DistinguishedName<1..2^16-1>``: a DER X.501 Name."""
+    size_prefix = (0, 2, 0)
     name = "DistinguishedName"
     fields_desc = vector("dn", "!H")
 
@@ -218,6 +224,7 @@ class OIDFilters(Body):
 
 
 class KeyShareEntry(TLSPacket):
+    size_prefix = (2, 2, 0)
     name = "KeyShareEntry"
     fields_desc = [ShortEnumField("group", 29, NAMED_GROUP_NAMES), *vector("key_exchange", "!H")]
 

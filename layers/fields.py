@@ -9,7 +9,8 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from scapy.fields import Field, FieldLenField, FieldListField, PacketListField, StrLenField
+from scapy.fields import Field, FieldLenField, FieldListField, MaximumItemsCount, PacketListField, StrLenField
+from scapy.config import conf
 from scapy.error import Scapy_Exception
 from scapy.packet import Packet
 
@@ -78,10 +79,52 @@ def vector_of(name: str, item: Field, length_fmt: str = "!H", default: list | No
                            max_count=_MAX_ITEMS[length_fmt])]
 
 
+class ElementListField(PacketListField):
+    """A vector of structures, each element dissected from exactly its own bytes.
+
+    scapy's PacketListField dissects each element from the rest of the list and takes back what
+    the element leaves over as a Padding layer: one extra packet per element, and the whole
+    tail copied each time (quadratic in a long CA name list). An element class that declares
+    ``size_prefix = (offset, width, trailing)`` (its size is ``offset + width + trailing`` plus
+    the big-endian length at ``offset``) is handed just its slice. An element that does not fit
+    what is left, and classes without the declaration, take scapy's path unchanged: the same
+    elements, the same Raw tail for a broken list.
+    """
+
+    def getfield(self, pkt: Packet, s: bytes) -> tuple[bytes, list]:
+        shape = getattr(self.cls, "size_prefix", None)
+        if shape is None and issubclass(self.cls, LengthDelimitedHeader):
+            shape = (self.cls.length_offset, self.cls.length_size, 0)
+        if shape is None or self.length_from is None:
+            return super().getfield(pkt, s)
+        n = self.length_from(pkt)
+        remain, ret = s[:n], s[n:]
+        off, width, trailing = shape
+        head = off + width
+        items: list = []
+        while remain:
+            end = head + trailing + int.from_bytes(remain[off:head], "big") if len(remain) >= head else 0
+            if not 0 < end < len(remain):
+                _, tail = super().getfield(pkt, remain)   # the last element, or a broken one: scapy's way
+                items += tail
+                break
+            try:
+                items.append(self.cls(remain[:end], _parent=pkt))
+            except Exception:
+                if conf.debug_dissector:
+                    raise
+                items.append(conf.raw_layer(load=remain))
+                break
+            remain = remain[end:]
+            if len(items) > (self.max_count or conf.max_list_count):
+                raise MaximumItemsCount(f"more than {self.max_count} items in {self.name}")
+        return ret, items
+
+
 def packets_of(name: str, cls: type[Packet], length_fmt: str = "!H") -> list:
     """A vector of structures (``KeyShareEntry client_shares<0..2^16-1>``)."""
-    return [_length(name, length_fmt), PacketListField(name, [], cls, length_from=_length_from(name),
-                                                       max_count=_MAX_ITEMS[length_fmt])]
+    return [_length(name, length_fmt), ElementListField(name, [], cls, length_from=_length_from(name),
+                                                        max_count=_MAX_ITEMS[length_fmt])]
 
 
 class MalformedLayer(ValueError):

@@ -168,3 +168,53 @@ def test_short_aead_record_is_a_decrypt_error() -> None:
     client, _ = tls12_protections(0x0303, suite(0xC02F), b"\x01" * 48, b"\x02" * 32, b"\x03" * 32, False)
     with pytest.raises(RecordDecryptError):
         client.decrypt(23, 0x0303, b"\x00" * 10)
+
+
+def _vec(data: bytes, width: int = 2) -> bytes:
+    return len(data).to_bytes(width, "big") + data
+
+
+def _both_ways(cls: type[Packet], wire: bytes) -> tuple[str, str]:
+    """The layer as certlab's element lists dissect it and as scapy's PacketListField does."""
+    from unittest import mock
+    from scapy.fields import PacketListField
+    from layers.fields import ElementListField
+
+    def view() -> str:
+        try:
+            pkt = cls(wire)
+        except MalformedLayer as exc:
+            return f"malformed: {exc}"
+        return pkt.show(dump=True) + bytes(pkt).hex()
+    ours = view()
+    with mock.patch.object(ElementListField, "getfield", PacketListField.getfield):
+        return ours, view()
+
+
+@FAST
+@given(items=st.lists(st.tuples(st.integers(0, 0xFFFF), st.binary(max_size=24)), max_size=6),
+       lie=st.tuples(st.integers(0, 400), st.integers(0, 255)), cut=st.integers(0, 400))
+@example(items=[(0, b"\0\x07\0\0\x04host"), (43, b"\x02\x03\x04")], lie=(0, 0), cut=400)
+def test_element_lists_dissect_as_scapys_own_lists(items, lie, cut) -> None:
+    """Differential: extension lists, CA name lists and key shares, well-formed, with one byte
+    lied about and cut short, give the same layers and bytes as scapy's own list dissection."""
+    def forge(wire: bytes) -> bytes:
+        b = bytearray(wire)
+        if lie[0] < len(b):
+            b[lie[0]] = lie[1]
+        return bytes(b[:cut])
+    exts = b"".join(t.to_bytes(2, "big") + _vec(body) for t, body in items)
+    hello = b"\x03\x03" + bytes(32) + b"\x00" + _vec(b"\xc0\x2f") + b"\x01\x00" + _vec(exts)
+    cas = b"\x01\x01" + _vec(b"\x04\x01") + _vec(b"".join(_vec(body) for _, body in items))
+    shares = _vec(b"".join(t.to_bytes(2, "big") + _vec(body) for t, body in items))
+    psks = (_vec(b"".join(_vec(body) + b"\0\0\0\1" for _, body in items))
+            + _vec(b"".join(_vec(body, 1) for _, body in items)))
+    names = _vec(b"".join(b"\0" + _vec(body) for _, body in items))
+    alpn = _vec(b"".join(_vec(body, 1) for _, body in items))
+    chain = _vec(b"".join(_vec(body, 3) for _, body in items), 3)
+    for cls, wire in ((layers.ClientHello, hello), (layers.CertificateRequest12, cas),
+                      (layers.extensions.KeyShareCH, shares), (layers.extensions.OfferedPsks, psks),
+                      (layers.extensions.ServerNameList, names), (layers.extensions.ALPN, alpn),
+                      (layers.Certificate12, chain)):
+        ours, scapys = _both_ways(cls, forge(wire))
+        assert ours == scapys

@@ -158,3 +158,55 @@ def test_bulk_application_data_is_passed_over_keeping_the_record_state(tmp_path,
     assert alerts and alerts[-1].name == "close_notify" and alerts[-1].decrypted
     text = certlab("dissect", pcap).stdout
     assert "close_notify" in text or "Close Notify" in text
+
+
+def _shb() -> bytes:
+    return _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+
+
+def test_a_damaged_block_is_refused_where_it_starts_without_reading_what_it_claims(tmp_path) -> None:
+    """Bytes after a pcapng header that are not blocks (scapy stopped silently, "0 frames"), a block
+    claiming 4 GB (scapy read the rest of the file into one block), a pcap record claiming 4 GB
+    (scapy truncated it and read on): each refused in one line naming the byte, and nothing of the
+    claimed size is read."""
+    import tracemalloc
+    from lab.capture.pcapfile import CaptureError, CaptureReader
+    idb = _block(1, struct.pack("<HHI", 1, 0, 262144))
+    pcap = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    cases = {"zeros.pcapng": (_shb() + b"\0" * 8_000_000, "at byte 28, a block of length 0"),
+             "ones.pcapng": (_shb() + b"\xff" * 8_000_000, "at byte 28, a block of length 4294967295"),
+             "claims.pcapng": (_shb() + idb + struct.pack("<II", 6, 0xFFFFFFF0) + b"\1" * 8_000_000,
+                               "at byte 48, a block claiming 4294967280 bytes"),
+             "claims.pcap": (pcap + struct.pack("<IIII", 0, 0, 0xFFFFFFF0, 0xFFFFFFF0) + b"\1" * 8_000_000,
+                             "at byte 24, a packet record claiming 4294967280 bytes")}
+    for name, (data, reason) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        tracemalloc.start()
+        try:
+            with CaptureReader(str(path)) as reader:
+                list(reader)
+            raise AssertionError(f"{name} read as a capture")
+        except CaptureError as exc:
+            assert reason in str(exc), (name, str(exc))
+        finally:
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+        assert peak < 4 << 20, (name, peak)
+        proc = certlab("dissect", str(path))
+        assert proc.returncode == 2 and reason in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_capture_cut_short_is_read_up_to_its_last_whole_frame_with_a_warning(tmp_path) -> None:
+    """A capture stopped mid-write: tshark reads the frames before the cut and says "cut short";
+    certlab reads the same frames and says so too, once, without failing."""
+    data = open(CAPTURE, "rb").read()
+    cut = tmp_path / "cut.pcapng"
+    cut.write_bytes(data[:-100])
+    theirs = subprocess.run(["tshark", "-r", str(cut), "-T", "fields", "-e", "frame.number"],
+                            capture_output=True, text=True)
+    assert "cut short" in theirs.stderr
+    ours = certlab("dissect", str(cut), "--json")
+    assert ours.returncode == 0 and ours.stderr.count("cut short") == 1, ours.stderr
+    doc = json.loads(ours.stdout)
+    assert doc["frames"] == len(theirs.stdout.split()) and any("cut short" in w for w in doc["warnings"])

@@ -104,3 +104,36 @@ def test_many_connections_interleaved_and_port_reuse(pki, conversation) -> None:
     total = {d: sum(len(certlab_view(report.connection_json(c)).messages[d]) for c in result.connections)
              for d in ("client", "server")}
     assert total == {d: len(ws.messages[d]) for d in ("client", "server")}
+
+
+def test_closed_connections_are_remembered_only_up_to_a_bound() -> None:
+    """Closed connections are remembered (to drop their late ACKs) only up to a bound; 20,000
+    connections open at once close in near-linear work (the oldest open one is a heap lookup)."""
+    import signal
+    from lab.capture.packets import ACK, FIN, SYN, Segment
+    from lab.capture.tcp import TOMBSTONES, Tracker
+
+    def seg(frame: int, port: int, flags: int, from_client: bool = True) -> Segment:
+        a, b = ("10.0.0.1", port), ("10.0.0.2", 443)
+        (src, sport), (dst, dport) = (a, b) if from_client else (b, a)
+        return Segment(frame, 0.0, src, sport, dst, dport, 1000 if from_client else 5000, 0, flags, b"")
+
+    def stop(*_):
+        raise AssertionError("closing connections grew faster than their number")
+    signal.signal(signal.SIGALRM, stop)
+    signal.alarm(60)
+    try:
+        tracker, frame, closed = Tracker(), 0, []
+        n = 20_000
+        for i in range(n):
+            frame += 1
+            tracker.feed(seg(frame, 1024 + i, SYN))
+        for i in range(n):
+            for from_client in (True, False):
+                frame += 1
+                closed += tracker.feed(seg(frame, 1024 + i, FIN | ACK, from_client))
+            assert tracker.oldest_open() == (i + 2 if i + 1 < n else None)
+    finally:
+        signal.alarm(0)
+    assert len(closed) == n and len(tracker.tombstones) == TOMBSTONES < n
+    assert tracker.feed(seg(frame + 1, 1024 + n - 1, ACK)) == [] and not tracker.live   # a late ACK: dropped

@@ -24,6 +24,7 @@ class Chunk:
     data: bytes
 
 
+TOMBSTONES = 16384      # closed connections remembered, to drop their late segments
 MAX_PENDING = 16 << 20   # out-of-order bytes one direction may hold while it waits for a hole
 
 
@@ -151,11 +152,14 @@ class Tracker:
 
     def __init__(self) -> None:
         self.live: dict[tuple, TCPConnection] = {}
-        self.open: dict[int, TCPConnection] = {}   # id -> connection, in creation order
+        self.open: dict[int, TCPConnection] = {}   # first frame -> connection
         # Closed connections leave only their initiator's ISN: what still arrives for them (the
         # last ACKs, data in flight after a RST, a retransmitted SYN) is theirs and dropped, and a
         # SYN with a new ISN starts a new connection (port reuse).
+        # The most recent TOMBSTONES of them: a late segment comes within moments of the close,
+        # and a capture of a million connections must not keep a million keys.
         self.tombstones: dict[tuple, int | None] = {}
+        self._starts: list[int] = []   # first frames of open connections, a heap
 
     def feed(self, seg: Segment) -> list[TCPConnection]:
         """Add one segment; return the connections it closed (finished, ready to read)."""
@@ -176,7 +180,8 @@ class Tracker:
             client, server = (a, b) if is_syn or not seg.flags & SYN else (b, a)
             conn = TCPConnection(client, server, seg.frame, saw_syn=is_syn)
             self.live[key] = conn
-            self.open[id(conn)] = conn
+            self.open[conn.first_frame] = conn
+            heapq.heappush(self._starts, conn.first_frame)
         direction = 0 if a == conn.client else 1
         conn.add(seg, direction)
         if conn.dirs[0].fin and conn.dirs[1].fin:
@@ -187,14 +192,19 @@ class Tracker:
 
     def _close(self, key: tuple) -> TCPConnection:
         conn = self.live.pop(key)
-        self.open.pop(id(conn), None)
+        self.open.pop(conn.first_frame, None)
         self.tombstones[key] = conn.dirs[0].isn
+        if len(self.tombstones) > TOMBSTONES:
+            del self.tombstones[next(iter(self.tombstones))]   # the oldest (dicts keep insertion order)
         conn.finish()
         return conn
 
     def oldest_open(self) -> int | None:
         """The first frame of the oldest connection still open (output waits for it)."""
-        return min((c.first_frame for c in self.open.values()), default=None)
+        starts = self._starts
+        while starts and starts[0] not in self.open:   # closed since: dropped lazily
+            heapq.heappop(starts)
+        return starts[0] if starts else None
 
     def close_all(self) -> list[TCPConnection]:
         return [self._close(k) for k in list(self.live)]

@@ -40,6 +40,10 @@ class KeyLog:
                 self.add(label, k, v)
         return self
 
+    def knows(self, client_random: bytes) -> bool:
+        """Whether any line is for this client random."""
+        return any(client_random in entries for label, entries in self.secrets.items() if label != "RSA")
+
     def lines_for(self, client_random: bytes) -> list[str]:
         return [f"{label} {client_random.hex()} {secret.hex()}"
                 for label, entries in self.secrets.items() if label != "RSA"
@@ -49,24 +53,26 @@ class KeyLog:
         return "".join(f"{label} {key.hex()} {secret.hex()}\n"
                        for label, entries in self.secrets.items() for key, secret in entries.items())
 
+    def _take(self, line: str, source: str, n: int) -> None:
+        """One line: added, skipped (blank, comment, a label Wireshark ignores too), or refused."""
+        parts = line.split()
+        if not parts or parts[0].startswith("#"):
+            return
+        if len(parts) != 3:
+            raise KeyLogError(f"{source} line {n}: expected 'LABEL <hex> <hex>', got {line.strip()[:60]!r}")
+        label, key, secret = parts
+        try:
+            kb, sb = bytes.fromhex(key), bytes.fromhex(secret)
+        except ValueError:
+            raise KeyLogError(f"{source} line {n}: not hexadecimal: {line.strip()[:60]!r}") from None
+        if label in LABELS:   # unknown labels (e.g. QUIC's) are skipped, as Wireshark does
+            self.add(label, kb, sb)
+
     @classmethod
     def parse(cls, text: str, source: str = "key log", first_line: int = 1) -> "KeyLog":
         log = cls()
         for n, line in enumerate(text.splitlines(), first_line):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            parts = line.split()
-            if len(parts) != 3:
-                raise KeyLogError(f"{source} line {n}: expected 'LABEL <hex> <hex>', got {line[:60]!r}")
-            label, key, secret = parts
-            try:
-                kb, sb = bytes.fromhex(key), bytes.fromhex(secret)
-            except ValueError:
-                raise KeyLogError(f"{source} line {n}: not hexadecimal: {line[:60]!r}") from None
-            if label not in LABELS:
-                continue  # Unknown labels (e.g. QUIC's) are skipped, as Wireshark does.
-            log.add(label, kb, sb)
+            log._take(line, source, n)
         return log
 
     @classmethod
@@ -84,7 +90,7 @@ class KeyLog:
                         line = raw.decode("ascii")
                     except UnicodeDecodeError:
                         raise KeyLogError(f"{path} is not a text key log (SSLKEYLOGFILE format)") from None
-                    log.merge(cls.parse(line, path, first_line=n))
+                    log._take(line, path, n)
         except OSError as exc:
             raise KeyLogError(f"cannot read key log {path}: {exc.strerror}") from None
         return log

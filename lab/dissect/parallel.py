@@ -34,7 +34,8 @@ def _work(spool: str, args: tuple, share: tuple[int, int], render: Render, decry
             for info in stream:
                 out.write(json.dumps({"f": info.first_frame, "t": render(info, stream)}) + "\n")
             out.write(json.dumps({"summary": [stream.format, stream.frames, stream.count, len(stream.keys.keylog),
-                                              stream.embedded_secrets, stream.matched, bool(stream.randoms)]}) + "\n")
+                                              stream.embedded_secrets, stream.matched, bool(stream.randoms),
+                                              stream.warnings]}) + "\n")
         except InputError as exc:
             out.write(json.dumps({"error": str(exc)}) + "\n")
 
@@ -91,7 +92,7 @@ def rendered(path: str, keylog: str | None, server_keys: list[str], ports: list[
     if not count:
         raise InputError(f"{path}: no TLS traffic found in {frames} frames; "
                          "if TLS runs over a non-standard framing, name its port with --port")
-    warnings = (NO_KEY_MATCH,) if secrets and any_random and not matched else ()
+    warnings = tuple(tails[0]["summary"][7]) + ((NO_KEY_MATCH,) if secrets and any_random and not matched else ())
     merged = (text for _, text in heapq.merge(*(_entries(s) for s in spools)))
     return merged, Summary(fmt, frames, count, secrets, embedded, warnings)
 
