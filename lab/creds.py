@@ -29,6 +29,13 @@ class Credentials:
     def subject(self) -> str:
         return x509.load_der_x509_certificate(self.chain[0]).subject.rfc4514_string()
 
+    @property
+    def common_name(self) -> str:
+        """The leaf's CN (the user name PostgreSQL's ``cert`` authentication maps it to)."""
+        from cryptography.x509.oid import NameOID
+        names = x509.load_der_x509_certificate(self.chain[0]).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return str(names[0].value) if names else "certlab"
+
 
 def _read(path: str, what: str) -> bytes:
     try:
@@ -63,12 +70,15 @@ def load_private_key(path: str, secret: bytes | None):
     data = _read(path, "key file")
     loader = serialization.load_pem_private_key if b"-----BEGIN" in data else serialization.load_der_private_key
     try:
-        return loader(data, secret)
+        try:
+            return loader(data, secret)
+        except TypeError:
+            if secret is None:
+                raise
+            return loader(data, None)   # a password for another file (the PKCS#12, the client key)
     except TypeError:
-        if secret is None:
-            raise CredentialError(f"{path} is encrypted: give --password-file FILE or set {PASSWORD_VARIABLE}") \
-                from None
-        raise CredentialError(f"{path} is not encrypted: drop --password-file / {PASSWORD_VARIABLE}") from None
+        raise CredentialError(f"{path} is encrypted: give --password-file FILE or set {PASSWORD_VARIABLE}") \
+            from None
     except ValueError:
         if secret is not None and b"ENCRYPTED" in data:
             raise CredentialError(f"{path}: the password does not decrypt this key") from None

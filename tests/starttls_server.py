@@ -74,6 +74,7 @@ def main() -> None:
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2   # the certificate exchange stays readable without keys too
     ctx.keylog_filename = keylog
     with socket.create_server(("127.0.0.1", port)) as srv:
+        print("listening", flush=True)   # the test waits for this line (a probe connection would be the one)
         conn, _ = srv.accept()
         with conn:
             preamble(proto, conn)

@@ -44,14 +44,70 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true",
                    help="print each message as it goes (time, direction, type, length, encrypted, client-auth "
                         "fields) on stderr")
+    t = p.add_argument_group("your own server (instead of --stack)")
+    t.add_argument("--to", metavar="HOST:PORT", help="play the scenarios against this TLS server")
+    t.add_argument("--sni", help="server name to send (default: HOST unless it is an address)")
+    t.add_argument("--server-ca", metavar="FILE", help="CA bundle (PEM) to check the server's certificate "
+                   "(default: the system's)")
+    t.add_argument("--insecure", action="store_true", help="do not check the server's certificate")
+    t.add_argument("--http", metavar="PATH", help="after the handshake send GET PATH (HTTP/1.1) and judge the "
+                   "status (the default, with /, for ports 443 and 8443)")
+    t.add_argument("--send", metavar="BYTES", help="after the handshake send these bytes (\\r\\n escapes allowed)")
+    t.add_argument("--expect", metavar="REGEX", help="with --send: the answer must match this")
+    t.add_argument("--no-app", action="store_true", help="send nothing after the handshake")
+    from lab.transport.starttls import PROTOCOLS
+    t.add_argument("--starttls", choices=PROTOCOLS, help="upgrade in-band first (default: guessed from the port: "
+                   "25/587 smtp, 143 imap, 110 pop3, 21 ftp, 119 nntp, 5222 xmpp, 389 ldap, 5432 postgres, "
+                   "3306 mysql)")
+    c = p.add_argument_group("your own client credentials (with --to)")
+    c.add_argument("--cert", metavar="FILE", help="client certificate (PEM or DER; PEM may hold the chain)")
+    c.add_argument("--key", metavar="FILE", help="its private key (PEM or DER, PKCS#8/PKCS#1/SEC1)")
+    c.add_argument("--chain", metavar="FILE", help="intermediate certificates to send after it")
+    c.add_argument("--p12", metavar="FILE", help="PKCS#12 file with the key and certificate(s)")
+    c.add_argument("--password-file", metavar="FILE", help="the key's password, first line "
+                   "(or set CERTLAB_KEY_PASSWORD; never on the command line)")
+    c.add_argument("--client-ca", metavar="CERT", help="your client CA, to mint the faulty certificates under")
+    c.add_argument("--client-ca-key", metavar="KEY", help="its private key")
+
+
+_TO_ONLY = ("starttls", "sni", "server_ca", "insecure", "http", "send", "expect", "no_app", "cert", "key", "chain", "p12",
+            "password_file", "client_ca", "client_ca_key")
+
+
+def _target_run(args: argparse.Namespace):
+    from lab.creds import CredentialError, load_ca, load_credentials
+    from lab.play.commands import run_against
+    from lab.play.target import Target, TargetError
+    if args.expect and not args.send:
+        raise CommandError("--expect goes with --send")
+    if bool(args.client_ca) != bool(args.client_ca_key):
+        raise CommandError("--client-ca and --client-ca-key go together")
+    try:
+        user = load_credentials(args.cert, args.key, args.chain, args.p12, args.password_file)
+        target = Target.of(args.to, args.sni, args.server_ca, args.insecure, args.http, args.send, args.expect,
+                           args.no_app, args.starttls, user=user.common_name if user else "certlab")
+        under = load_ca(args.client_ca, args.client_ca_key, args.password_file) if args.client_ca else None
+    except (TargetError, CredentialError) as exc:
+        raise CommandError(str(exc)) from None
+    if user is None and under is None:
+        print("certlab run: note: no --cert/--key or --p12 given: the client presents the lab's own test "
+              "certificate, which your server does not trust", file=sys.stderr)
+    return run_against(args.scenario, target, args.tls, args.pcap_dir, args.pki, args.timeout,
+                       trace=_trace_sink() if args.verbose else None, user=user, under=under)
 
 
 def _run_run(args: argparse.Namespace) -> int:
     from lab.play.commands import UsageError, run
     from lab.play.text import render
+    given = [name for name in _TO_ONLY if getattr(args, name)]
+    if given and not args.to:
+        raise CommandError(f"--{given[0].replace('_', '-')} goes with --to HOST:PORT")
     try:
-        results = run(args.scenario, args.stack, args.tls, args.pcap_dir, args.pki, args.timeout,
-                      trace=_trace_sink() if args.verbose else None)
+        if args.to:
+            results = _target_run(args)
+        else:
+            results = run(args.scenario, args.stack, args.tls, args.pcap_dir, args.pki, args.timeout,
+                          trace=_trace_sink() if args.verbose else None)
     except UsageError as exc:
         raise CommandError(str(exc)) from None
     print(render(results, args.json))
@@ -98,6 +154,9 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true",
                    help="print each message as it goes (time, direction, type, length, encrypted, client-auth "
                         "fields) on stderr")
+    from lab.transport.starttls import PROTOCOLS
+    p.add_argument("--starttls", choices=PROTOCOLS, help="answer this protocol's in-band upgrade first "
+                   "(default: guessed from --port, as for run --to)")
 
 
 def _serve_run(args: argparse.Namespace) -> int:
@@ -105,12 +164,14 @@ def _serve_run(args: argparse.Namespace) -> int:
     from lab.play.text import render
 
     def on_listen(port: int, pki) -> None:   # with --json, stdout holds the JSON alone
-        print(f"certlab serve: listening on 127.0.0.1:{port}; server certificate CN=localhost, issued by "
+        upgrade = f" ({args.starttls} STARTTLS first)" if args.starttls else ""
+        print(f"certlab serve: listening on 127.0.0.1:{port}{upgrade}; server certificate CN=localhost, issued by "
               f"{pki.identity('rsa', 'server').ca} (trust it in the client). Waiting {args.wait:g} s...", flush=True,
               file=sys.stderr if args.json else sys.stdout)
     try:
+        from lab.transport.starttls import protocol_for
         result = serve(args.scenario, args.port, args.tls, args.pki, args.pcap_dir, args.wait, on_listen,
-                       trace=_trace_sink() if args.verbose else None)
+                       trace=_trace_sink() if args.verbose else None, starttls=protocol_for(args.starttls, args.port))
     except UsageError as exc:
         raise CommandError(str(exc)) from None
     print(render([result], args.json))

@@ -14,7 +14,7 @@ from lab.play.conversation import Conversation
 from lab.play.observed import CellResult
 from lab.play.server import play_server
 from lab.script.dsl import Scenario
-from lab.script.setup import Setup
+from lab.script.setup import NotApplicable, Setup
 from lab.transport import ListeningTransport, Transport
 
 
@@ -41,15 +41,35 @@ def read_ladder(pcap: str) -> tuple[dict, ...] | None:
 
 def run_scenario(sc: Scenario, setup: Setup, connect: Callable[[], Transport], stack: str, *,
                  pcap_dir: str | None = None, timeout: float = 3.0, hooks: Hooks | None = None,
-                 trace: Callable[[str], None] | None = None) -> CellResult:
-    conv = play_client(sc, setup, connect(), timeout=timeout, hooks=hooks, connect=connect, trace=trace)
-    return _judged(sc, setup, stack, conv, pcap_dir)
+                 trace: Callable[[str], None] | None = None, target=None) -> CellResult:
+    """``target`` (a ``lab.play.target.Target``): the user's server, whose application check
+    replaces the HTTP probe and whose certificate is checked (an untrusted one is an error)."""
+    try:
+        conv = play_client(sc, setup, connect(), timeout=timeout, hooks=hooks, connect=connect, trace=trace,
+                           app=target.app if target else None)
+    except NotApplicable as exc:
+        return CellResult.skipped(sc, stack, setup.version, str(exc))
+    result = _judged(sc, setup, stack, conv, pcap_dir)
+    if target is None:
+        return result
+    chain = conv.engine.server_chain
+    problem = target.check_server(chain) if chain else None
+    facts = {"subject": _subject(chain[0]) if chain else None, "checked": not target.insecure and bool(chain),
+             "trusted": None if target.insecure or not chain else problem is None, "problem": problem}
+    result = result.but(version=None, extra={**result.extra, "server_certificate": facts})
+    return result.but(verdict="error", reason=f"{problem}; give --server-ca FILE, or --insecure") if problem \
+        else result
+
+
+def _subject(der: bytes) -> str:
+    from cryptography import x509
+    return x509.load_der_x509_certificate(der).subject.rfc4514_string()
 
 
 def run_server_scenario(sc: Scenario, setup: Setup, client: ClientPeer, stack: str, *,
                         pcap_dir: str | None = None, timeout: float = 3.0,
                         transport: ListeningTransport | None = None, accept_timeout: float = 15.0,
-                        trace: Callable[[str], None] | None = None) -> CellResult:
+                        trace: Callable[[str], None] | None = None, starttls: str | None = None) -> CellResult:
     conv = play_server(sc, setup, client, timeout=timeout, transport=transport, accept_timeout=accept_timeout,
-                       trace=trace)
+                       trace=trace, starttls=starttls)
     return _judged(sc, setup, stack, conv, pcap_dir)

@@ -43,6 +43,13 @@ class ClientConversation(Conversation):
         return ev.kind == "application_data" and bool(ev.raw) and not HTTP_INFORMATIONAL.match(ev.raw)
 
     def batch_ends_read(self, events: list[Event], names: tuple[str, ...]) -> bool:
+        if "hello_retry_request" not in names and any(e.name == "hello_retry_request" for e in events) \
+                and self.engine.hrr is not None and not getattr(self, "_retried", False):
+            # A server that wants another key share group (PostgreSQL's OpenSSL asks for P-256):
+            # the second ClientHello answers it (RFC 8446 4.1.4) and the read goes on.
+            self._retried = True
+            self.send(self.engine.send_handshake(self.engine.client_hello()), "ClientHello (after HelloRetryRequest)")
+            return False
         if self.engine.owe_key_update:
             self.engine.owe_key_update = False
             self.send(self.engine.key_update(0), "KeyUpdate (answering update_requested)")
@@ -75,7 +82,8 @@ class ClientConversation(Conversation):
         self.transport.close()
         self.earlier.append((self.flights, *self.addresses(len(self.earlier)), self.engine.keylog))
         cfg = dataclasses.replace(self.engine.config, session=self.engine.session())
-        self.engine, self.transport, self.flights, self.backlog = ClientEngine(cfg), transport, [], []
+        self.engine, self.transport, self.backlog = ClientEngine(cfg), transport, []
+        self.flights = list(getattr(transport, "preamble", ()))
 
     def addresses(self, index: int) -> tuple[tuple[str, int], tuple[str, int]]:
         local = getattr(self.transport, "local", ("127.0.0.1", 50000 + index))
@@ -83,14 +91,15 @@ class ClientConversation(Conversation):
         return (local[0], local[1]), (remote[0], remote[1])
 
 
-def closing_steps(conv: ClientConversation, settle: float, answer: list[Event]) -> Iterator[Step]:
-    """Listen ``settle`` seconds (0 skips it), then probe with application data unless the server
+def closing_steps(conv: ClientConversation, settle: float, answer: list[Event],
+                  probe: bytes | None = PROBE) -> Iterator[Step]:
+    """Listen ``settle`` seconds (0 skips it), then send ``probe`` (None: nothing) unless the server
     already answered; ``answer`` receives the events that hold the server's answer."""
     if settle > 0:
         yield ReadUntil((), "after our last flight", when="after_client_finished", timeout=settle)
         answer[:] = [e for e in conv.last if not (e.kind == "application_data" and HTTP_INFORMATIONAL.match(e.raw))]
-    if not any(e.kind == "application_data" for e in answer):
-        yield SendAppData(PROBE, label="application data (probe)")
+    if probe is not None and not any(e.kind == "application_data" for e in answer):
+        yield SendAppData(probe, label="application data (probe)")
         yield ReadUntil((), "response to the probe", when="on_first_read")
         answer[:] = conv.last
 
@@ -107,23 +116,26 @@ def classify_response(data: bytes) -> Observed:
 
 
 def client_config(sc: Scenario, setup: Setup) -> ClientConfig:
+    options = {"server_name": setup.server_name, **dict(sc.client)}
     return ClientConfig(version=setup.version, chain=tuple(setup.chain()), key=setup.key(),
-                        offer_pha="pha" in sc.tags, **dict(sc.client))
+                        offer_pha="pha" in sc.tags, **options)
 
 
 def play_client(sc: Scenario, setup: Setup, transport: Transport, *, timeout: float = 3.0, settle: float = 0.3,
                 hooks: Hooks | None = None, connect: Callable[[], Transport] | None = None,
-                trace: Callable[[str], None] | None = None) -> ClientConversation:
+                trace: Callable[[str], None] | None = None, app=None) -> ClientConversation:
     """The scenario's steps, then the closing steps; ``conv.observed`` is what happened. ``trace``
-    receives a line per message as it goes (``run -v``)."""
+    receives a line per message as it goes (``run -v``); ``app`` (a ``lab.play.target.AppCheck``)
+    replaces the HTTP probe the managed stacks answer."""
     conv = ClientConversation(ClientEngine(client_config(sc, setup)), transport, timeout, hooks, connect)
     if trace:
         from lab.play.trace import Trace
         conv.trace = Trace(trace, "server")
     play(sc.build(setup), conv)
     answer: list[Event] = []
-    play(closing_steps(conv, settle, answer), conv)
-    conv.end(classify_response(b"".join(e.raw for e in answer if e.kind == "application_data")))
+    play(closing_steps(conv, settle, answer, app.request if app else PROBE), conv)
+    judge = app.judge if app else classify_response
+    conv.end(judge(b"".join(e.raw for e in answer if e.kind == "application_data")))
     eng = conv.engine
     conv.observed = conv.observed.but(server_errors=tuple(eng.notes), resumed=True if eng.resumed else None)
     conv.transport.close()

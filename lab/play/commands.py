@@ -13,7 +13,7 @@ from lab.pki import Pki
 from lab.play.cells import run_scenario, run_server_scenario
 from lab.play.observed import CellResult
 from lab.script.dsl import REGISTRY, Scenario
-from lab.script.setup import Setup
+from lab.script.setup import Setup, applicable
 from lab.transport import PeerUnreachable, SocketTransport
 
 
@@ -70,6 +70,45 @@ def run(ids: list[str], stack: str, tls: str | None, pcap_dir: str | None, pki_d
         shutil.rmtree(work, ignore_errors=True)
 
 
+def run_against(ids: list[str], target, tls: str | None, pcap_dir: str | None, pki_dir: str | None,
+                timeout: float = 3.0, trace=None, user=None, under=None) -> list[CellResult]:
+    """``certlab run --to``: the scenarios against the user's server (a ``lab.play.target.Target``),
+    presenting ``user``'s credentials (``lab.creds.Credentials``) as the client, and minting the
+    faulty variants under ``under`` (the user's CA and key) when given; a scenario that needs what
+    was not given is n/a with the reason."""
+    registry = scenarios()
+    unknown = [i for i in ids if i not in registry]
+    if unknown:
+        raise UsageError(f"unknown scenario {unknown[0]!r}; `certlab list` shows them")
+    servers = [i for i in ids if registry[i].role == "server"]
+    if servers:
+        raise UsageError(f"{servers[0]} plays the server: against your own client, use `certlab serve {servers[0]}`")
+    work = tempfile.mkdtemp(prefix="certlab-run-")
+    try:
+        pki = Pki.create(os.path.join(work, "pki"), under=under) if under else \
+            Pki.ensure(pki_dir or os.path.join(work, "pki"))
+        results = []
+        for sid in ids:
+            sc = registry[sid]
+            versions = versions_of(sc, tls)
+            if not versions:
+                raise UsageError(f"{sid} does not apply to TLS {tls} (it covers {', '.join(sorted(sc.versions))})")
+            for v in versions:
+                setup = Setup(pki, v, user=user, minted=under is not None, server_name=target.sni)
+                reason = applicable(sc, setup)
+                if reason:
+                    results.append(CellResult.skipped(sc, target.label, v, reason))
+                    continue
+                results.append(run_scenario(sc, setup, lambda: target.connect(timeout),
+                                            target.label, pcap_dir=pcap_dir, timeout=timeout, trace=trace,
+                                            target=target))
+        return results
+    except PeerUnreachable as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def _client(sc: Scenario, stack: str, pki: Pki, version: str, work: str):
     from lab.peers.clients import CLIENTS, client_for
     if stack not in CLIENTS:
@@ -78,7 +117,7 @@ def _client(sc: Scenario, stack: str, pki: Pki, version: str, work: str):
 
 
 def serve(sid: str, port: int, tls: str | None, pki_dir: str | None, pcap_dir: str | None, wait: float,
-          on_listen, trace=None) -> CellResult:
+          on_listen, trace=None, starttls: str | None = None) -> CellResult:
     """``certlab serve``: listen on 127.0.0.1:PORT, play a server-role scenario with the first
     client that connects, and return what it did."""
     from lab.peers.clients import ExternalClient
@@ -100,7 +139,8 @@ def serve(sid: str, port: int, tls: str | None, pki_dir: str | None, pcap_dir: s
             raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
         on_listen(transport.port, pki)
         result = run_server_scenario(sc, Setup(pki, versions[-1]), ExternalClient(pki, versions[-1], work), "client",
-                                     pcap_dir=pcap_dir, transport=transport, accept_timeout=wait, trace=trace)
+                                     pcap_dir=pcap_dir, transport=transport, accept_timeout=wait, trace=trace,
+                                     starttls=starttls)
         if result.observed.reason == "the client did not connect":
             raise UsageError(f"no client connected within {wait:g} s")
         # We did not run that client: there is no program to report on.

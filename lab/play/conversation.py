@@ -28,7 +28,7 @@ class Conversation:
 
     def __init__(self, engine, transport: Transport, timeout: float) -> None:
         self.engine, self.transport, self.timeout = engine, transport, timeout
-        self.flights: list[Flight] = []
+        self.flights: list[Flight] = list(getattr(transport, "preamble", ()))   # a STARTTLS exchange first
         self.backlog: list[Event] = []     # received after what the last read waited for
         self.observed: Observed | None = None
         self.last: list[Event] = []        # what the last read returned

@@ -99,9 +99,10 @@ def _dh_parameters(setup: Setup) -> bytes | None:
 
 def play_server(sc: Scenario, setup: Setup, client: ClientPeer, *, timeout: float = 3.0,
                 transport: ListeningTransport | None = None, accept_timeout: float = 15.0,
-                trace: Callable[[str], None] | None = None) -> ServerConversation:
+                trace: Callable[[str], None] | None = None, starttls: str | None = None) -> ServerConversation:
     """Start ``client``, play the steps with it, wait for its program; ``conv.observed`` says
-    what the client did. The client program never outlives the call (Ctrl-C and SIGTERM too)."""
+    what the client did. The client program never outlives the call (Ctrl-C and SIGTERM too).
+    ``starttls``: the protocol whose plaintext preamble comes first (``lab.transport.starttls``)."""
     cfg = ServerConfig(version=setup.version, chain=tuple(setup.chain("server")), key=setup.key("server"),
                        dh_parameters=_dh_parameters(setup), **dict(sc.client))
     transport = transport or ListeningTransport()
@@ -113,6 +114,8 @@ def play_server(sc: Scenario, setup: Setup, client: ClientPeer, *, timeout: floa
         client.start(transport.port)
         if not transport.accept(accept_timeout):
             conv.end(Observed("error", reason="the client did not connect"))
+        elif starttls:
+            _upgrade(conv, starttls, timeout)
         play(sc.build(setup), conv)
         play(closing_steps(conv), conv)
         transport.shutdown()
@@ -128,6 +131,17 @@ def play_server(sc: Scenario, setup: Setup, client: ClientPeer, *, timeout: floa
     transport.close()
     conv.observed = judge_client(conv, result)
     return conv
+
+
+def _upgrade(conv: ServerConversation, proto: str, timeout: float) -> None:
+    """Answer the client's in-band upgrade; the TLS conversation runs on what follows it."""
+    from lab.transport.starttls import StartTLSError, upgrade_server
+    try:
+        conv.transport, preamble = upgrade_server(proto, conv.transport, timeout)
+    except StartTLSError as exc:
+        conv.end(Observed("error", reason=str(exc)))
+        return
+    conv.flights[:0] = preamble
 
 
 def judge_client(conv: ServerConversation, result: ClientResult) -> Observed:

@@ -18,6 +18,7 @@ class Setup:
     alg: str = "rsa"
     user: object = None      # lab.creds.Credentials: the client's own certificate and key
     minted: bool = True      # False: ``pki``'s leaves are not under the server's CA (only the user's are)
+    server_name: str | None = "localhost"   # the SNI the client sends
 
     def _check(self, who: str) -> None:
         if who != "client" and not who.startswith("other") and not self.minted:

@@ -1,0 +1,180 @@
+"""The user's own server (``run --to HOST:PORT``): where to connect, the name to send, how its
+certificate is checked, and the application check after the handshake."""
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import warnings
+from dataclasses import dataclass
+
+from cryptography import x509
+
+from lab.play.observed import Observed
+
+SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"   # Debian's ca-certificates bundle
+HTTP_PORTS = (443, 8443)
+
+
+class TargetError(ValueError):
+    """A target that cannot be used as given, with the one-line reason."""
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[V6]:PORT``."""
+    m = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:(\d+)|([^:\s\[\]]+):(\d+)", text.strip())
+    port = int(m.group(2) or m.group(4)) if m else 0
+    if not m or not 0 < port < 65536:
+        raise TargetError(f"{text!r} is not HOST:PORT (for IPv6, [ADDRESS]:PORT)")
+    return (m.group(1) or m.group(3)), port
+
+
+@dataclass(frozen=True)
+class AppCheck:
+    """What is sent after the handshake and how the answer is judged: an HTTP/1.1 request
+    (status 400 or more is an application-level rejection), bytes with a regular expression
+    the answer must match, or nothing (the handshake and the quiet after it decide)."""
+    request: bytes | None = None
+    expect: str | None = None
+    http: bool = False
+
+    @classmethod
+    def http_get(cls, path: str, host: str) -> "AppCheck":
+        return cls(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode(), http=True)
+
+    def judge(self, data: bytes) -> Observed:
+        from lab.play.client import classify_response
+        if self.request is None:
+            return Observed("success", when="on_first_read", response=data[:200].decode("latin-1") or None,
+                            reason="no application check: the handshake completed and nothing came after it "
+                                   "(a TLS 1.3 server may still refuse the certificate on the first request: "
+                                   "give --http PATH or --send BYTES)")
+        if self.http or self.expect is None:
+            return classify_response(data)
+        if not data:
+            return Observed("timeout", when="on_first_read", waiting_for=("application data",))
+        ok = re.search(self.expect.encode(), data) is not None
+        return Observed("success" if ok else "app_rejected", when="on_first_read",
+                        response=data[:200].decode("latin-1"),
+                        reason=None if ok else f"the answer does not match --expect {self.expect!r}")
+
+
+@dataclass(frozen=True)
+class Target:
+    host: str
+    port: int
+    sni: str | None
+    server_ca: str | None      # None: the system's CA bundle
+    insecure: bool
+    app: AppCheck
+    starttls: str | None = None   # the in-band upgrade before TLS (lab.transport.starttls)
+
+    @property
+    def label(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    @classmethod
+    def of(cls, address: str, sni: str | None = None, server_ca: str | None = None, insecure: bool = False,
+           http: str | None = None, send: str | None = None, expect: str | None = None,
+           no_app: bool = False, starttls: str | None = None, user: str = "certlab") -> "Target":
+        """``user``: the name a protocol's own check logs in as (PostgreSQL's startup message)."""
+        from lab.transport.starttls import StartTLSError, protocol_for
+        host, port = parse_address(address)
+        try:
+            proto = protocol_for(starttls, port)
+        except StartTLSError as exc:
+            raise TargetError(str(exc)) from None
+        if server_ca and insecure:
+            raise TargetError("give --server-ca FILE or --insecure, not both")
+        if server_ca and not os.path.isfile(server_ca):
+            raise TargetError(f"--server-ca {server_ca}: no such file")
+        if sum(bool(x) for x in (http, send, no_app)) > 1:
+            raise TargetError("give one of --http PATH, --send BYTES or --no-app")
+        if expect:
+            try:
+                re.compile(expect)
+            except re.error as exc:
+                raise TargetError(f"--expect {expect!r} is not a regular expression ({exc})") from None
+        name = sni if sni is not None else (None if _is_ip(host) else host)
+        if send:
+            app = AppCheck(send.encode("latin-1").decode("unicode_escape").encode("latin-1"), expect)
+        elif http or (port in HTTP_PORTS and not no_app and not proto):
+            app = AppCheck.http_get(http or "/", name or host)
+        elif proto in PROTOCOL_CHECKS and not no_app:
+            request, pattern = PROTOCOL_CHECKS[proto]
+            app = AppCheck(request(user), pattern)
+        else:
+            app = AppCheck()
+        return cls(host, port, name, server_ca, insecure, app, proto)
+
+    def connect(self, timeout: float):
+        """A connection to the target, upgraded in-band first when it speaks STARTTLS."""
+        from lab.transport import PeerUnreachable, SocketTransport
+        from lab.transport.starttls import StartTLSError, upgrade_client
+        transport = SocketTransport(self.host, self.port, timeout)
+        if not self.starttls:
+            return transport
+        try:
+            return upgrade_client(self.starttls, transport, self.sni or self.host, timeout)[0]
+        except StartTLSError as exc:
+            transport.close()
+            raise PeerUnreachable(f"{self.label}: {exc}") from None
+
+    def check_server(self, chain: list[bytes]) -> str | None:
+        """Why the server's chain is not trusted for this name (None: trusted, or --insecure)."""
+        if self.insecure:
+            return None
+        if not chain:
+            return "the server sent no certificate"
+        from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+        bundle = self.server_ca or SYSTEM_CAS
+        try:
+            with open(bundle, "rb") as fh, warnings.catch_warnings():
+                warnings.simplefilter("ignore")   # old roots in the system bundle (a zero serial number)
+                store = Store(x509.load_pem_x509_certificates(fh.read()))
+        except (OSError, ValueError) as exc:
+            raise TargetError(f"cannot read the CA bundle {bundle} ({getattr(exc, 'strerror', None) or exc}): "
+                              "give --server-ca FILE, or --insecure") from None
+        subject = (x509.IPAddress(ipaddress.ip_address(self.host)) if self.sni is None and _is_ip(self.host)
+                   else x509.DNSName(self.sni or self.host))
+        certs = [x509.load_der_x509_certificate(c) for c in chain]
+        try:
+            PolicyBuilder().store(store).build_server_verifier(subject).verify(certs[0], certs[1:])
+        except VerificationError as exc:
+            leaf = certs[0]
+            return (f"the server's certificate ({leaf.subject.rfc4514_string()}, issued by "
+                    f"{leaf.issuer.rfc4514_string()}) is not trusted by {bundle} for {_name(subject)} ({exc})")
+        except ValueError as exc:
+            return f"the server's certificate cannot be checked: {exc}"
+        return None
+
+
+def _pg_startup(user: str) -> bytes:
+    """A PostgreSQL StartupMessage (protocol 3.0) for ``user`` and the database of that name."""
+    body = (196608).to_bytes(4, "big") + b"user\0" + user.encode() + b"\0database\0" + user.encode() + b"\0\0"
+    return (len(body) + 4).to_bytes(4, "big") + body
+
+
+# After the upgrade, each protocol's own first question, and what a welcome looks like: the
+# answer to it shows whether the server took the certificate (PostgreSQL's ``cert`` auth refuses
+# only here, with an ErrorResponse naming the reason).
+PROTOCOL_CHECKS = {
+    "postgres": (_pg_startup, r"^R\x00\x00\x00\x08\x00\x00\x00\x00"),   # AuthenticationOk
+    "smtp": (lambda _: b"EHLO certlab.test\r\n", r"^250"),
+    "imap": (lambda _: b"a2 CAPABILITY\r\n", r"a2 OK"),
+    "pop3": (lambda _: b"CAPA\r\n", r"^\+OK"),
+    "ftp": (lambda _: b"FEAT\r\n", r"^211"),
+    "nntp": (lambda _: b"CAPABILITIES\r\n", r"^101"),
+}
+
+
+def _name(subject) -> str:
+    return str(subject.value)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False

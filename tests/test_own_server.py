@@ -1,0 +1,147 @@
+"""`certlab run --to`: the user's own server with the user's own PKI. The PKI is made outside
+certlab (``openssl req``/``openssl x509 -req``, ``openssl pkcs12 -export``), nginx is configured
+by hand, and what certlab reports is checked against nginx's own error log and against
+``openssl s_client`` with the same credentials."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests import ownpki
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NGINX = """daemon off; master_process off; worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+  access_log {d}/access.log;
+  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
+  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    server_name app.internal;
+    ssl_certificate {d}/srv.crt; ssl_certificate_key {d}/srv.key;
+    ssl_client_certificate {d}/ca.crt; ssl_verify_client on;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / {{ return 200 "hello $ssl_client_s_dn\\n"; }}
+  }}
+}}
+"""
+
+
+@pytest.fixture(scope="module")
+def own(tmp_path_factory):
+    """A CA, a server and an encrypted-key ECDSA client ("alice", also as PKCS#12), all from the
+    openssl CLI, and nginx requiring a client certificate under that CA."""
+    if not shutil.which("nginx"):
+        pytest.fail("nginx is missing: run scripts/setup")
+    d = ownpki.make(str(tmp_path_factory.mktemp("own")))
+    port = ownpki.free_port()
+    with open(os.path.join(d, "nginx.conf"), "w") as fh:
+        fh.write(NGINX.format(d=d, port=port))
+    proc = subprocess.Popen(["nginx", "-c", os.path.join(d, "nginx.conf")], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.1).close()
+                break
+            except OSError:
+                time.sleep(0.02)
+        yield d, port
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+
+
+def certlab(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k != "CERTLAB_KEY_PASSWORD"}
+    return subprocess.run([sys.executable, "-m", "lab", *args], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env={**base, **(env or {})})
+
+
+def _errors(d: str) -> list[str]:
+    with open(os.path.join(d, "error.log")) as fh:
+        return re.findall(r"client SSL certificate verify error: \((\d+):", fh.read())
+
+
+def _s_client(d: str, port: int, *creds: str) -> str:
+    out = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "app.internal",
+                          "-CAfile", os.path.join(d, "ca.crt"), "-quiet", *creds],
+                         input=b"GET / HTTP/1.1\r\nHost: app.internal\r\nConnection: close\r\n\r\n",
+                         capture_output=True, timeout=30)
+    return out.stdout.decode("latin-1")
+
+
+def test_your_own_certificate_with_an_encrypted_key_is_accepted_as_s_client_sees(own) -> None:
+    d, port = own
+    ours = certlab("run", "tls13-client-cert", "tls12-ecdhe-client-cert", "--to", f"127.0.0.1:{port}",
+                   "--sni", "app.internal", "--server-ca", f"{d}/ca.crt", "--cert", f"{d}/alice.crt",
+                   "--key", f"{d}/alice.key", "--http", "/", env={"CERTLAB_KEY_PASSWORD": "s3cret"})
+    theirs = _s_client(d, port, "-cert", f"{d}/alice.crt", "-key", f"{d}/alice.key", "-pass", "pass:s3cret")
+    assert "200 OK" in theirs and "hello CN=alice,O=Acme" in theirs
+    assert ours.returncode == 0, ours.stdout + ours.stderr
+    assert ours.stdout.count("success HTTP 200") == 2
+
+
+def test_faulty_certificates_minted_under_your_ca_are_refused_for_the_reasons_nginx_logs(own) -> None:
+    d, port = own
+    before = len(_errors(d))
+    ours = certlab("run", "expired-client-cert", "eku-server-only-client-cert", "client-cert-chained", "--tls", "1.3",
+                   "--to", f"127.0.0.1:{port}", "--sni", "app.internal", "--server-ca", f"{d}/ca.crt",
+                   "--p12", f"{d}/alice.p12", "--password-file", f"{d}/p12pw.txt",
+                   "--client-ca", f"{d}/ca.crt", "--client-ca-key", f"{d}/ca.key", "--http", "/", "--json")
+    assert ours.returncode == 0, ours.stderr
+    import json
+    doc = json.loads(ours.stdout)
+    results = {r["scenario"]: r for r in (doc["results"] if isinstance(doc, dict) else doc)}
+    assert results["expired-client-cert"]["observed"]["http_status"] == 400
+    assert results["eku-server-only-client-cert"]["observed"]["http_status"] == 400
+    assert results["client-cert-chained"]["observed"]["http_status"] == 200   # minted intermediate, under your CA
+    assert results["client-cert-chained"]["server_certificate"]["trusted"] is True
+    # X509_V_ERR_CERT_HAS_EXPIRED (10), X509_V_ERR_INVALID_PURPOSE (26): nginx's own reasons
+    assert _errors(d)[before:] == ["10", "26"]
+
+
+def test_a_variant_that_cannot_be_minted_is_na_with_the_option_it_needs(own) -> None:
+    d, port = own
+    ours = certlab("run", "expired-client-cert", "--tls", "1.3", "--to", f"127.0.0.1:{port}", "--insecure",
+                   "--p12", f"{d}/alice.p12", "--password-file", f"{d}/p12pw.txt")
+    assert ours.returncode == 0 and ours.stdout.startswith("SKIP")
+    assert "needs --client-ca and --client-ca-key to mint a client-expired certificate under your CA" in ours.stdout
+
+
+def test_a_server_your_trust_store_does_not_vouch_for_is_an_error_unless_insecure(own) -> None:
+    d, port = own
+    args = ("run", "tls13-client-cert", "--to", f"127.0.0.1:{port}", "--sni", "app.internal", "--http", "/",
+            "--p12", f"{d}/alice.p12", "--password-file", f"{d}/p12pw.txt")
+    system = certlab(*args)
+    assert system.returncode == 1 and system.stdout.startswith("ERROR")
+    assert "not trusted by /etc/ssl/certs/ca-certificates.crt for app.internal" in system.stdout
+    assert certlab(*args, "--insecure").stdout.startswith("PASS")
+
+
+@pytest.mark.parametrize("creds, env, message", [
+    (("--cert", "alice.crt", "--key", "srv.key"), {}, "the key does not match the certificate (CN=alice,O=Acme)"),
+    (("--cert", "ext.cnf", "--key", "alice.key"), {}, "not a certificate in PEM or DER form"),
+    (("--cert", "alice.crt", "--key", "alice.key"), {}, "is encrypted: give --password-file FILE or set "
+                                                         "CERTLAB_KEY_PASSWORD"),
+    (("--cert", "alice.crt", "--key", "alice.key"), {"CERTLAB_KEY_PASSWORD": "wrong"}, "the password does not decrypt"),
+    (("--p12", "alice.p12"), {"CERTLAB_KEY_PASSWORD": "wrong"}, "the password does not open it"),
+    (("--cert", "alice.crt"), {}, "--cert and --key go together"),
+])
+def test_credentials_that_cannot_be_used_are_one_line_exit_2(own, creds, env, message) -> None:
+    d, port = own
+    creds = tuple(f"{d}/{c}" if not c.startswith("--") else c for c in creds)
+    proc = certlab("run", "tls13-client-cert", "--to", f"127.0.0.1:{port}", "--insecure", *creds, env=env)
+    assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,166 @@
+"""STARTTLS and its kin, both ways, against programs certlab did not write: a real PostgreSQL
+(``hostssl ... cert``) for the client side, ``openssl s_client -starttls PROTO`` for every
+protocol ``certlab serve --starttls`` answers, and tshark reading the pcaps' preambles."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from lab.transport.starttls import PROTOCOLS
+from tests import ownpki
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HELPER = os.path.join(ROOT, "tests", "starttls_server.py")
+
+
+def certlab(*args: str, **kw) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "CERTLAB_KEY_PASSWORD"}
+    return subprocess.run([sys.executable, "-m", "lab", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120, env=env, **kw)
+
+
+def _as_postgres(argv: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: as root (CI), run its programs as the postgres user."""
+    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory):
+    """A PostgreSQL cluster with ``ssl = on`` and ``hostssl all all 127.0.0.1/32 cert``: the
+    client certificate's CN is the user; role and database ``alice`` exist."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
+    if not found:
+        pytest.fail("PostgreSQL is missing: run scripts/setup")
+    bindir = os.path.dirname(found[-1])
+    d = ownpki.make(str(tmp_path_factory.mktemp("pgpki")))
+    top = tempfile.mkdtemp(prefix="certlab-pg-")   # under /tmp: the postgres user cannot enter pytest's folders
+    data, port = os.path.join(top, "data"), ownpki.free_port()
+    if os.geteuid() == 0:
+        shutil.chown(top, "postgres")
+    subprocess.run(_as_postgres([f"{bindir}/initdb", "-D", data, "-U", "postgres", "--auth=trust"]),
+                   check=True, capture_output=True, timeout=120)
+    for name in ("srv.crt", "srv.key", "ca.crt"):
+        shutil.copy(os.path.join(d, name), os.path.join(data, name))
+        os.chmod(os.path.join(data, name), 0o600)
+        if os.geteuid() == 0:
+            shutil.chown(os.path.join(data, name), "postgres")
+    with open(os.path.join(data, "postgresql.conf"), "a") as fh:
+        fh.write(f"listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{top}'\nssl = on\n"
+                 "ssl_cert_file = 'srv.crt'\nssl_key_file = 'srv.key'\nssl_ca_file = 'ca.crt'\nlog_connections = on\n")
+    with open(os.path.join(data, "pg_hba.conf"), "w") as fh:
+        fh.write("local all all trust\nhostssl all all 127.0.0.1/32 cert\n")
+    log = os.path.join(top, "server.log")
+    subprocess.run(_as_postgres([f"{bindir}/pg_ctl", "-D", data, "-l", log, "-w", "start"]), check=True,
+                   capture_output=True, timeout=60)
+    try:
+        for sql in ("create user alice", "create database alice owner alice"):
+            subprocess.run(_as_postgres([f"{bindir}/psql", "-h", top, "-p", str(port), "-U", "postgres", "-c", sql]),
+                           check=True, capture_output=True, timeout=30)
+        yield d, port, log
+    finally:
+        subprocess.run(_as_postgres([f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"]),
+                       capture_output=True, timeout=60)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_postgresql_cert_auth_through_sslrequest_as_psql_and_the_server_log_see_it(postgres, tmp_path) -> None:
+    d, port, log = postgres
+    conninfo = (f"host=127.0.0.1 port={port} user=alice dbname=alice sslmode=verify-ca sslrootcert={d}/ca.crt "
+                f"sslcert={d}/alice.crt sslkey={d}/alice-plain.key")
+    psql = subprocess.run(["psql", conninfo, "-tAc", "select 1"], capture_output=True, text=True, timeout=30)
+    assert psql.stdout.strip() == "1", psql.stderr                      # the server takes alice's certificate
+    ours = certlab("run", "tls13-client-cert", "tls12-ecdhe-client-cert", "tls13-untrusted-client-cert",
+                   "--to", f"127.0.0.1:{port}", "--starttls", "postgres", "--server-ca", f"{d}/ca.crt",
+                   "--cert", f"{d}/alice.crt", "--key", f"{d}/alice-plain.key", "--pcap-dir", str(tmp_path), "--json")
+    assert ours.returncode == 0, ours.stdout + ours.stderr
+    doc = json.loads(ours.stdout)
+    results = {(r["scenario"], r["tls_version"]): r for r in (doc["results"] if isinstance(doc, dict) else doc)}
+    assert results[("tls13-client-cert", "1.3")]["observed"]["outcome"] == "success"   # AuthenticationOk
+    assert results[("tls12-ecdhe-client-cert", "1.2")]["observed"]["outcome"] == "success"
+    untrusted = results[("tls13-untrusted-client-cert", "1.3")]["observed"]
+    assert (untrusted["outcome"], untrusted["alert"]) == ("alert", "unknown_ca")
+    with open(log) as fh:
+        text = fh.read()
+    assert 'identity="CN=alice,O=Acme" method=cert' in text and "certificate verify failed" in text
+    pcap = results[("tls13-client-cert", "1.3")]["pcap"]
+    shown = certlab("dissect", pcap).stdout
+    assert "TLS starts inside PostgreSQL SSLRequest" in shown and "Hello Retry Request" in shown  # P-256 asked for
+    ws = subprocess.run(["tshark", "-r", pcap, "-d", f"tcp.port=={port},pgsql", "-T", "fields", "-e", "pgsql.type",
+                         "-e", "tls.handshake.type"], capture_output=True, text=True, timeout=60)
+    assert "SSL request" in ws.stdout and "1" in ws.stdout.split()
+
+
+def _helper(proto: str, tmp_path, d: str) -> tuple[subprocess.Popen, int]:
+    port = ownpki.free_port()
+    proc = subprocess.Popen([sys.executable, HELPER, proto, str(port), f"{d}/srv.crt", f"{d}/srv.key", f"{d}/ca.crt",
+                             str(tmp_path / f"{proto}.keys")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, start_new_session=True)
+    assert proc.stdout.readline().strip() == "listening"
+    return proc, port
+
+
+@pytest.mark.parametrize("proto", ["smtp", "mysql"])
+def test_client_upgrades_in_band_and_tshark_reads_the_preamble(proto: str, tmp_path) -> None:
+    """SMTP STARTTLS and MySQL's SSL request against a server written with Python's ssl (the
+    helper answers every first connection's upgrade, then "221 bye")."""
+    d = ownpki.make(str(tmp_path))
+    proc, port = _helper(proto, tmp_path, d)
+    try:
+        ours = certlab("run", "tls12-ecdhe-client-cert", "--to", f"127.0.0.1:{port}", "--starttls", proto,
+                       "--server-ca", f"{d}/ca.crt", "--sni", "app.internal", "--cert", f"{d}/alice.crt",
+                       "--key", f"{d}/alice-plain.key", "--send", "QUIT\\r\\n", "--expect", "^221",
+                       "--pcap-dir", str(tmp_path))
+        assert ours.stdout.startswith("PASS") and "success" in ours.stdout, ours.stdout + ours.stderr
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+    [pcap] = glob.glob(str(tmp_path / "*.pcapng"))
+    ws = subprocess.run(["tshark", "-r", pcap, "-d", f"tcp.port=={port},{proto}", "-T", "fields", "-e", "_ws.col.Info",
+                         "-e", "tls.handshake.type"], capture_output=True, text=True, timeout=60)
+    rows = [line.split("\t") for line in ws.stdout.splitlines()]
+    if proto == "smtp":
+        assert any(r[0].startswith("C: STARTTLS") for r in rows), ws.stdout
+    else:   # the client's SSL request: a login request packet with CLIENT_SSL set
+        verbose = subprocess.run(["tshark", "-r", pcap, "-d", f"tcp.port=={port},mysql", "-V"], capture_output=True,
+                                 text=True, timeout=60).stdout
+        login = verbose[verbose.index("Login Request"):]
+        assert "Switch to SSL after handshake: Set" in login[:login.index("Extended Client Capabilities")]
+    assert any("11" in r[-1].split(",") for r in rows)   # and the TLS after it: the Certificate
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_serve_answers_each_upgrade_as_openssl_s_client_speaks_it(proto: str, tmp_path) -> None:
+    """``openssl s_client -starttls PROTO`` against ``certlab serve --starttls PROTO``: the
+    handshake completes, the server's certificate verifies, and certlab saw the client's."""
+    pki = str(tmp_path / "pki")
+    assert certlab("pki", "init", pki).returncode == 0
+    serve = subprocess.Popen([sys.executable, "-m", "lab", "serve", "srv-tls12-rsa-kx", "--starttls", proto,
+                              "--pki", pki, "--wait", "20", "--json"], cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        line = serve.stderr.readline()
+        port = int(line.split("127.0.0.1:")[1].split()[0].rstrip(";"))
+        client = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-starttls", proto,
+                                 "-CAfile", f"{pki}/rsa/ca.crt", "-cert", f"{pki}/rsa/client.crt",
+                                 "-key", f"{pki}/rsa/client.key", "-tls1_2"],
+                                input=b"Q\n", capture_output=True, timeout=30)
+        out, _ = serve.communicate(timeout=30)
+    finally:
+        if serve.poll() is None:
+            os.killpg(serve.pid, signal.SIGTERM)
+            serve.wait(10)
+    assert b"Verify return code: 0 (ok)" in client.stdout, client.stdout[-400:] + client.stderr[-400:]
+    doc = json.loads(out)
+    result = doc["results"][0] if isinstance(doc, dict) and "results" in doc else (doc[0] if isinstance(doc, list)
+                                                                                  else doc)
+    assert result["observed"]["client_certificate"] == "sent"
+    assert result["observed"]["cv_verified"] is True
