@@ -164,3 +164,17 @@ def test_serve_answers_each_upgrade_as_openssl_s_client_speaks_it(proto: str, tm
                                                                                   else doc)
     assert result["observed"]["client_certificate"] == "sent"
     assert result["observed"]["cv_verified"] is True
+
+
+def test_probe_through_sslrequest_finds_cert_authentication_required(postgres) -> None:
+    """PostgreSQL's ``cert`` method completes TLS without a certificate and refuses in the startup
+    phase: probe says so in the server's own words, and takes alice's certificate (CN = user)."""
+    d, port, _ = postgres
+    proc = certlab("probe", f"127.0.0.1:{port}", "--starttls", "postgres", "--tls", "1.3", "--json",
+                   "--cert", f"{d}/alice.crt", "--key", f"{d}/alice-plain.key")
+    assert proc.returncode == 0, proc.stderr
+    attempts = {a["identity"]: a for a in json.loads(proc.stdout)["versions"]["1.3"]["attempts"]}
+    assert attempts["none"]["outcome"] == "rejected at the application layer"
+    assert attempts["none"]["reason"] == "connection requires a valid client certificate"
+    assert attempts["self-signed"]["alert"] == "unknown_ca"
+    assert attempts["yours"]["outcome"] == "accepted"

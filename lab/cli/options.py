@@ -23,27 +23,22 @@ def capture_args(p: argparse.ArgumentParser) -> None:
 
 def parse_target(text: str) -> tuple[str, int]:
     """HOST:PORT, [IPv6]:PORT."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not host or not 0 < int(port) < 65536:
-        raise CommandError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:8443 or [::1]:8443)")
-    return host.strip("[]"), int(port)
+    from lab.play.target import TargetError, parse_address
+    try:
+        return parse_address(text)
+    except TargetError as exc:
+        raise CommandError(str(exc)) from None
 
 
-def load_identity(cert: str, key: str):
+def load_identity(cert: str | None, key: str | None, p12: str | None = None, password_file: str | None = None):
+    """The user's own credentials as a probe identity ("yours"), or None when none were given."""
+    from lab.creds import CredentialError, load_credentials
     from lab.tools.probe import Identity
-    from lab.pki import load_chain, load_key
-    from lab.crypto import x509view
     try:
-        chain = tuple(load_chain(cert))
-    except (OSError, ValueError) as exc:
-        raise CommandError(f"cannot read the certificate {cert}: {exc}; give a PEM file") from None
-    if not chain:
-        raise CommandError(f"no PEM certificate in {cert}")
-    try:
-        private = load_key(key)
-    except (OSError, ValueError, TypeError) as exc:
-        raise CommandError(f"cannot read the key {key}: {exc}; give an unencrypted PEM private key") from None
-    return Identity("yours", chain, private, x509view.certificate(chain[0]).subject.rfc4514_string())
+        creds = load_credentials(cert, key, None, p12, password_file)
+    except CredentialError as exc:
+        raise CommandError(str(exc)) from None
+    return None if creds is None else Identity("yours", creds.chain, creds.key, creds.subject)
 
 
 # What ``--out`` names for each command: a file written whole, or a folder made if missing.

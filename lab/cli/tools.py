@@ -22,38 +22,56 @@ def _demo_run(args: argparse.Namespace) -> int:
 
 
 def _probe_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("target", metavar="HOST:PORT", help="the server to probe")
+    from lab.transport.starttls import PROTOCOLS
+    p.add_argument("target", metavar="HOST:PORT", nargs="*", help="the servers to probe")
+    p.add_argument("--targets", metavar="FILE", help="more targets, one HOST:PORT a line (# comments)")
     p.add_argument("--tls", choices=["1.2", "1.3"], help="only this version (default: both)")
-    p.add_argument("--cert", help="your client certificate (PEM, chain allowed) for a third attempt")
-    p.add_argument("--key", help="the private key of --cert (PEM)")
-    p.add_argument("--servername", help="SNI host name (default: HOST unless it is an address)")
+    p.add_argument("--sni", "--servername", dest="sni", metavar="NAMES",
+                   help="comma-separated server names, each probed on its own (default: HOST unless an address)")
+    p.add_argument("--starttls", choices=PROTOCOLS, help="upgrade in-band first (default: guessed from the port)")
+    p.add_argument("--cert", help="your client certificate (PEM or DER, chain allowed) for a third attempt")
+    p.add_argument("--key", help="the private key of --cert (PEM or DER)")
+    p.add_argument("--p12", help="your certificate and key as PKCS#12, instead of --cert/--key")
+    p.add_argument("--password-file", metavar="FILE", help="the key's password (or set CERTLAB_KEY_PASSWORD)")
+    p.add_argument("--jobs", type=int, default=8, help="targets probed at once (default 8)")
     p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for each answer (default 3)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
 
 def _probe_run(args: argparse.Namespace) -> int:
-    import ipaddress
     import json
     from lab.tools import probe
     from lab.transport import PeerUnreachable
-    host, port = parse_target(args.target)
+    targets = list(args.target)
+    if args.targets:
+        try:
+            with open(args.targets, encoding="utf-8") as fh:
+                targets += [line.split("#")[0].strip() for line in fh if line.split("#")[0].strip()]
+        except OSError as exc:
+            raise CommandError(f"cannot read --targets {args.targets}: {exc.strerror}") from None
+    if not targets:
+        raise CommandError("name a target: HOST:PORT..., or --targets FILE")
+    addresses = [parse_target(t) for t in targets]
+    if args.jobs < 1:
+        raise CommandError(f"--jobs {args.jobs} must be 1 or more")
     if bool(args.cert) != bool(args.key):
         raise CommandError("--cert and --key go together")
-    yours = load_identity(args.cert, args.key) if args.cert else None
-    name = args.servername
-    if name is None:
+    yours = load_identity(args.cert, args.key, args.p12, args.password_file)
+    names = args.sni.split(",") if args.sni else [None]
+    versions = [args.tls] if args.tls else ["1.2", "1.3"]
+    if len(addresses) == 1 and len(names) == 1:   # one server: its errors are the command's
         try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            name = host
-    try:
-        result = probe.probe(host, port, [args.tls] if args.tls else ["1.2", "1.3"], yours, name, args.timeout)
-    except PeerUnreachable as exc:
-        raise CommandError(f"{exc}; is the server running?") from None
-    except probe.NotATLSServer as exc:
-        raise CommandError(str(exc)) from None
-    print(json.dumps(result, indent=2) if args.json else probe.to_text(result))
-    return EXIT_OK
+            result = probe.probe_target(addresses[0], names[0], versions, yours, args.starttls, args.timeout)
+        except PeerUnreachable as exc:
+            raise CommandError(f"{exc}; is the server running?") from None
+        except probe.NotATLSServer as exc:
+            raise CommandError(str(exc)) from None
+        print(json.dumps(result, indent=2) if args.json else probe.to_text(result))
+        return EXIT_OK
+    from lab.tools.fleet import fleet_text, probe_fleet
+    fleet = probe_fleet(addresses, names, versions, yours, args.starttls, args.timeout, args.jobs)
+    print(json.dumps(fleet, indent=2) if args.json else fleet_text(fleet))
+    return EXIT_OK if not any("error" in r for r in fleet["targets"]) else EXIT_MISMATCH
 
 
 def _explain_args(p: argparse.ArgumentParser) -> None:

@@ -55,8 +55,7 @@ class AppCheck:
             return Observed("timeout", when="on_first_read", waiting_for=("application data",))
         ok = re.search(self.expect.encode(), data) is not None
         return Observed("success" if ok else "app_rejected", when="on_first_read",
-                        response=data[:200].decode("latin-1"),
-                        reason=None if ok else f"the answer does not match --expect {self.expect!r}")
+                        response=data[:200].decode("latin-1"), reason=None if ok else answer_text(data))
 
 
 @dataclass(frozen=True)
@@ -147,6 +146,14 @@ class Target:
         except ValueError as exc:
             return f"the server's certificate cannot be checked: {exc}"
         return None
+
+
+def answer_text(data: bytes) -> str:
+    """An application's answer as a person reads it: a PostgreSQL ErrorResponse's message
+    (its ``M`` field), else the first line."""
+    if data[:1] == b"E" and b"\0M" in data:
+        return data.split(b"\0M", 1)[1].split(b"\0", 1)[0].decode("utf-8", "replace")
+    return data.split(b"\n", 1)[0].decode("latin-1").strip()[:120] or "no answer"
 
 
 def _pg_startup(user: str) -> bytes:

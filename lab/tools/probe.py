@@ -6,6 +6,7 @@ request's CA names and schemes, the alert or HTTP status, and when it came."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import datetime as dt
 from typing import Any
 
@@ -19,7 +20,7 @@ from lab.play.conversation import HTTP_STATUS, play
 from lab.play.observed import Observed
 from lab.script import generators as gen
 from lab.script.dsl import ReadUntil, Send, SendAppData, SendCCS, Step
-from lab.transport import SocketTransport
+from lab.play.target import Target, answer_text
 
 REJECTING_STATUS = (400, 401, 403, 495, 496)
 WHEN = {"handshake": "in the handshake", "post_handshake": "after the handshake (post-handshake auth)",
@@ -55,12 +56,12 @@ class Attempt:
     """One connection: the handshake answering every request with ``identity``, then a request.
     Its steps are a generator played by ``lab.play``: each looks at what the last read brought."""
 
-    def __init__(self, host: str, port: int, version: str, identity: Identity, server_name: str | None,
-                 timeout: float) -> None:
-        cfg = ClientConfig(version=version, chain=identity.chain, key=identity.key, server_name=server_name,
+    def __init__(self, target: Target, version: str, identity: Identity, timeout: float) -> None:
+        cfg = ClientConfig(version=version, chain=identity.chain, key=identity.key, server_name=target.sni,
                            offer_pha=version == "1.3")
-        self.host, self.version, self.identity = host, version, identity
-        self.conv = ClientConversation(ClientEngine(cfg), SocketTransport(host, port), timeout)
+        self.host, self.version, self.identity = target.sni or target.host, version, identity
+        self.request, self.app = target.app.request, target.app
+        self.conv = ClientConversation(ClientEngine(cfg), target.connect(timeout), timeout)
         self.requests: list[dict[str, Any]] = []
         self.data = b""
         self.completed = False
@@ -79,9 +80,9 @@ class Attempt:
         if not self.completed:
             return
         yield from self._listen(0.3)   # a TLS 1.3 verdict right after our Finished
-        request = f"GET / HTTP/1.1\r\nHost: {self.host}\r\nConnection: close\r\n\r\n".encode()
-        yield SendAppData(request, label="HTTP request")
-        yield from self._listen(self.conv.timeout)
+        if self.request:
+            yield SendAppData(self.request, label="request")
+            yield from self._listen(self.conv.timeout)
 
     def _handshake(self, when: str) -> Iterator[Step]:
         """Hello, the server's flight, our answer (with a certificate if asked)."""
@@ -161,6 +162,8 @@ class Attempt:
             out.update(outcome="rejected", reason="the server closed the connection during the handshake")
         elif out.get("http_status") in REJECTING_STATUS:
             out.update(outcome="rejected at the application layer")
+        elif self.app.expect and self.app.judge(self.data).outcome != "success":
+            out.update(outcome="rejected at the application layer", reason=answer_text(self.data))
         else:
             out.update(outcome="accepted")
         if eng.notes:
@@ -173,17 +176,36 @@ class NotATLSServer(Exception):
 
 
 def probe(host: str, port: int, versions: list[str], yours: Identity | None, server_name: str | None,
-          timeout: float = 3.0) -> dict[str, Any]:
+          timeout: float = 3.0, starttls: str | None = None) -> dict[str, Any]:
     """Every attempt for every version, and the policy they show. Raises PeerUnreachable, and
     NotATLSServer when the first attempt shows no TLS server (no policy can be told then)."""
-    out: dict[str, Any] = {"target": f"{host}:{port}", "versions": {}}
+    cn = re.search(r"(?:^|,)CN=([^,]+)", yours.subject) if yours else None
+    target = Target.of(f"[{host}]:{port}" if ":" in host else f"{host}:{port}", sni=server_name or "",
+                       insecure=True, starttls=starttls, http="/" if not starttls else None,
+                       user=cn.group(1) if cn else "certlab")
+    target = dataclasses.replace(target, sni=server_name)
+    out: dict[str, Any] = {"target": target.label, "server_name": server_name, "starttls": target.starttls,
+                           "versions": {}}
     identities = [Identity("none"), self_signed_identity()] + ([yours] if yours else [])
     for v in versions:
-        first = Attempt(host, port, v, identities[0], server_name, timeout).go()
+        first = Attempt(target, v, identities[0], timeout).go()
         _check_tls(first, host, port)
-        attempts = [first] + [Attempt(host, port, v, ident, server_name, timeout).go() for ident in identities[1:]]
+        attempts = [first] + [Attempt(target, v, ident, timeout).go() for ident in identities[1:]]
         out["versions"][v] = {"attempts": attempts, "policy": policy(attempts)}
     return out
+
+
+def probe_target(address: tuple[str, int], name: str | None, versions: list[str], yours: Identity | None,
+                 starttls: str | None, timeout: float) -> dict[str, Any]:
+    """``probe`` of one (host, port) and one server name (None: the host, unless an address)."""
+    host, port = address
+    if name is None:
+        import ipaddress
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            name = host
+    return probe(host, port, versions, yours, name, timeout, starttls)
 
 
 def _check_tls(attempt: dict[str, Any], host: str, port: int) -> None:
