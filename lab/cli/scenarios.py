@@ -9,13 +9,28 @@ import sys
 from lab.cli.options import EXIT_MISMATCH, EXIT_OK, CommandError
 
 
+def _scenarios_file_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scenarios-file", metavar="FILE", help="your own scenarios (a Python file using lab.script.dsl, "
+                   "as scenarios/ does), added to the catalogue")
+
+
+def _load_user_scenarios(args: argparse.Namespace) -> None:
+    from lab.play.commands import UsageError, load_scenarios_file
+    if getattr(args, "scenarios_file", None):
+        try:
+            load_scenarios_file(args.scenarios_file)
+        except UsageError as exc:
+            raise CommandError(str(exc)) from None
+
+
 def _list_args(p: argparse.ArgumentParser) -> None:
-    pass
+    _scenarios_file_arg(p)
 
 
 def _list_run(args: argparse.Namespace) -> int:
     from lab.peers.registry import CLIENT_PROGRAMS, SERVER_PROGRAMS, is_installed
     from lab.play.commands import scenarios
+    _load_user_scenarios(args)
     lines = ["Scenarios:"]
     for sc in sorted(scenarios().values(), key=lambda s: (s.row, s.id)):
         lines.append(f"  {sc.id:36} {sc.row:8} TLS {','.join(sorted(sc.versions)):8} {sc.rfc}")
@@ -32,6 +47,7 @@ def _list_run(args: argparse.Namespace) -> int:
 
 def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", nargs="+", help="scenario ids (see `certlab list`)")
+    _scenarios_file_arg(p)
     from lab.peers.registry import CLIENT_PROGRAMS, SERVER_PROGRAMS
     p.add_argument("--stack", default="python",
                    help=f"the stack under test (default: python): a server ({', '.join(sorted(SERVER_PROGRAMS))}) "
@@ -99,6 +115,7 @@ def _target_run(args: argparse.Namespace):
 def _run_run(args: argparse.Namespace) -> int:
     from lab.play.commands import UsageError, run
     from lab.play.text import render
+    _load_user_scenarios(args)
     given = [name for name in _TO_ONLY if getattr(args, name)]
     if given and not args.to:
         raise CommandError(f"--{given[0].replace('_', '-')} goes with --to HOST:PORT")
@@ -181,6 +198,7 @@ def _serve_run(args: argparse.Namespace) -> int:
 
 
 def _matrix_args(p: argparse.ArgumentParser) -> None:
+    _scenarios_file_arg(p)
     p.add_argument("--stacks", help="comma-separated stacks (default: every installed one)")
     p.add_argument("--scenarios", help="comma-separated scenario ids (default: all)")
     p.add_argument("--rows", help="catalogue groups or rows, e.g. A,C or D01 (default: all)")
@@ -199,6 +217,7 @@ def _matrix_run(args: argparse.Namespace) -> int:
 
     def split(v: str | None) -> list[str] | None:
         return [x.strip() for x in v.split(",") if x.strip()] if v else None
+    _load_user_scenarios(args)
     try:
         cells = plan(split(args.stacks), split(args.scenarios), split(args.rows), split(args.tls))
     except UsageError as exc:

@@ -26,6 +26,30 @@ def scenarios() -> dict[str, Scenario]:
     return REGISTRY
 
 
+def load_scenarios_file(path: str) -> list[str]:
+    """Register the scenarios of the user's own Python file (written with ``lab.script.dsl`` as
+    ``scenarios/`` is); the ids it added. Any failure is a UsageError naming the file and line."""
+    import runpy
+    import traceback
+    registry = scenarios()
+    before = set(registry)
+    if not os.path.isfile(path):
+        raise UsageError(f"--scenarios-file {path}: no such file")
+    try:
+        runpy.run_path(path, run_name="certlab_user_scenarios")
+    except SyntaxError as exc:
+        raise UsageError(f"{path} line {exc.lineno}: {exc.msg}") from None
+    except Exception as exc:   # the user's code: say where it broke, in one line
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == os.path.abspath(path)
+                  or f.filename == path]
+        where = f" line {frames[-1].lineno}" if frames else ""
+        raise UsageError(f"{path}{where}: {type(exc).__name__}: {exc}") from None
+    added = sorted(set(registry) - before)
+    if not added:
+        raise UsageError(f"{path} registers no scenario (decorate a function with lab.script.dsl.scenario)")
+    return added
+
+
 def versions_of(sc: Scenario, wanted: str | None) -> list[str]:
     return [v for v in sorted(sc.versions) if wanted in (None, v)]
 
