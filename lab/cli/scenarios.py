@@ -7,6 +7,7 @@ import os
 import sys
 
 from lab.cli.options import EXIT_MISMATCH, EXIT_OK, CommandError
+from lab.cli.targets import target_args, targets_from
 
 
 def _scenarios_file_arg(p: argparse.ArgumentParser) -> None:
@@ -60,54 +61,12 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true",
                    help="print each message as it goes (time, direction, type, length, encrypted, client-auth "
                         "fields) on stderr")
-    t = p.add_argument_group("your own server (instead of --stack)")
-    t.add_argument("--to", metavar="HOST:PORT", help="play the scenarios against this TLS server")
-    t.add_argument("--sni", help="server name to send (default: HOST unless it is an address)")
-    t.add_argument("--server-ca", metavar="FILE", help="CA bundle (PEM) to check the server's certificate "
-                   "(default: the system's)")
-    t.add_argument("--insecure", action="store_true", help="do not check the server's certificate")
-    t.add_argument("--http", metavar="PATH", help="after the handshake send GET PATH (HTTP/1.1) and judge the "
-                   "status (the default, with /, for ports 443 and 8443)")
-    t.add_argument("--send", metavar="BYTES", help="after the handshake send these bytes (\\r\\n escapes allowed)")
-    t.add_argument("--expect", metavar="REGEX", help="with --send: the answer must match this")
-    t.add_argument("--no-app", action="store_true", help="send nothing after the handshake")
-    from lab.transport.starttls import PROTOCOLS
-    t.add_argument("--starttls", choices=PROTOCOLS, help="upgrade in-band first (default: guessed from the port: "
-                   "25/587 smtp, 143 imap, 110 pop3, 21 ftp, 119 nntp, 5222 xmpp, 389 ldap, 5432 postgres, "
-                   "3306 mysql)")
-    c = p.add_argument_group("your own client credentials (with --to)")
-    c.add_argument("--cert", metavar="FILE", help="client certificate (PEM or DER; PEM may hold the chain)")
-    c.add_argument("--key", metavar="FILE", help="its private key (PEM or DER, PKCS#8/PKCS#1/SEC1)")
-    c.add_argument("--chain", metavar="FILE", help="intermediate certificates to send after it")
-    c.add_argument("--p12", metavar="FILE", help="PKCS#12 file with the key and certificate(s)")
-    c.add_argument("--password-file", metavar="FILE", help="the key's password, first line "
-                   "(or set CERTLAB_KEY_PASSWORD; never on the command line)")
-    c.add_argument("--client-ca", metavar="CERT", help="your client CA, to mint the faulty certificates under")
-    c.add_argument("--client-ca-key", metavar="KEY", help="its private key")
-
-
-_TO_ONLY = ("starttls", "sni", "server_ca", "insecure", "http", "send", "expect", "no_app", "cert", "key", "chain", "p12",
-            "password_file", "client_ca", "client_ca_key")
+    target_args(p)
 
 
 def _target_run(args: argparse.Namespace):
-    from lab.creds import CredentialError, load_ca, load_credentials
     from lab.play.commands import run_against
-    from lab.play.target import Target, TargetError
-    if args.expect and not args.send:
-        raise CommandError("--expect goes with --send")
-    if bool(args.client_ca) != bool(args.client_ca_key):
-        raise CommandError("--client-ca and --client-ca-key go together")
-    try:
-        user = load_credentials(args.cert, args.key, args.chain, args.p12, args.password_file)
-        target = Target.of(args.to, args.sni, args.server_ca, args.insecure, args.http, args.send, args.expect,
-                           args.no_app, args.starttls, user=user.common_name if user else "certlab")
-        under = load_ca(args.client_ca, args.client_ca_key, args.password_file) if args.client_ca else None
-    except (TargetError, CredentialError) as exc:
-        raise CommandError(str(exc)) from None
-    if user is None and under is None:
-        print("certlab run: note: no --cert/--key or --p12 given: the client presents the lab's own test "
-              "certificate, which your server does not trust", file=sys.stderr)
+    [target], user, under = targets_from(args, "run")
     return run_against(args.scenario, target, args.tls, args.pcap_dir, args.pki, args.timeout,
                        trace=_trace_sink() if args.verbose else None, user=user, under=under)
 
@@ -116,9 +75,6 @@ def _run_run(args: argparse.Namespace) -> int:
     from lab.play.commands import UsageError, run
     from lab.play.text import render
     _load_user_scenarios(args)
-    given = [name for name in _TO_ONLY if getattr(args, name)]
-    if given and not args.to:
-        raise CommandError(f"--{given[0].replace('_', '-')} goes with --to HOST:PORT")
     try:
         if args.to:
             results = _target_run(args)
@@ -209,6 +165,7 @@ def _matrix_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for each answer (default 3)")
     p.add_argument("--resume", action="store_true",
                    help="keep the cells an interrupted run of the same --out already finished; run the rest")
+    target_args(p, many=True)
 
 
 def _matrix_run(args: argparse.Namespace) -> int:
@@ -218,8 +175,10 @@ def _matrix_run(args: argparse.Namespace) -> int:
     def split(v: str | None) -> list[str] | None:
         return [x.strip() for x in v.split(",") if x.strip()] if v else None
     _load_user_scenarios(args)
+    targets, user, under = targets_from(args, "matrix")
     try:
-        cells = plan(split(args.stacks), split(args.scenarios), split(args.rows), split(args.tls))
+        cells = plan(split(args.stacks), split(args.scenarios), split(args.rows), split(args.tls),
+                     targets=[t.label for t in targets])
     except UsageError as exc:
         raise CommandError(str(exc)) from None
     if not cells:
@@ -229,7 +188,8 @@ def _matrix_run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CommandError(f"cannot create {args.out}: {exc.strerror or exc}") from None
     try:
-        results = run_matrix(cells, args.out, args.jobs, args.timeout, args.pki, args.resume)
+        results = run_matrix(cells, args.out, args.jobs, args.timeout, args.pki, args.resume,
+                             targets={t.label: t for t in targets}, user=user, under=under)
     except Interrupted as exc:
         print(f"certlab matrix: interrupted: {exc}; run the same command with --resume to finish", file=sys.stderr)
         return 130

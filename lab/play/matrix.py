@@ -21,14 +21,14 @@ from lab.play.commands import UsageError, scenarios
 from lab.play.journal import Cell, Journal, Progress
 from lab.play.observed import CellResult
 from lab.script.dsl import REGISTRY
-from lab.script.setup import Setup
+from lab.script.setup import Setup, applicable
 from lab.transport import PeerUnreachable, SocketTransport
 
 VERSIONS = ("1.0", "1.1", "1.2", "1.3")
 
 
 def plan(stacks: list[str] | None, ids: list[str] | None, rows: list[str] | None,
-         versions: list[str] | None) -> list[Cell]:
+         versions: list[str] | None, targets: list[str] | None = None) -> list[Cell]:
     """The cells to run; an unknown stack, scenario, row or version is a UsageError naming the choices."""
     scenarios()
     every = sorted(set(SERVER_PROGRAMS) | set(CLIENT_PROGRAMS))
@@ -58,6 +58,9 @@ def plan(stacks: list[str] | None, ids: list[str] | None, rows: list[str] | None
             for v in sorted(sc.versions):
                 if versions is None or v in versions:
                     cells.append(Cell(sid, stack, v))
+        if sc.role != "server":   # the user's servers (``--to``): client-role scenarios only
+            cells += [Cell(sid, t, v) for t in targets or [] for v in sorted(sc.versions)
+                      if versions is None or v in versions]
     return cells
 
 
@@ -71,7 +74,8 @@ def _failed(cell: Cell, reason: str) -> CellResult:
 
 
 def _run_group(key: tuple, cells: list[Cell], pki: Pki, work: str, pcaps: str, progress: Progress,
-               timeout: float) -> list[CellResult]:
+               timeout: float, own: dict | None = None) -> list[CellResult]:
+    """``own``: {"targets": {label: Target}, "user": Credentials, "pki": Pki, "minted": bool}."""
     from lab.peers.servers import server_classes
     role, stack, version, mode = key
     out: list[CellResult] = []
@@ -81,6 +85,9 @@ def _run_group(key: tuple, cells: list[Cell], pki: Pki, work: str, pcaps: str, p
         out.append(r)
         finished.add(cell)
         progress.step(cell, r)
+    if own and stack in own["targets"]:
+        _run_target(own, stack, version, cells, pcaps, progress, timeout, done)
+        return out
     if role == "server":
         from lab.peers.clients import client_for
         for cell in cells:
@@ -129,6 +136,27 @@ def _run_group(key: tuple, cells: list[Cell], pki: Pki, work: str, pcaps: str, p
     return out
 
 
+def _run_target(own: dict, label: str, version: str, cells: list[Cell], pcaps: str, progress: Progress,
+                timeout: float, done) -> None:
+    """The user's server as a column: each cell as ``run --to`` plays it."""
+    target = own["targets"][label]
+    for cell in cells:
+        if progress.stop.is_set():
+            break
+        sc = REGISTRY[cell.scenario]
+        setup = Setup(own["pki"], version, user=own["user"], minted=own["minted"], server_name=target.sni)
+        reason = applicable(sc, setup)
+        try:
+            r = _skip(cell, reason) if reason else \
+                run_scenario(sc, setup, lambda: target.connect(timeout), label, pcap_dir=pcaps, timeout=timeout,
+                             target=target)
+        except PeerUnreachable as exc:
+            r = _failed(cell, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a broken cell must not lose the others
+            r = _failed(cell, f"{type(exc).__name__}: {exc}")
+        done(cell, r)
+
+
 class Interrupted(Exception):
     """Ctrl-C or SIGTERM stopped the matrix; the finished cells are in the journal."""
 
@@ -138,9 +166,12 @@ class Interrupted(Exception):
 
 
 def run_matrix(cells: list[Cell], out_dir: str, jobs: int = 2, timeout: float = 3.0,
-               pki_dir: str | None = None, resume: bool = False) -> list[CellResult]:
+               pki_dir: str | None = None, resume: bool = False, targets: dict | None = None, user=None,
+               under=None) -> list[CellResult]:
     """Every cell's result; with ``resume``, the cells the journal already holds are not run
-    again. Raises Interrupted (after the running cells finish and their peers stop)."""
+    again. Raises Interrupted (after the running cells finish and their peers stop). ``targets``
+    ({label: Target}) are the user's servers, played with ``user``'s credentials and variants
+    minted under ``under`` (the user's CA), as ``run --to`` plays them."""
     out_dir = os.path.abspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     pcaps = os.path.join(out_dir, "pcaps")
@@ -158,12 +189,16 @@ def run_matrix(cells: list[Cell], out_dir: str, jobs: int = 2, timeout: float = 
     progress = Progress(len(cells), journal, len(done))
     try:
         pki = Pki.ensure(pki_dir or os.path.join(out_dir, "pki"))
+        own = None
+        if targets:
+            own = {"targets": targets, "user": user, "minted": under is not None,
+                   "pki": Pki.create(os.path.join(work, "yours"), under=under) if under else pki}
         groups: dict[tuple, list[Cell]] = defaultdict(list)
         for cell in pending:
             sc = REGISTRY[cell.scenario]
             groups[(sc.role, cell.stack, cell.version, sc.server_mode)].append(cell)
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = [(group, pool.submit(_run_group, key, group, pki, work, pcaps, progress, timeout))
+            futures = [(group, pool.submit(_run_group, key, group, pki, work, pcaps, progress, timeout, own))
                        for key, group in sorted(groups.items())]
             try:
                 for group, fut in futures:
@@ -201,7 +236,7 @@ def write_results(cells: list[CellResult], out_dir: str, meta: dict | None = Non
     for r in results:
         if r.get("pcap"):
             r["pcap"] = os.path.relpath(os.path.abspath(r["pcap"]), out_dir)
-        if r.get("version") is None:   # a cell that never ran still names the stack's version
+        if r.get("version") is None and ":" not in r["stack"]:   # a cell that never ran names its stack's version
             r["version"] = stack_version(r["stack"])
     meta = dict(meta or {})
     counts, _ = summary(cells)

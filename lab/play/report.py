@@ -51,7 +51,7 @@ def _tables(results: list[dict[str, Any]]):
         versions = {}
         rows: dict[tuple[str, str], dict[str, dict]] = defaultdict(dict)
         for r in mine:
-            versions.setdefault(r["stack"], r.get("version") or "unknown")
+            versions.setdefault(r["stack"], r.get("version") or ("your server" if ":" in r["stack"] else "unknown"))
             rows[(r["scenario"], r["tls_version"])][r["stack"]] = r
         out.append((role, title, sorted(versions.items()), rows))
     return out
