@@ -145,3 +145,20 @@ def test_credentials_that_cannot_be_used_are_one_line_exit_2(own, creds, env, me
     proc = certlab("run", "tls13-client-cert", "--to", f"127.0.0.1:{port}", "--insecure", *creds, env=env)
     assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_matrix_puts_your_server_beside_the_managed_stacks(own, tmp_path) -> None:
+    import json
+    d, port = own
+    out = tmp_path / "m"
+    proc = certlab("matrix", "--stacks", "openssl", "--scenarios", "tls13-client-cert,expired-client-cert",
+                   "--tls", "1.3", "--to", f"127.0.0.1:{port}", "--sni", "app.internal", "--server-ca", f"{d}/ca.crt",
+                   "--p12", f"{d}/alice.p12", "--password-file", f"{d}/p12pw.txt", "--client-ca", f"{d}/ca.crt",
+                   "--client-ca-key", f"{d}/ca.key", "--http", "/", "--out", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = {(r["scenario"], r["stack"]): r for r in json.loads((out / "results.json").read_text())["results"]}
+    mine = f"127.0.0.1:{port}"
+    assert results[("tls13-client-cert", mine)]["observed"]["http_status"] == 200
+    assert results[("expired-client-cert", mine)]["observed"]["http_status"] == 400
+    assert results[("expired-client-cert", "openssl")]["observed"]["alert"] == "certificate_expired"
+    assert f"| {mine} (your server) |" in (out / "report.md").read_text()
