@@ -134,3 +134,31 @@ def load_ca(cert: str, key: str, password_file: str | None = None) -> tuple[x509
     ca_key = load_private_key(key, password(password_file))
     _matching([ca.public_bytes(serialization.Encoding.DER)], ca_key, f"{cert}, {key}")
     return ca, ca_key
+
+
+def check_client_chain(chain: list[bytes], ca_file: str) -> str | None:
+    """Why a client's chain does not verify to the CAs of ``ca_file`` for TLS client
+    authentication, or None when it does. ``openssl verify -purpose sslclient`` decides, as the
+    OpenSSL-based servers (nginx, PostgreSQL, Apache...) do: cryptography's client verifier
+    insists on a subjectAltName, which those servers do not, so it would call good chains bad."""
+    import shutil
+    import subprocess
+    import tempfile
+    exe = shutil.which("openssl")
+    if exe is None:
+        raise CredentialError("checking the client's chain needs the openssl program: apt-get install openssl")
+    pem = [x509.load_der_x509_certificate(c).public_bytes(serialization.Encoding.PEM) for c in chain]
+    with tempfile.TemporaryDirectory(prefix="certlab-verify-") as tmp:
+        leaf, rest = os.path.join(tmp, "leaf.pem"), os.path.join(tmp, "chain.pem")
+        with open(leaf, "wb") as fh:
+            fh.write(pem[0])
+        with open(rest, "wb") as fh:
+            fh.write(b"".join(pem[1:]))
+        argv = [exe, "verify", "-purpose", "sslclient", "-CAfile", ca_file] + (["-untrusted", rest] if pem[1:] else [])
+        out = subprocess.run([*argv, leaf], capture_output=True, text=True, timeout=30)
+    if out.returncode == 0:
+        return None
+    errors = [line.strip() for line in (out.stdout + out.stderr).splitlines()
+              if line.startswith("error ") and "verification failed" not in line]
+    subject = x509.load_der_x509_certificate(chain[0]).subject.rfc4514_string()
+    return f"the client's certificate ({subject}) does not verify to {ca_file}: " + ("; ".join(errors) or "refused")

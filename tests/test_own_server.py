@@ -162,3 +162,35 @@ def test_matrix_puts_your_server_beside_the_managed_stacks(own, tmp_path) -> Non
     assert results[("expired-client-cert", mine)]["observed"]["http_status"] == 400
     assert results[("expired-client-cert", "openssl")]["observed"]["alert"] == "certificate_expired"
     assert f"| {mine} (your server) |" in (out / "report.md").read_text()
+
+
+def test_serve_with_your_certificate_checks_the_client_against_your_ca(own, tmp_path) -> None:
+    """`serve --cert/--key --client-ca`: openssl s_client trusts the server by your CA; the
+    client's chain is judged as `openssl verify -purpose sslclient` judges it."""
+    import json
+    d, _ = own
+    pki = tmp_path / "lab"
+    assert certlab("pki", "init", str(pki)).returncode == 0
+    for cert, key, trusted in ((f"{d}/alice.crt", f"{d}/alice-plain.key", True),
+                               (f"{pki}/rsa/client.crt", f"{pki}/rsa/client.key", False)):
+        serve = subprocess.Popen([sys.executable, "-m", "lab", "serve", "srv-tls12-rsa-kx", "--pki", str(pki),
+                                  "--cert", f"{d}/srv.crt", "--key", f"{d}/srv.key", "--client-ca", f"{d}/ca.crt",
+                                  "--wait", "20", "--json"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, start_new_session=True)
+        try:
+            line = serve.stderr.readline()
+            assert "your certificate (CN=app.internal)" in line
+            port = int(line.split("127.0.0.1:")[1].split(";")[0])
+            client = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername",
+                                     "app.internal", "-CAfile", f"{d}/ca.crt", "-verify_return_error", "-cert", cert,
+                                     "-key", key, "-tls1_2"], input=b"Q\n", capture_output=True, timeout=30)
+            out, _ = serve.communicate(timeout=30)
+        finally:
+            if serve.poll() is None:
+                os.killpg(serve.pid, signal.SIGTERM)
+                serve.wait(10)
+        assert b"Verify return code: 0 (ok)" in client.stdout
+        check = json.loads(out)["results"][0]["client_certificate_check"]
+        assert check["trusted"] is trusted, check
+        if not trusted:
+            assert "unable to get local issuer certificate" in check["problem"]

@@ -130,6 +130,12 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     from lab.transport.starttls import PROTOCOLS
     p.add_argument("--starttls", choices=PROTOCOLS, help="answer this protocol's in-band upgrade first "
                    "(default: guessed from --port, as for run --to)")
+    p.add_argument("--cert", metavar="FILE", help="serve with your own certificate (PEM or DER, chain allowed)")
+    p.add_argument("--key", metavar="FILE", help="its private key")
+    p.add_argument("--p12", metavar="FILE", help="your certificate and key as PKCS#12, instead of --cert/--key")
+    p.add_argument("--password-file", metavar="FILE", help="the key's password (or set CERTLAB_KEY_PASSWORD)")
+    p.add_argument("--client-ca", metavar="FILE", help="check the client's certificate against these CAs "
+                   "(the result's client_certificate_check)")
 
 
 def _serve_run(args: argparse.Namespace) -> int:
@@ -138,13 +144,22 @@ def _serve_run(args: argparse.Namespace) -> int:
 
     def on_listen(port: int, pki) -> None:   # with --json, stdout holds the JSON alone
         upgrade = f" ({args.starttls} STARTTLS first)" if args.starttls else ""
-        print(f"certlab serve: listening on 127.0.0.1:{port}{upgrade}; server certificate CN=localhost, issued by "
-              f"{pki.identity('rsa', 'server').ca} (trust it in the client). Waiting {args.wait:g} s...", flush=True,
+        ours = f"your certificate ({identity.subject})" if identity else \
+            f"server certificate CN=localhost, issued by {pki.identity('rsa', 'server').ca} (trust it in the client)"
+        print(f"certlab serve: listening on 127.0.0.1:{port}{upgrade}; {ours}. Waiting {args.wait:g} s...", flush=True,
               file=sys.stderr if args.json else sys.stdout)
+    from lab.creds import CredentialError, load_certificates, load_credentials
+    try:
+        identity = load_credentials(args.cert, args.key, None, args.p12, args.password_file)
+        if args.client_ca:
+            load_certificates(args.client_ca, "CA file")
+    except CredentialError as exc:
+        raise CommandError(str(exc)) from None
     try:
         from lab.transport.starttls import protocol_for
         result = serve(args.scenario, args.port, args.tls, args.pki, args.pcap_dir, args.wait, on_listen,
-                       trace=_trace_sink() if args.verbose else None, starttls=protocol_for(args.starttls, args.port))
+                       trace=_trace_sink() if args.verbose else None, starttls=protocol_for(args.starttls, args.port),
+                       identity=identity, client_ca=args.client_ca)
     except UsageError as exc:
         raise CommandError(str(exc)) from None
     print(render([result], args.json))

@@ -69,7 +69,17 @@ def _subject(der: bytes) -> str:
 def run_server_scenario(sc: Scenario, setup: Setup, client: ClientPeer, stack: str, *,
                         pcap_dir: str | None = None, timeout: float = 3.0,
                         transport: ListeningTransport | None = None, accept_timeout: float = 15.0,
-                        trace: Callable[[str], None] | None = None, starttls: str | None = None) -> CellResult:
+                        trace: Callable[[str], None] | None = None, starttls: str | None = None,
+                        client_ca: str | None = None) -> CellResult:
+    """``client_ca``: a CA file the client's chain is checked against (``serve --client-ca``)."""
     conv = play_server(sc, setup, client, timeout=timeout, transport=transport, accept_timeout=accept_timeout,
                        trace=trace, starttls=starttls)
-    return _judged(sc, setup, stack, conv, pcap_dir)
+    result = _judged(sc, setup, stack, conv, pcap_dir)
+    if client_ca is None:
+        return result
+    from lab.creds import check_client_chain
+    chain = list(conv.engine.auth.chain or [])
+    problem = check_client_chain(chain, client_ca) if chain else None
+    return result.but(extra={**result.extra, "client_certificate_check": {
+        "ca": client_ca, "checked": bool(chain), "trusted": None if not chain else problem is None,
+        "problem": problem}})

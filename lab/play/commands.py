@@ -141,7 +141,7 @@ def _client(sc: Scenario, stack: str, pki: Pki, version: str, work: str):
 
 
 def serve(sid: str, port: int, tls: str | None, pki_dir: str | None, pcap_dir: str | None, wait: float,
-          on_listen, trace=None, starttls: str | None = None) -> CellResult:
+          on_listen, trace=None, starttls: str | None = None, identity=None, client_ca: str | None = None) -> CellResult:
     """``certlab serve``: listen on 127.0.0.1:PORT, play a server-role scenario with the first
     client that connects, and return what it did."""
     from lab.peers.clients import ExternalClient
@@ -162,9 +162,10 @@ def serve(sid: str, port: int, tls: str | None, pki_dir: str | None, pcap_dir: s
         except OSError as exc:
             raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
         on_listen(transport.port, pki)
-        result = run_server_scenario(sc, Setup(pki, versions[-1]), ExternalClient(pki, versions[-1], work), "client",
+        setup = Setup(pki, versions[-1], server_identity=identity)
+        result = run_server_scenario(sc, setup, ExternalClient(pki, versions[-1], work), "client",
                                      pcap_dir=pcap_dir, transport=transport, accept_timeout=wait, trace=trace,
-                                     starttls=starttls)
+                                     starttls=starttls, client_ca=client_ca)
         if result.observed.reason == "the client did not connect":
             raise UsageError(f"no client connected within {wait:g} s")
         # We did not run that client: there is no program to report on.

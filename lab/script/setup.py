@@ -19,20 +19,24 @@ class Setup:
     user: object = None      # lab.creds.Credentials: the client's own certificate and key
     minted: bool = True      # False: ``pki``'s leaves are not under the server's CA (only the user's are)
     server_name: str | None = "localhost"   # the SNI the client sends
+    server_identity: object = None   # lab.creds.Credentials: ``serve``'s own certificate and key
 
     def _check(self, who: str) -> None:
         if who != "client" and not who.startswith("other") and not self.minted:
             raise NotApplicable(f"needs --client-ca and --client-ca-key to mint a {who} certificate under your CA")
 
+    def _own(self, who: str):
+        return self.user if who == "client" else self.server_identity if who == "server" else None
+
     def chain(self, who: str = "client") -> list[bytes]:
-        if who == "client" and self.user is not None:
-            return list(self.user.chain)
+        if self._own(who) is not None:
+            return list(self._own(who).chain)
         self._check(who)
         return load_chain(self.pki.identity(self.alg, who).cert)
 
     def key(self, who: str = "client"):
-        if who == "client" and self.user is not None:
-            return self.user.key
+        if self._own(who) is not None:
+            return self._own(who).key
         self._check(who)
         return load_key(self.pki.identity(self.alg, who).key)
 
