@@ -3,9 +3,12 @@
 client "alice" whose key is encrypted (password s3cret), also as PKCS#12 (password p12pass)."""
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
+import time
 
 EXT = """[srv]
 basicConstraints=critical,CA:FALSE
@@ -51,3 +54,21 @@ def make(d: str) -> str:
     with open(os.path.join(d, "p12pw.txt"), "w") as fh:
         fh.write("p12pass\n")
     return d
+
+
+@contextlib.contextmanager
+def nginx(conf: str, port: int):
+    """nginx on ``conf`` (listening on 127.0.0.1:``port``), stopped however the block ends."""
+    proc = subprocess.Popen(["nginx", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.1).close()
+                break
+            except OSError:
+                time.sleep(0.02)
+        yield
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)

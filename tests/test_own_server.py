@@ -8,10 +8,8 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -48,19 +46,8 @@ def own(tmp_path_factory):
     port = ownpki.free_port()
     with open(os.path.join(d, "nginx.conf"), "w") as fh:
         fh.write(NGINX.format(d=d, port=port))
-    proc = subprocess.Popen(["nginx", "-c", os.path.join(d, "nginx.conf")], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.1).close()
-                break
-            except OSError:
-                time.sleep(0.02)
+    with ownpki.nginx(os.path.join(d, "nginx.conf"), port):
         yield d, port
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(10)
 
 
 def certlab(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

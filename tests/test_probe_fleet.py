@@ -6,11 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -43,19 +40,8 @@ def vhosts(tmp_path_factory):
                  + VHOST.format(port=port, name="app.internal", d=d, ca="ca.crt", verify="on")
                  + VHOST.format(port=port, name="partner.internal", d=d, ca="partner-ca.crt", verify="optional")
                  + "}\n")
-    proc = subprocess.Popen(["nginx", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.1).close()
-                break
-            except OSError:
-                time.sleep(0.02)
+    with ownpki.nginx(conf, port):
         yield d, port
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(10)
 
 
 def _s_client_cas(port: int, name: str) -> list[str]:

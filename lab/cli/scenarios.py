@@ -7,7 +7,7 @@ import os
 import sys
 
 from lab.cli.options import EXIT_MISMATCH, EXIT_OK, CommandError
-from lab.cli.targets import target_args, targets_from
+from lab.cli.targets import credential_args, target_args, targets_from
 
 
 def _scenarios_file_arg(p: argparse.ArgumentParser) -> None:
@@ -130,10 +130,7 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     from lab.transport.starttls import PROTOCOLS
     p.add_argument("--starttls", choices=PROTOCOLS, help="answer this protocol's in-band upgrade first "
                    "(default: guessed from --port, as for run --to)")
-    p.add_argument("--cert", metavar="FILE", help="serve with your own certificate (PEM or DER, chain allowed)")
-    p.add_argument("--key", metavar="FILE", help="its private key")
-    p.add_argument("--p12", metavar="FILE", help="your certificate and key as PKCS#12, instead of --cert/--key")
-    p.add_argument("--password-file", metavar="FILE", help="the key's password (or set CERTLAB_KEY_PASSWORD)")
+    credential_args(p, "server")
     p.add_argument("--client-ca", metavar="FILE", help="check the client's certificate against these CAs "
                    "(the result's client_certificate_check)")
 

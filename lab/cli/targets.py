@@ -31,20 +31,19 @@ def target_args(p: argparse.ArgumentParser, many: bool = False) -> None:
                    "25/587 smtp, 143 imap, 110 pop3, 21 ftp, 119 nntp, 5222 xmpp, 389 ldap, 5432 postgres, "
                    "3306 mysql)")
     c = p.add_argument_group("your own client credentials (with --to)")
-    c.add_argument("--cert", metavar="FILE", help="client certificate (PEM or DER; PEM may hold the chain)")
-    c.add_argument("--key", metavar="FILE", help="its private key (PEM or DER, PKCS#8/PKCS#1/SEC1)")
+    credential_args(c, "client")
     c.add_argument("--chain", metavar="FILE", help="intermediate certificates to send after it")
-    c.add_argument("--p12", metavar="FILE", help="PKCS#12 file with the key and certificate(s)")
-    c.add_argument("--password-file", metavar="FILE", help="the key's password, first line "
-                   "(or set CERTLAB_KEY_PASSWORD; never on the command line)")
     c.add_argument("--client-ca", metavar="CERT", help="your client CA, to mint the faulty certificates under")
     c.add_argument("--client-ca-key", metavar="KEY", help="its private key")
 
 
-_TO_ONLY = ("starttls", "sni", "server_ca", "insecure", "http", "send", "expect", "no_app", "cert", "key", "chain", "p12",
-            "password_file", "client_ca", "client_ca_key")
-
-
+def credential_args(group, role: str) -> None:
+    """--cert, --key, --p12, --password-file: the user's own certificate as ``role``."""
+    group.add_argument("--cert", metavar="FILE", help=f"your {role} certificate (PEM or DER; PEM may hold the chain)")
+    group.add_argument("--key", metavar="FILE", help="its private key (PEM or DER, PKCS#8/PKCS#1/SEC1)")
+    group.add_argument("--p12", metavar="FILE", help="a PKCS#12 file with the key and certificate(s), instead")
+    group.add_argument("--password-file", metavar="FILE", help="the key's password, first line "
+                       "(or set CERTLAB_KEY_PASSWORD; never on the command line)")
 
 
 TO_ONLY = ("starttls", "sni", "server_ca", "insecure", "http", "send", "expect", "no_app", "cert", "key", "chain",

@@ -50,43 +50,51 @@ def load_scenarios_file(path: str) -> list[str]:
     return added
 
 
+def _cells(ids: list[str], tls: str | None) -> list[tuple[Scenario, str]]:
+    """(scenario, version) for each id and version, every id and version checked before any runs."""
+    registry = scenarios()
+    unknown = [i for i in ids if i not in registry]
+    if unknown:
+        raise UsageError(f"unknown scenario {unknown[0]!r}; `certlab list` shows them")
+    out = []
+    for sid in ids:
+        sc = registry[sid]
+        versions = versions_of(sc, tls)
+        if not versions:
+            raise UsageError(f"{sid} does not apply to TLS {tls} (it covers {', '.join(sorted(sc.versions))})")
+        out += [(sc, v) for v in versions]
+    return out
+
+
 def versions_of(sc: Scenario, wanted: str | None) -> list[str]:
     return [v for v in sorted(sc.versions) if wanted in (None, v)]
 
 
 def run(ids: list[str], stack: str, tls: str | None, pcap_dir: str | None, pki_dir: str | None,
         timeout: float = 3.0, trace=None) -> list[CellResult]:
-    registry = scenarios()
-    unknown = [i for i in ids if i not in registry]
-    if unknown:
-        raise UsageError(f"unknown scenario {unknown[0]!r}; `certlab list` shows them")
+    cells = _cells(ids, tls)
     servers = server_classes()
-    if stack not in servers and any(registry[i].role != "server" for i in ids):
+    if stack not in servers and any(sc.role != "server" for sc, _ in cells):
         raise UsageError(f"unknown stack {stack!r}; choose one of {', '.join(sorted(servers))}")
     work = tempfile.mkdtemp(prefix="certlab-run-")
     try:
         pki = Pki.ensure(pki_dir or os.path.join(work, "pki"))
         results = []
-        for sid in ids:
-            sc = registry[sid]
-            versions = versions_of(sc, tls)
-            if not versions:
-                raise UsageError(f"{sid} does not apply to TLS {tls} (it covers {', '.join(sorted(sc.versions))})")
-            for v in versions:
-                peer = _client(sc, stack, pki, v, work) if sc.role == "server" else \
-                    servers[stack](pki, v, sc.server_mode, work)
-                reason = skip_reason(peer, sc)
-                if reason:
-                    results.append(CellResult.skipped(sc, stack, v, reason))
-                elif sc.role == "server":
-                    results.append(run_server_scenario(sc, Setup(pki, v), peer, stack, pcap_dir=pcap_dir,
-                                                       timeout=timeout, trace=trace))
-                else:
-                    with peer:
-                        results.append(run_scenario(sc, Setup(pki, v),
-                                                    lambda: SocketTransport("127.0.0.1", peer.port), stack,
-                                                    pcap_dir=pcap_dir, timeout=timeout, hooks=peer.hooks(),
-                                                    trace=trace))
+        for sc, v in cells:
+            peer = _client(sc, stack, pki, v, work) if sc.role == "server" else \
+                servers[stack](pki, v, sc.server_mode, work)
+            reason = skip_reason(peer, sc)
+            if reason:
+                results.append(CellResult.skipped(sc, stack, v, reason))
+            elif sc.role == "server":
+                results.append(run_server_scenario(sc, Setup(pki, v), peer, stack, pcap_dir=pcap_dir,
+                                                   timeout=timeout, trace=trace))
+            else:
+                with peer:
+                    results.append(run_scenario(sc, Setup(pki, v),
+                                                lambda: SocketTransport("127.0.0.1", peer.port), stack,
+                                                pcap_dir=pcap_dir, timeout=timeout, hooks=peer.hooks(),
+                                                trace=trace))
         return results
     except (PeerUnavailable, PeerUnreachable) as exc:
         raise UsageError(str(exc)) from None
@@ -100,11 +108,8 @@ def run_against(ids: list[str], target, tls: str | None, pcap_dir: str | None, p
     presenting ``user``'s credentials (``lab.creds.Credentials``) as the client, and minting the
     faulty variants under ``under`` (the user's CA and key) when given; a scenario that needs what
     was not given is n/a with the reason."""
-    registry = scenarios()
-    unknown = [i for i in ids if i not in registry]
-    if unknown:
-        raise UsageError(f"unknown scenario {unknown[0]!r}; `certlab list` shows them")
-    servers = [i for i in ids if registry[i].role == "server"]
+    cells = _cells(ids, tls)
+    servers = [sc.id for sc, _ in cells if sc.role == "server"]
     if servers:
         raise UsageError(f"{servers[0]} plays the server: against your own client, use `certlab serve {servers[0]}`")
     work = tempfile.mkdtemp(prefix="certlab-run-")
@@ -112,20 +117,15 @@ def run_against(ids: list[str], target, tls: str | None, pcap_dir: str | None, p
         pki = Pki.create(os.path.join(work, "pki"), under=under) if under else \
             Pki.ensure(pki_dir or os.path.join(work, "pki"))
         results = []
-        for sid in ids:
-            sc = registry[sid]
-            versions = versions_of(sc, tls)
-            if not versions:
-                raise UsageError(f"{sid} does not apply to TLS {tls} (it covers {', '.join(sorted(sc.versions))})")
-            for v in versions:
-                setup = Setup(pki, v, user=user, minted=under is not None, server_name=target.sni)
-                reason = applicable(sc, setup)
-                if reason:
-                    results.append(CellResult.skipped(sc, target.label, v, reason))
-                    continue
-                results.append(run_scenario(sc, setup, lambda: target.connect(timeout),
-                                            target.label, pcap_dir=pcap_dir, timeout=timeout, trace=trace,
-                                            target=target))
+        for sc, v in cells:
+            setup = Setup(pki, v, user=user, minted=under is not None, server_name=target.sni)
+            reason = applicable(sc, setup)
+            if reason:
+                results.append(CellResult.skipped(sc, target.label, v, reason))
+                continue
+            results.append(run_scenario(sc, setup, lambda: target.connect(timeout),
+                                        target.label, pcap_dir=pcap_dir, timeout=timeout, trace=trace,
+                                        target=target))
         return results
     except PeerUnreachable as exc:
         raise UsageError(str(exc)) from None

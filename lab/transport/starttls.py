@@ -142,28 +142,27 @@ def _imap(w: _Wire, host: str) -> None:
     _expect(w, line, line.upper().startswith(b"A1 OK"), "STARTTLS refused")
 
 
+def _command(w: _Wire, greeting: tuple[bytes, ...], command: bytes, go: tuple[bytes, ...], numbered: bool) -> None:
+    """The one-command upgrades: a greeting starting with one of ``greeting``, ``command``, an
+    answer starting with one of ``go`` (numbered replies may run over several lines)."""
+    read = w.reply if numbered else w.line
+    first = read()
+    _expect(w, first, first.startswith(greeting), f"no {'/'.join(g.decode() for g in greeting)} greeting")
+    w.send(command)
+    answer = read()
+    _expect(w, answer, answer.startswith(go), f"{command.decode().strip()} refused")
+
+
 def _pop3(w: _Wire, host: str) -> None:
-    greeting = w.line()
-    _expect(w, greeting, greeting.startswith(b"+OK"), "no +OK greeting")
-    w.send(b"STLS\r\n")
-    go = w.line()
-    _expect(w, go, go.startswith(b"+OK"), "STLS refused")
+    _command(w, (b"+OK",), b"STLS\r\n", (b"+OK",), numbered=False)
 
 
 def _ftp(w: _Wire, host: str) -> None:
-    greeting = w.reply()
-    _expect(w, greeting, greeting.startswith(b"220"), "no 220 greeting")
-    w.send(b"AUTH TLS\r\n")
-    go = w.reply()
-    _expect(w, go, go.startswith(b"234"), "AUTH TLS refused")
+    _command(w, (b"220",), b"AUTH TLS\r\n", (b"234",), numbered=True)
 
 
 def _nntp(w: _Wire, host: str) -> None:
-    greeting = w.reply()
-    _expect(w, greeting, greeting[:3] in (b"200", b"201"), "no 200/201 greeting")
-    w.send(b"STARTTLS\r\n")
-    go = w.reply()
-    _expect(w, go, go.startswith(b"382"), "STARTTLS refused")
+    _command(w, (b"200", b"201"), b"STARTTLS\r\n", (b"382",), numbered=True)
 
 
 def _xmpp_header(to: str) -> bytes:
