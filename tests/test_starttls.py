@@ -9,8 +9,10 @@ import os
 import shutil
 import signal
 import subprocess
+import re
 import sys
 import tempfile
+import time
 
 import pytest
 
@@ -96,6 +98,106 @@ def test_postgresql_cert_auth_through_sslrequest_as_psql_and_the_server_log_see_
     ws = subprocess.run(["tshark", "-r", pcap, "-d", f"tcp.port=={port},pgsql", "-T", "fields", "-e", "pgsql.type",
                          "-e", "tls.handshake.type"], capture_output=True, text=True, timeout=60)
     assert "SSL request" in ws.stdout and "1" in ws.stdout.split()
+
+
+MASTER_CF = """127.0.0.1:{port} inet n - n - - smtpd
+pickup unix n - n 60 1 pickup
+cleanup unix n - n - 0 cleanup
+qmgr unix n - n 300 1 qmgr
+tlsmgr unix - - n 1000? 1 tlsmgr
+rewrite unix - - n - - trivial-rewrite
+bounce unix - - n - 0 bounce
+defer unix - - n - 0 bounce
+trace unix - - n - 0 bounce
+verify unix - - n - 1 verify
+flush unix n - n 1000? 0 flush
+proxymap unix - - n - - proxymap
+smtp unix - - n - - smtp
+relay unix - - n - - smtp
+showq unix n - n - - showq
+error unix - - n - - error
+retry unix - - n - - error
+discard unix - - n - - discard
+local unix - n n - - local
+anvil unix - - n - 1 anvil
+scache unix - - n - 1 scache
+postlog unix-dgram n - n - 1 postlogd
+"""
+
+
+@pytest.fixture(scope="module")
+def postfix(tmp_path_factory):
+    """Postfix's smtpd on a free port, asking for a client certificate (``smtpd_tls_ask_ccert``)
+    under the openssl-made CA, logging to stdout (``postfix start-fg``)."""
+    if not os.path.exists("/usr/sbin/postfix"):
+        pytest.fail("Postfix is missing: run scripts/setup")
+    if os.geteuid() != 0:
+        pytest.fail("Postfix's master starts as root only: run the tests as root (CI does)")
+    d = ownpki.make(str(tmp_path_factory.mktemp("pfxpki")))
+    top = tempfile.mkdtemp(prefix="certlab-postfix-")   # its daemons, as user postfix, reach the queue here
+    os.chmod(top, 0o755)
+    conf, port = os.path.join(top, "conf"), ownpki.free_port()
+    os.makedirs(conf)
+    os.makedirs(os.path.join(top, "data"))
+    os.makedirs(os.path.join(top, "queue"))
+    shutil.chown(os.path.join(top, "data"), "postfix")
+    with open(os.path.join(conf, "main.cf"), "w") as fh:
+        fh.write(f"compatibility_level = 3.6\nqueue_directory = {top}/queue\ndata_directory = {top}/data\n"
+                 "mail_owner = postfix\nmyhostname = mail.internal\ninet_interfaces = 127.0.0.1\n"
+                 "inet_protocols = ipv4\nmaillog_file = /dev/stdout\nsmtputf8_enable = no\n"
+                 f"smtpd_tls_cert_file = {d}/srv.crt\nsmtpd_tls_key_file = {d}/srv.key\n"
+                 f"smtpd_tls_CAfile = {d}/ca.crt\nsmtpd_tls_security_level = may\nsmtpd_tls_ask_ccert = yes\n"
+                 "smtpd_tls_loglevel = 1\n")
+    with open(os.path.join(conf, "master.cf"), "w") as fh:
+        fh.write(MASTER_CF.format(port=port))
+    log = open(os.path.join(top, "postfix.log"), "w")
+    proc = subprocess.Popen(["postfix", "-c", conf, "start-fg"], stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        import socket
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            with open(os.path.join(top, "postfix.log")) as fh:
+                pytest.fail(f"Postfix did not start: {fh.read()[-500:]}")
+        yield d, port, os.path.join(top, "postfix.log")
+    finally:
+        subprocess.run(["postfix", "-c", conf, "stop"], capture_output=True, timeout=60)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_postfix_smtp_starttls_trust_as_its_log_says(postfix) -> None:
+    """A real mail server: run --to and probe through SMTP STARTTLS, each connection's verdict
+    set beside the "Trusted / Untrusted / Anonymous TLS connection" line Postfix logs for it."""
+    d, port, log = postfix
+    creds = ("--cert", f"{d}/alice.crt", "--key", f"{d}/alice-plain.key")
+    ours = certlab("run", "tls13-client-cert", "tls13-untrusted-client-cert", "--to", f"127.0.0.1:{port}",
+                   "--starttls", "smtp", "--sni", "app.internal", "--server-ca", f"{d}/ca.crt", *creds, "--json")
+    with open(log) as fh:
+        assert ours.returncode in (0, 1), ours.stderr + fh.read()[-2000:]
+    doc = json.loads(ours.stdout)
+    outcomes = [r["observed"]["outcome"] for r in doc["results"]]
+    assert outcomes == ["success", "success"], ours.stdout   # ask_ccert: it asks, and takes any certificate
+    probe = json.loads(certlab("probe", f"127.0.0.1:{port}", "--starttls", "smtp", "--tls", "1.3", "--json",
+                               *creds).stdout)
+    pol = probe["versions"]["1.3"]["policy"]
+    assert pol["requests_certificate"] == ["handshake"] and pol["required"] is False
+    assert pol["certificate_authorities"] == ["CN=Acme Client CA,O=Acme"]
+    time.sleep(0.5)
+    with open(log) as fh:
+        said = re.findall(r"(Trusted|Untrusted|Anonymous) TLS connection established", fh.read())
+    # run: alice (trusted), the lab's other client (untrusted); probe: none, self-signed, yours
+    assert said == ["Trusted", "Untrusted", "Anonymous", "Untrusted", "Trusted"], said
 
 
 def _helper(proto: str, tmp_path, d: str) -> tuple[subprocess.Popen, int]:
