@@ -79,3 +79,11 @@ def test_fleet_reports_each_name_and_the_ca_names_that_differ(vhosts, tmp_path) 
                            "app.internal,partner.internal", "--tls", "1.3"], capture_output=True, text=True,
                           cwd=ROOT, timeout=180).stdout
     assert f"CA names differ by SNI on 127.0.0.1:{port} TLS 1.3" in text and "required (handshake)" in text
+
+
+def test_a_hand_configured_nginx_is_recognised_as_nginx(vhosts) -> None:
+    d, port = vhosts
+    proc = subprocess.run([sys.executable, "-m", "lab", "probe", f"127.0.0.1:{port}", "--sni", "app.internal",
+                           "--json"], capture_output=True, text=True, cwd=ROOT, timeout=180)
+    fp = json.loads(proc.stdout)["fingerprint"]
+    assert fp["stacks"] == ["nginx"] and fp["confidence"] == 1.0, fp

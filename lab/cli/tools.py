@@ -34,14 +34,28 @@ def _probe_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--p12", help="your certificate and key as PKCS#12, instead of --cert/--key")
     p.add_argument("--password-file", metavar="FILE", help="the key's password (or set CERTLAB_KEY_PASSWORD)")
     p.add_argument("--jobs", type=int, default=8, help="targets probed at once (default 8)")
+    p.add_argument("--fingerprints", metavar="FILE", help="the reference the stack resemblance is read from "
+                   "(default: the one measured for this release, lab/tools/fingerprints.json)")
+    p.add_argument("--learn-fingerprints", metavar="FILE", help="probe every installed managed server stack and "
+                   "write their features to FILE (then give it as --fingerprints)")
     p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for each answer (default 3)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
 
 def _probe_run(args: argparse.Namespace) -> int:
     import json
-    from lab.tools import probe
+    from lab.tools import fingerprint, probe
     from lab.transport import PeerUnreachable
+    if args.learn_fingerprints:
+        from lab.files import write_atomic
+        table = fingerprint.learn(timeout=args.timeout)
+        write_atomic(args.learn_fingerprints, json.dumps(table, indent=2, sort_keys=True) + "\n")
+        print(f"certlab probe: wrote the features of {len(table['stacks'])} stacks to {args.learn_fingerprints}")
+        return EXIT_OK
+    reference = fingerprint.load(args.fingerprints)
+    if args.fingerprints and not reference:
+        raise CommandError(f"--fingerprints {args.fingerprints}: not a fingerprint file (make one with "
+                           "--learn-fingerprints)")
     targets = list(args.target)
     if args.targets:
         try:
@@ -66,10 +80,15 @@ def _probe_run(args: argparse.Namespace) -> int:
             raise CommandError(f"{exc}; is the server running?") from None
         except probe.NotATLSServer as exc:
             raise CommandError(str(exc)) from None
-        print(json.dumps(result, indent=2) if args.json else probe.to_text(result))
+        result["fingerprint"] = fingerprint.match(fingerprint.features(result), reference)
+        print(json.dumps(result, indent=2) if args.json else
+              probe.to_text(result) + "\n" + fingerprint.describe(result["fingerprint"]))
         return EXIT_OK
     from lab.tools.fleet import fleet_text, probe_fleet
     fleet = probe_fleet(addresses, names, versions, yours, args.starttls, args.timeout, args.jobs)
+    for r in fleet["targets"]:
+        if "versions" in r:
+            r["fingerprint"] = fingerprint.match(fingerprint.features(r), reference)
     print(json.dumps(fleet, indent=2) if args.json else fleet_text(fleet))
     return EXIT_OK if not any("error" in r for r in fleet["targets"]) else EXIT_MISMATCH
 

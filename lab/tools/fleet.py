@@ -72,7 +72,10 @@ def fleet_text(fleet: dict[str, Any]) -> str:
             cas = pol.get("certificate_authorities")
             names = "" if cas is None or state in ("none", "not offered") else \
                 "  CAs: " + ("; ".join(cas) if cas else "any (empty list)")
-            rows.append(f"{where}  TLS {v}  {state}{names}")
+            fp = r.get("fingerprint")
+            like = f"  ~{'/'.join(fp['stacks'])} ({fp['confidence']:.0%})" if fp and v == next(iter(r["versions"])) \
+                else ""
+            rows.append(f"{where}  TLS {v}  {state}{names}{like}")
     for d in fleet["sni_differences"]:
         rows.append(f"CA names differ by SNI on {d['target']} TLS {d['tls_version']}: " + "; ".join(
             f"{n} -> {', '.join(c) or 'any'}" for n, c in d["certificate_authorities"].items()))
