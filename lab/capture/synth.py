@@ -2,23 +2,13 @@
 and acknowledgement numbers), so a capture exists without root or a sniffer."""
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
+from lab.capture.flight import Flight  # noqa: F401 - re-exported: where callers find it
+
 MSS = 16344
-
-
-@dataclass(frozen=True)
-class Flight:
-    """Bytes one side wrote in one go; ``comment`` names the step (shown in Wireshark)."""
-    from_client: bool
-    data: bytes
-    comment: str = ""
-    time: float = field(default_factory=time.time)   # when it was written (the frames' timestamps)
 
 
 def frame_conversation(flights: list[Flight], client: tuple[str, int], server: tuple[str, int],

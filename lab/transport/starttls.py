@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from lab.capture.synth import Flight
+from lab.capture.flight import Flight
 from lab.transport import Transport
 
 PORTS = {25: "smtp", 587: "smtp", 143: "imap", 110: "pop3", 21: "ftp", 119: "nntp", 5222: "xmpp",
