@@ -87,3 +87,27 @@ def test_a_hand_configured_nginx_is_recognised_as_nginx(vhosts) -> None:
                            "--json"], capture_output=True, text=True, cwd=ROOT, timeout=180)
     fp = json.loads(proc.stdout)["fingerprint"]
     assert fp["stacks"] == ["nginx"] and fp["confidence"] == 1.0, fp
+
+
+def test_a_fleet_of_mixed_policies_is_reported_server_by_server(tmp_path, pki) -> None:
+    """30 servers (Python ssl: no request, CERT_OPTIONAL, CERT_REQUIRED in turn), 16 at a time:
+    each policy comes out as the server was configured (benchmarks/bench_probe.py does 200)."""
+    import threading
+    from tests.policy_servers import MODES, serve
+    stop = threading.Event()
+    modes = [list(MODES)[i % 3] for i in range(30)]
+    try:
+        ports = [serve(pki, m, stop) for m in modes]
+        listing = tmp_path / "fleet.txt"
+        listing.write_text("".join(f"127.0.0.1:{p}\n" for p in ports))
+        proc = subprocess.run([sys.executable, "-m", "lab", "probe", "--targets", str(listing), "--jobs", "16",
+                               "--tls", "1.3", "--json"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    finally:
+        stop.set()
+    assert proc.returncode == 0, proc.stderr
+    seen = []
+    for r in json.loads(proc.stdout)["targets"]:
+        pol = r["versions"]["1.3"]["policy"]
+        seen.append("none" if pol["requests_certificate"] == ["never"] else
+                    "required" if pol["required"] else "optional")
+    assert seen == modes
