@@ -181,3 +181,40 @@ def test_serve_with_your_certificate_checks_the_client_against_your_ca(own, tmp_
         assert check["trusted"] is trusted, check
         if not trusted:
             assert "unable to get local issuer certificate" in check["problem"]
+
+
+def test_an_openssl_s_server_run_by_hand_agrees_with_run_and_probe(own, tmp_path) -> None:
+    """`openssl s_server -Verify 1` with the openssl-made PKI: what certlab reports (required; the
+    untrusted client refused with unknown_ca; yours taken) is what s_server itself prints."""
+    import json
+    d, _ = own
+    port = ownpki.free_port()
+    server = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", f"{d}/srv.crt",
+                               "-key", f"{d}/srv.key", "-CAfile", f"{d}/ca.crt", "-Verify", "1",
+                               "-verify_return_error", "-www"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        import socket
+        import time
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.1).close()
+                break
+            except OSError:
+                time.sleep(0.02)
+        creds = ("--cert", f"{d}/alice.crt", "--key", f"{d}/alice-plain.key")
+        ours = certlab("run", "tls13-client-cert", "tls13-untrusted-client-cert", "--to", f"127.0.0.1:{port}",
+                       "--sni", "app.internal", "--server-ca", f"{d}/ca.crt", "--http", "/", *creds, "--json")
+        results = {r["scenario"]: r["observed"] for r in json.loads(ours.stdout)["results"]}
+        probe = json.loads(certlab("probe", f"127.0.0.1:{port}", "--sni", "app.internal", "--tls", "1.3", "--json",
+                                   *creds).stdout)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        said = server.communicate(timeout=10)[0].decode("latin-1")
+    assert results["tls13-client-cert"]["http_status"] == 200
+    assert (results["tls13-untrusted-client-cert"]["alert"], results["tls13-untrusted-client-cert"]["alert_from"]) \
+        == ("unknown_ca", "server")
+    assert "unable to get local issuer certificate" in said      # s_server's own account of the refusal
+    pol = probe["versions"]["1.3"]["policy"]
+    assert pol["required"] is True and pol["certificate_authorities"] == ["CN=Acme Client CA,O=Acme"]
+    assert probe["fingerprint"]["stacks"][0] in ("openssl", "python")
