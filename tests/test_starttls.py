@@ -200,6 +200,133 @@ def test_postfix_smtp_starttls_trust_as_its_log_says(postfix) -> None:
     assert said == ["Trusted", "Untrusted", "Anonymous", "Untrusted", "Trusted"], said
 
 
+def _daemon(argv: list[str], port: int, log: str):
+    """Start a server program in its own session and wait for its port; the Popen."""
+    import socket
+    out = open(log + ".out", "w")
+    proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.1).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    with open(log + ".out") as fh:
+        pytest.fail(f"{argv[0]} did not start: {fh.read()[-500:]}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+DOVECOT = """protocols = imap pop3
+listen = 127.0.0.1
+base_dir = {top}/run
+state_dir = {top}/state
+log_path = {top}/dovecot.log
+ssl = yes
+ssl_cert = <{d}/srv.crt
+ssl_key = <{d}/srv.key
+ssl_ca = <{d}/ca.crt
+ssl_verify_client_cert = yes
+ssl_require_crl = no
+auth_ssl_require_client_cert = yes
+passdb {{
+  driver = static
+  args = nopassword=y
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={top}/home
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = {pop3}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+"""
+
+
+def test_dovecot_imap_and_pop3_starttls_as_its_log_says(tmp_path) -> None:
+    """Dovecot asks for a certificate at STARTTLS and judges it at login: certlab sees the TLS
+    handshake and the first command succeed for both the trusted and the untrusted client, and
+    Dovecot's log says which certificate it took ("no auth attempts") and which it did not
+    ("client sent an invalid cert")."""
+    if not os.path.exists("/usr/sbin/dovecot"):
+        pytest.fail("Dovecot is missing: run scripts/setup")
+    d = ownpki.make(str(tmp_path))
+    top = tempfile.mkdtemp(prefix="certlab-dovecot-")
+    os.chmod(top, 0o755)
+    imap, pop3 = ownpki.free_port(), ownpki.free_port()
+    with open(os.path.join(top, "dovecot.conf"), "w") as fh:
+        fh.write(DOVECOT.format(top=top, d=d, imap=imap, pop3=pop3))
+    proc = _daemon(["dovecot", "-F", "-c", os.path.join(top, "dovecot.conf")], imap, os.path.join(top, "dovecot"))
+    try:
+        for proto, port in (("imap", imap), ("pop3", pop3)):
+            ours = certlab("run", "tls13-client-cert", "tls13-untrusted-client-cert", "--to", f"127.0.0.1:{port}",
+                           "--starttls", proto, "--sni", "app.internal", "--server-ca", f"{d}/ca.crt",
+                           "--cert", f"{d}/alice.crt", "--key", f"{d}/alice-plain.key", "--json")
+            outcomes = [r["observed"]["outcome"] for r in json.loads(ours.stdout)["results"]]
+            assert outcomes == ["success", "success"], (proto, ours.stdout)
+        time.sleep(0.5)
+        with open(os.path.join(top, "dovecot.log")) as fh:
+            said = re.findall(r"(imap|pop3)-login: Info: Disconnected: .*?\((no auth attempts|client sent an invalid "
+                              r"cert)", fh.read())
+    finally:
+        _stop(proc)
+        shutil.rmtree(top, ignore_errors=True)
+    assert [(p, "valid" if w.startswith("no auth") else "invalid") for p, w in said] == \
+        [("imap", "valid"), ("imap", "invalid"), ("pop3", "valid"), ("pop3", "invalid")]
+
+
+def test_vsftpd_auth_tls_refuses_the_untrusted_certificate_as_its_log_says(tmp_path) -> None:
+    """vsftpd with ``require_cert`` and ``validate_cert``: the trusted client is in, the untrusted
+    one refused with unknown_ca, and vsftpd logs "CERT PRESENTED" and "certificate verify failed"."""
+    if not os.path.exists("/usr/sbin/vsftpd"):
+        pytest.fail("vsftpd is missing: run scripts/setup")
+    d = ownpki.make(str(tmp_path))
+    port = ownpki.free_port()
+    os.makedirs("/var/run/vsftpd/empty", exist_ok=True)
+    conf = tmp_path / "vsftpd.conf"
+    conf.write_text(f"listen=YES\nlisten_address=127.0.0.1\nlisten_port={port}\nbackground=NO\n"
+                    "anonymous_enable=NO\nlocal_enable=YES\nssl_enable=YES\nssl_tlsv1=YES\n"
+                    f"rsa_cert_file={d}/srv.crt\nrsa_private_key_file={d}/srv.key\nca_certs_file={d}/ca.crt\n"
+                    "require_cert=YES\nvalidate_cert=YES\nsecure_chroot_dir=/var/run/vsftpd/empty\n"
+                    f"vsftpd_log_file={tmp_path}/vsftpd.log\nxferlog_enable=YES\nlog_ftp_protocol=YES\ndebug_ssl=YES\n")
+    conf.chmod(0o600)
+    proc = _daemon(["vsftpd", str(conf)], port, str(tmp_path / "vsftpd"))
+    try:
+        ours = certlab("run", "tls13-client-cert", "tls13-untrusted-client-cert", "--to", f"127.0.0.1:{port}",
+                       "--starttls", "ftp", "--sni", "app.internal", "--server-ca", f"{d}/ca.crt",
+                       "--cert", f"{d}/alice.crt", "--key", f"{d}/alice-plain.key", "--json")
+        time.sleep(0.5)
+        log = (tmp_path / "vsftpd.log").read_text()
+    finally:
+        _stop(proc)
+    results = {r["scenario"]: r["observed"] for r in json.loads(ours.stdout)["results"]}
+    assert results["tls13-client-cert"]["outcome"] == "success"
+    assert results["tls13-untrusted-client-cert"]["alert"] == "unknown_ca"
+    assert "CERT PRESENTED" in log and "certificate verify failed" in log
+
+
 def _helper(proto: str, tmp_path, d: str) -> tuple[subprocess.Popen, int]:
     port = ownpki.free_port()
     proc = subprocess.Popen([sys.executable, HELPER, proto, str(port), f"{d}/srv.crt", f"{d}/srv.key", f"{d}/ca.crt",

@@ -92,9 +92,11 @@ class ClientConversation(Conversation):
 
 
 def closing_steps(conv: ClientConversation, settle: float, answer: list[Event],
-                  probe: bytes | None = PROBE) -> Iterator[Step]:
+                  probe: bytes | None = PROBE, complete: Callable[[bytes], bool] | None = None) -> Iterator[Step]:
     """Listen ``settle`` seconds (0 skips it), then send ``probe`` (None: nothing) unless the server
-    already answered; ``answer`` receives the events that hold the server's answer."""
+    already answered; ``answer`` receives the events that hold the server's answer. ``complete``
+    says whether the answer so far is whole (an IMAP tagged reply after its untagged lines comes
+    in a record of its own): until it is, the read goes on while the server keeps sending."""
     if settle > 0:
         yield ReadUntil((), "after our last flight", when="after_client_finished", timeout=settle)
         answer[:] = [e for e in conv.last if not (e.kind == "application_data" and HTTP_INFORMATIONAL.match(e.raw))]
@@ -102,6 +104,10 @@ def closing_steps(conv: ClientConversation, settle: float, answer: list[Event],
         yield SendAppData(probe, label="application data (probe)")
         yield ReadUntil((), "response to the probe", when="on_first_read")
         answer[:] = conv.last
+        while complete is not None and conv.observed is None and not conv.quiet and \
+                not complete(b"".join(e.raw for e in answer if e.kind == "application_data")):
+            yield ReadUntil((), "rest of the response", when="on_first_read", quiet_ok=True)
+            answer += conv.last
 
 
 def classify_response(data: bytes) -> Observed:
@@ -133,7 +139,7 @@ def play_client(sc: Scenario, setup: Setup, transport: Transport, *, timeout: fl
         conv.trace = Trace(trace, "server")
     play(sc.build(setup), conv)
     answer: list[Event] = []
-    play(closing_steps(conv, settle, answer, app.request if app else PROBE), conv)
+    play(closing_steps(conv, settle, answer, app.request if app else PROBE, app.complete if app else None), conv)
     judge = app.judge if app else classify_response
     conv.end(judge(b"".join(e.raw for e in answer if e.kind == "application_data")))
     eng = conv.engine

@@ -38,6 +38,11 @@ class AppCheck:
     expect: str | None = None
     http: bool = False
 
+    def complete(self, data: bytes) -> bool:
+        """Whether the answer so far can be judged: the pattern matched (later records cannot
+        unmatch it); without a pattern, any answer."""
+        return bool(data) and (self.expect is None or self.http or re.search(self.expect.encode(), data) is not None)
+
     @classmethod
     def http_get(cls, path: str, host: str) -> "AppCheck":
         return cls(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode(), http=True)
