@@ -327,6 +327,80 @@ def test_vsftpd_auth_tls_refuses_the_untrusted_certificate_as_its_log_says(tmp_p
     assert "CERT PRESENTED" in log and "certificate verify failed" in log
 
 
+def test_mariadb_ssl_request_as_the_mariadb_client_sees_it(tmp_path, pki) -> None:
+    """MariaDB verifies a client certificate during TLS: the `mariadb` client with alice's
+    certificate gets in (as a user that REQUIREs her subject), and with the lab's unrelated one
+    is refused "tlsv1 alert unknown ca"; certlab through the SSL request packet sees the same."""
+    if not os.path.exists("/usr/sbin/mariadbd"):
+        pytest.fail("MariaDB is missing: run scripts/setup")
+    if os.geteuid() != 0:
+        pytest.fail("the MariaDB test starts mariadbd as user mysql: run it as root (CI does)")
+    (tmp_path / "pki").mkdir()
+    d = ownpki.make(str(tmp_path / "pki"))
+    top = tempfile.mkdtemp(prefix="certlab-mariadb-")
+    for name in ("srv.crt", "srv.key", "ca.crt"):
+        shutil.copy(os.path.join(d, name), os.path.join(top, name))
+    subprocess.run(["chown", "-R", "mysql", top], check=True)
+    port = ownpki.free_port()
+    subprocess.run(["mariadb-install-db", f"--datadir={top}/data", "--user=mysql", "--skip-test-db",
+                    "--auth-root-authentication-method=normal"], check=True, capture_output=True, timeout=120)
+    proc = _daemon(["mariadbd", "--no-defaults", f"--datadir={top}/data", "--user=mysql", f"--port={port}",
+                    "--bind-address=127.0.0.1", f"--socket={top}/sock", f"--pid-file={top}/pid",
+                    f"--log-error={top}/err.log", f"--ssl-cert={top}/srv.crt", f"--ssl-key={top}/srv.key",
+                    f"--ssl-ca={top}/ca.crt", "--skip-name-resolve"], port, os.path.join(top, "mariadbd"))
+    try:
+        subprocess.run(["mariadb", "--no-defaults", "-S", f"{top}/sock", "-u", "root", "-e",
+                        "CREATE USER 'alice'@'127.0.0.1' REQUIRE SUBJECT '/O=Acme/CN=alice'"], check=True,
+                       capture_output=True, timeout=30)
+
+        def client(cert: str, key: str) -> subprocess.CompletedProcess:
+            return subprocess.run(["mariadb", "--no-defaults", "-h", "127.0.0.1", "-P", str(port), "-u", "alice",
+                                   f"--ssl-ca={d}/ca.crt", f"--ssl-cert={cert}", f"--ssl-key={key}", "-e",
+                                   "select current_user()"], capture_output=True, text=True, timeout=30)
+        alice = client(f"{d}/alice.crt", f"{d}/alice-plain.key")
+        other = client(pki.identity("rsa", "other-client").cert, pki.identity("rsa", "other-client").key)
+        ours = certlab("run", "tls13-client-cert", "tls13-untrusted-client-cert", "--to", f"127.0.0.1:{port}",
+                       "--starttls", "mysql", "--sni", "app.internal", "--server-ca", f"{d}/ca.crt",
+                       "--cert", f"{d}/alice.crt", "--key", f"{d}/alice-plain.key", "--json")
+    finally:
+        _stop(proc)
+        shutil.rmtree(top, ignore_errors=True)
+    assert "alice@127.0.0.1" in alice.stdout, alice.stderr
+    assert "unknown ca" in other.stderr
+    results = {r["scenario"]: r["observed"] for r in json.loads(ours.stdout)["results"]}
+    assert results["tls13-client-cert"]["outcome"] == "success"
+    assert results["tls13-untrusted-client-cert"]["alert"] == "unknown_ca"
+
+
+def test_slapd_ldap_starttls_as_its_log_says(tmp_path) -> None:
+    """OpenLDAP's slapd with ``TLSVerifyClient demand``: alice's certificate is in; for the
+    untrusted one and for none it ends the connection without an alert (certlab: "closed", which
+    the RFC's expectation marks FAIL), and slapd logs "TLS negotiation failure" for each."""
+    if not os.path.exists("/usr/sbin/slapd"):
+        pytest.fail("slapd is missing: run scripts/setup")
+    d = ownpki.make(str(tmp_path))
+    port = ownpki.free_port()
+    conf = tmp_path / "slapd.conf"
+    conf.write_text(f"include /etc/ldap/schema/core.schema\npidfile {tmp_path}/slapd.pid\n"
+                    f"TLSCertificateFile {d}/srv.crt\nTLSCertificateKeyFile {d}/srv.key\n"
+                    f"TLSCACertificateFile {d}/ca.crt\nTLSVerifyClient demand\n")
+    proc = _daemon(["slapd", "-f", str(conf), "-h", f"ldap://127.0.0.1:{port}/", "-d", "256"], port,
+                   str(tmp_path / "slapd"))
+    try:
+        ours = certlab("run", "tls13-client-cert", "tls13-untrusted-client-cert", "tls13-no-cert-required",
+                       "--to", f"127.0.0.1:{port}", "--starttls", "ldap", "--sni", "app.internal",
+                       "--server-ca", f"{d}/ca.crt", "--cert", f"{d}/alice.crt", "--key", f"{d}/alice-plain.key",
+                       "--json")
+        time.sleep(0.5)
+    finally:
+        _stop(proc)
+    log = (tmp_path / "slapd.out").read_text()
+    outcomes = {r["scenario"]: r["observed"]["outcome"] for r in json.loads(ours.stdout)["results"]}
+    assert outcomes == {"tls13-client-cert": "success", "tls13-untrusted-client-cert": "closed",
+                        "tls13-no-cert-required": "closed"}
+    assert log.count("STARTTLS") >= 3 and log.count("closed (TLS negotiation failure)") == 2
+
+
 def _helper(proto: str, tmp_path, d: str) -> tuple[subprocess.Popen, int]:
     port = ownpki.free_port()
     proc = subprocess.Popen([sys.executable, HELPER, proto, str(port), f"{d}/srv.crt", f"{d}/srv.key", f"{d}/ca.crt",
