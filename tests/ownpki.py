@@ -56,18 +56,25 @@ def make(d: str) -> str:
     return d
 
 
+def listening(port: int, seconds: float = 15.0) -> bool:
+    """Wait until something accepts connections on 127.0.0.1:``port``; False if nothing did."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.1).close()
+            return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
 @contextlib.contextmanager
 def nginx(conf: str, port: int):
     """nginx on ``conf`` (listening on 127.0.0.1:``port``), stopped however the block ends."""
     proc = subprocess.Popen(["nginx", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.1).close()
-                break
-            except OSError:
-                time.sleep(0.02)
+        assert listening(port), "nginx did not start"
         yield
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

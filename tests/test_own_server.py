@@ -194,14 +194,7 @@ def test_an_openssl_s_server_run_by_hand_agrees_with_run_and_probe(own, tmp_path
                                "-verify_return_error", "-www"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        import socket
-        import time
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.1).close()
-                break
-            except OSError:
-                time.sleep(0.02)
+        assert ownpki.listening(port), "s_server did not start"
         creds = ("--cert", f"{d}/alice.crt", "--key", f"{d}/alice-plain.key")
         ours = certlab("run", "tls13-client-cert", "tls13-untrusted-client-cert", "--to", f"127.0.0.1:{port}",
                        "--sni", "app.internal", "--server-ca", f"{d}/ca.crt", "--http", "/", *creds, "--json")

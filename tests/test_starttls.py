@@ -154,14 +154,7 @@ def postfix(tmp_path_factory):
     proc = subprocess.Popen(["postfix", "-c", conf, "start-fg"], stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
-        import socket
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        else:
+        if not ownpki.listening(port):
             with open(os.path.join(top, "postfix.log")) as fh:
                 pytest.fail(f"Postfix did not start: {fh.read()[-500:]}")
         yield d, port, os.path.join(top, "postfix.log")
@@ -202,15 +195,10 @@ def test_postfix_smtp_starttls_trust_as_its_log_says(postfix) -> None:
 
 def _daemon(argv: list[str], port: int, log: str):
     """Start a server program in its own session and wait for its port; the Popen."""
-    import socket
     out = open(log + ".out", "w")
     proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    for _ in range(300):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.1).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
+    if ownpki.listening(port):
+        return proc
     os.killpg(proc.pid, signal.SIGKILL)
     with open(log + ".out") as fh:
         pytest.fail(f"{argv[0]} did not start: {fh.read()[-500:]}")
