@@ -38,4 +38,6 @@ def render(results: list[CellResult], as_json: bool) -> str:
             lines.append(f"      pcap: {r.pcap}")
         if r.reason:
             lines.append(f"      {r.reason}")
+        elif o and o.reason and o.outcome in ("success", "app_rejected"):   # what the answer was, or was not
+            lines.append(f"      note: {o.reason}")
     return "\n".join(lines)
