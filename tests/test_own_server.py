@@ -211,3 +211,31 @@ def test_an_openssl_s_server_run_by_hand_agrees_with_run_and_probe(own, tmp_path
     pol = probe["versions"]["1.3"]["policy"]
     assert pol["required"] is True and pol["certificate_authorities"] == ["CN=Acme Client CA,O=Acme"]
     assert probe["fingerprint"]["stacks"][0] in ("openssl", "python")
+
+
+def test_direct_tls_with_alpn_postgresql_as_s_server_and_tshark_see_it(own, tmp_path) -> None:
+    """`--starttls none --alpn postgresql` (PostgreSQL 17's direct TLS, even on 5432): no
+    SSLRequest, the ALPN offered; `openssl s_server -alpn postgresql` and tshark both see it."""
+    d, _ = own
+    port = ownpki.free_port()
+    server = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", f"{d}/srv.crt",
+                               "-key", f"{d}/srv.key", "-CAfile", f"{d}/ca.crt", "-verify", "1", "-alpn",
+                               "postgresql", "-www"], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        assert ownpki.listening(port), "s_server did not start"
+        ours = certlab("run", "tls13-client-cert", "--to", f"127.0.0.1:{port}", "--starttls", "none", "--alpn",
+                       "postgresql", "--insecure", "--no-app", "--cert", f"{d}/alice.crt", "--key",
+                       f"{d}/alice-plain.key", "--pcap-dir", str(tmp_path))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        said = server.communicate(timeout=10)[0].decode("latin-1")
+    assert ours.stdout.startswith("PASS"), ours.stdout + ours.stderr
+    assert "CN = alice" in said                                    # s_server saw the client's certificate
+    [pcap] = [p for p in tmp_path.iterdir() if p.suffix == ".pcapng"]
+    # tshark, decrypting with the embedded key log: offered in the ClientHello, chosen in EncryptedExtensions
+    ws = subprocess.run(["tshark", "-r", str(pcap), "-Y", "tls.handshake.extensions_alpn_str", "-T", "fields",
+                         "-e", "tls.handshake.type", "-e", "tls.handshake.extensions_alpn_str"],
+                        capture_output=True, text=True, timeout=60)
+    rows = [line.split("\t") for line in ws.stdout.splitlines()]
+    assert [r[0].split(",")[0] for r in rows] == ["1", "2"] and all(r[1] == "postgresql" for r in rows), ws.stdout

@@ -27,9 +27,11 @@ def target_args(p: argparse.ArgumentParser, many: bool = False) -> None:
     t.add_argument("--expect", metavar="REGEX", help="with --send: the answer must match this")
     t.add_argument("--no-app", action="store_true", help="send nothing after the handshake")
     from lab.transport.starttls import PROTOCOLS
-    t.add_argument("--starttls", choices=PROTOCOLS, help="upgrade in-band first (default: guessed from the port: "
-                   "25/587 smtp, 143 imap, 110 pop3, 21 ftp, 119 nntp, 5222 xmpp, 389 ldap, 5432 postgres, "
-                   "3306 mysql)")
+    t.add_argument("--starttls", choices=(*PROTOCOLS, "none"), help="upgrade in-band first (default: guessed from "
+                   "the port: 25/587 smtp, 143 imap, 110 pop3, 21 ftp, 119 nntp, 5222 xmpp, 389 ldap, 5432 postgres, "
+                   "3306 mysql; none: TLS from the first byte)")
+    t.add_argument("--alpn", metavar="NAMES", help="application protocols to offer, comma-separated (postgresql "
+                   "with --starttls none: PostgreSQL 17's direct TLS)")
     c = p.add_argument_group("your own client credentials (with --to)")
     credential_args(c, "client")
     c.add_argument("--chain", metavar="FILE", help="intermediate certificates to send after it")
@@ -46,8 +48,8 @@ def credential_args(group, role: str) -> None:
                        "(or set CERTLAB_KEY_PASSWORD; never on the command line)")
 
 
-TO_ONLY = ("starttls", "sni", "server_ca", "insecure", "http", "send", "expect", "no_app", "cert", "key", "chain",
-           "p12", "password_file", "client_ca", "client_ca_key")
+TO_ONLY = ("starttls", "alpn", "sni", "server_ca", "insecure", "http", "send", "expect", "no_app", "cert", "key",
+           "chain", "p12", "password_file", "client_ca", "client_ca_key")
 
 
 def targets_from(args: argparse.Namespace, command: str) -> tuple[list, object, object]:
@@ -68,7 +70,8 @@ def targets_from(args: argparse.Namespace, command: str) -> tuple[list, object, 
     try:
         user = load_credentials(args.cert, args.key, args.chain, args.p12, args.password_file)
         targets = [Target.of(a, args.sni, args.server_ca, args.insecure, args.http, args.send, args.expect,
-                             args.no_app, args.starttls, user=user.common_name if user else "certlab")
+                             args.no_app, args.starttls, user=user.common_name if user else "certlab",
+                             alpn=tuple(a for a in (args.alpn or "").split(",") if a))
                    for a in addresses]
         under = load_ca(args.client_ca, args.client_ca_key, args.password_file) if args.client_ca else None
     except (TargetError, CredentialError) as exc:

@@ -22,8 +22,8 @@ from lab.engine.state import EngineError, HandshakeKeys
 from lab.engine.schemes import choose_scheme
 from layers.certificate import (ASN1Cert, Certificate12, Certificate13, CertificateEntry, CertificateVerify,
                                 CertificateVerifyLegacy)
-from layers.extensions import (ECPointFormats, ExtensionCH, KeyShareCH, KeyShareEntry, PskKeyExchangeModes,
-                               RenegotiationInfo, ServerName, ServerNameList, SessionTicketExt, SignatureAlgorithms,
+from layers.extensions import (ALPN, ECPointFormats, ExtensionCH, KeyShareCH, KeyShareEntry, PskKeyExchangeModes,
+                               ProtocolName, RenegotiationInfo, ServerName, ServerNameList, SessionTicketExt, SignatureAlgorithms,
                                SupportedGroups, SupportedVersionsCH, Cookie)
 from layers.finished import Finished
 from layers.handshake import Handshake
@@ -59,6 +59,7 @@ class ClientConfig:
     key_share_groups: tuple[int, ...] = (29,)
     signature_algorithms: tuple[int, ...] = SCHEMES
     server_name: str | None = "localhost"
+    alpn: tuple[str, ...] = ()        # application protocols offered (RFC 7301), e.g. ("postgresql",)
     offer_pha: bool = False
     ems: bool = True
     session: Session | None = None    # offer to resume this TLS 1.2 session
@@ -113,6 +114,9 @@ class ClientEngine(Endpoint):
         if cfg.server_name:
             name = ServerName(host_name=cfg.server_name.encode())
             exts.append(ExtensionCH() / ServerNameList(server_name_list=[name]))
+        if cfg.alpn:
+            exts.append(ExtensionCH() / ALPN(protocol_name_list=[ProtocolName(protocol_name=p.encode())
+                                                                  for p in cfg.alpn]))
         exts += [ExtensionCH() / SupportedGroups(named_group_list=list(cfg.groups)),
                  ExtensionCH() / ECPointFormats()]
         if cfg.wire_version >= 0x0303:  # RFC 5246 7.4.1.4.1: not offered before TLS 1.2

@@ -122,7 +122,7 @@ def classify_response(data: bytes) -> Observed:
 
 
 def client_config(sc: Scenario, setup: Setup) -> ClientConfig:
-    options = {"server_name": setup.server_name, **dict(sc.client)}
+    options = {"server_name": setup.server_name, "alpn": setup.alpn, **dict(sc.client)}
     return ClientConfig(version=setup.version, chain=tuple(setup.chain()), key=setup.key(),
                         offer_pha="pha" in sc.tags, **options)
 

@@ -118,7 +118,7 @@ def run_against(ids: list[str], target, tls: str | None, pcap_dir: str | None, p
             Pki.ensure(pki_dir or os.path.join(work, "pki"))
         results = []
         for sc, v in cells:
-            setup = Setup(pki, v, user=user, minted=under is not None, server_name=target.sni)
+            setup = Setup(pki, v, user=user, minted=under is not None, server_name=target.sni, alpn=target.alpn)
             reason = applicable(sc, setup)
             if reason:
                 results.append(CellResult.skipped(sc, target.label, v, reason))

@@ -144,7 +144,8 @@ def _run_target(own: dict, label: str, version: str, cells: list[Cell], pcaps: s
         if progress.stop.is_set():
             break
         sc = REGISTRY[cell.scenario]
-        setup = Setup(own["pki"], version, user=own["user"], minted=own["minted"], server_name=target.sni)
+        setup = Setup(own["pki"], version, user=own["user"], minted=own["minted"], server_name=target.sni,
+                      alpn=target.alpn)
         reason = applicable(sc, setup)
         try:
             r = _skip(cell, reason) if reason else \

@@ -72,6 +72,7 @@ class Target:
     insecure: bool
     app: AppCheck
     starttls: str | None = None   # the in-band upgrade before TLS (lab.transport.starttls)
+    alpn: tuple[str, ...] = ()    # application protocols offered in the ClientHello
 
     @property
     def label(self) -> str:
@@ -80,7 +81,8 @@ class Target:
     @classmethod
     def of(cls, address: str, sni: str | None = None, server_ca: str | None = None, insecure: bool = False,
            http: str | None = None, send: str | None = None, expect: str | None = None,
-           no_app: bool = False, starttls: str | None = None, user: str = "certlab") -> "Target":
+           no_app: bool = False, starttls: str | None = None, user: str = "certlab",
+           alpn: tuple[str, ...] = ()) -> "Target":
         """``user``: the name a protocol's own check logs in as (PostgreSQL's startup message)."""
         from lab.transport.starttls import StartTLSError, protocol_for
         host, port = parse_address(address)
@@ -104,12 +106,12 @@ class Target:
             app = AppCheck(send.encode("latin-1").decode("unicode_escape").encode("latin-1"), expect)
         elif http or (port in HTTP_PORTS and not no_app and not proto):
             app = AppCheck.http_get(http or "/", name or host)
-        elif proto in PROTOCOL_CHECKS and not no_app:
-            request, pattern = PROTOCOL_CHECKS[proto]
+        elif (proto or ("postgres" if "postgresql" in alpn else None)) in PROTOCOL_CHECKS and not no_app:
+            request, pattern = PROTOCOL_CHECKS[proto or "postgres"]   # direct TLS PostgreSQL speaks it too
             app = AppCheck(request(user), pattern)
         else:
             app = AppCheck()
-        return cls(host, port, name, server_ca, insecure, app, proto)
+        return cls(host, port, name, server_ca, insecure, app, proto, tuple(alpn))
 
     def connect(self, timeout: float):
         """A connection to the target, upgraded in-band first when it speaks STARTTLS."""

@@ -19,6 +19,7 @@ class Setup:
     user: object = None      # lab.creds.Credentials: the client's own certificate and key
     minted: bool = True      # False: ``pki``'s leaves are not under the server's CA (only the user's are)
     server_name: str | None = "localhost"   # the SNI the client sends
+    alpn: tuple[str, ...] = ()               # the application protocols the client offers
     server_identity: object = None   # lab.creds.Credentials: ``serve``'s own certificate and key
 
     def _check(self, who: str) -> None:

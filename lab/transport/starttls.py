@@ -30,7 +30,10 @@ class StartTLSError(Exception):
 
 
 def protocol_for(name: str | None, port: int) -> str | None:
-    """The protocol asked for, or the one the port is known for; None: TLS from the first byte."""
+    """The protocol asked for, or the one the port is known for; None (and "none"): TLS from the
+    first byte, as PostgreSQL 17's direct TLS on 5432 (with ALPN ``postgresql``)."""
+    if name == "none":
+        return None
     if name and name not in PROTOCOLS:
         raise StartTLSError(f"unknown --starttls {name!r}; choose from {', '.join(sorted(PROTOCOLS))}")
     return name or PORTS.get(port)
