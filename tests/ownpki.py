@@ -56,12 +56,12 @@ def make(d: str) -> str:
     return d
 
 
-def listening(port: int, seconds: float = 15.0) -> bool:
-    """Wait until something accepts connections on 127.0.0.1:``port``; False if nothing did."""
+def listening(port: int, seconds: float = 15.0, host: str = "127.0.0.1") -> bool:
+    """Wait until something accepts connections on ``host``:``port``; False if nothing did."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            socket.create_connection(("127.0.0.1", port), 0.1).close()
+            socket.create_connection((host, port), 0.1).close()
             return True
         except OSError:
             time.sleep(0.02)

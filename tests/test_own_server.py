@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 
@@ -239,3 +240,29 @@ def test_direct_tls_with_alpn_postgresql_as_s_server_and_tshark_see_it(own, tmp_
                         capture_output=True, text=True, timeout=60)
     rows = [line.split("\t") for line in ws.stdout.splitlines()]
     assert [r[0].split(",")[0] for r in rows] == ["1", "2"] and all(r[1] == "postgresql" for r in rows), ws.stdout
+
+
+def test_an_ipv6_server_is_played_and_its_capture_is_ipv6(own, tmp_path) -> None:
+    """`--to [::1]:PORT`: the connection, and a pcap that tshark reads as IPv6."""
+    d, _ = own
+    with socket.socket(socket.AF_INET6) as s6:
+        s6.bind(("::1", 0))
+        port = s6.getsockname()[1]
+    server = subprocess.Popen(["openssl", "s_server", "-accept", f"[::1]:{port}", "-cert", f"{d}/srv.crt", "-key",
+                               f"{d}/srv.key", "-CAfile", f"{d}/ca.crt", "-Verify", "1", "-www"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        assert ownpki.listening(port, host="::1"), "s_server did not start"
+        ours = certlab("run", "tls13-client-cert", "--to", f"[::1]:{port}", "--sni", "app.internal", "--server-ca",
+                       f"{d}/ca.crt", "--cert", f"{d}/alice.crt", "--key", f"{d}/alice-plain.key", "--http", "/",
+                       "--pcap-dir", str(tmp_path))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(10)
+    assert ours.stdout.startswith("PASS") and "HTTP 200" in ours.stdout, ours.stdout + ours.stderr
+    [pcap] = [p for p in tmp_path.iterdir() if p.suffix == ".pcapng"]
+    ws = subprocess.run(["tshark", "-r", str(pcap), "-T", "fields", "-e", "ipv6.src", "-e", "tls.handshake.type"],
+                        capture_output=True, text=True, timeout=60)
+    rows = [line.split("\t") for line in ws.stdout.splitlines()]
+    assert all(r[0] == "::1" for r in rows) and any("11" in r[1].split(",") for r in rows)

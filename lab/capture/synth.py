@@ -1,8 +1,9 @@
-"""Framing recorded TLS bytes as a TCP conversation (Ether/IPv4/TCP with consistent sequence
+"""Framing recorded TLS bytes as a TCP conversation (Ether/IPv4 or IPv6/TCP with consistent sequence
 and acknowledgement numbers), so a capture exists without root or a sniffer."""
 from __future__ import annotations
 
 from scapy.layers.inet import IP, TCP
+from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
@@ -23,7 +24,7 @@ def frame_conversation(flights: list[Flight], client: tuple[str, int], server: t
         nonlocal t
         src, dst = (client, server) if from_client else (server, client)
         p = (Ether(src=cmac if from_client else smac, dst=smac if from_client else cmac) /
-             IP(src=src[0], dst=dst[0], ttl=64) /
+             (IPv6(src=src[0], dst=dst[0], hlim=64) if ":" in src[0] else IP(src=src[0], dst=dst[0], ttl=64)) /
              TCP(sport=src[1], dport=dst[1], flags=flags, seq=seq[from_client],
                  ack=seq[not from_client] if "A" in flags else 0, window=65535))
         if payload:
