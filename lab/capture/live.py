@@ -9,6 +9,8 @@ import subprocess
 import threading
 import time
 
+from lab.children import die_with_parent
+
 
 class CaptureUnavailable(Exception):
     """tcpdump is missing or cannot capture here."""
@@ -30,7 +32,7 @@ class TcpdumpCapture:
         self.proc = subprocess.Popen(
             [exe, "-i", self.iface, "--immediate-mode", "-U", "-Z", "root", "-w", self.path,
              f"tcp port {self.port}"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True, start_new_session=True)
+            stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=die_with_parent)
         ready = threading.Event()
 
         def reader() -> None:

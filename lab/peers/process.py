@@ -11,6 +11,8 @@ import subprocess
 import time
 from collections.abc import Sequence
 
+from lab.children import die_with_parent
+
 
 class PeerUnavailable(Exception):
     """A program the lab needs is not installed; the message names the package."""
@@ -80,7 +82,7 @@ class ManagedProcess:
         try:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE if self.want_stdin else subprocess.DEVNULL,
                                          stdout=self._out, stderr=self._err, env=env, cwd=self.cwd,
-                                         start_new_session=True)
+                                         start_new_session=True, preexec_fn=die_with_parent)
             if self.port is not None:
                 deadline = time.monotonic() + self.ready_timeout
                 while not listening(self.port):
