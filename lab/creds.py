@@ -31,10 +31,14 @@ class Credentials:
 
     @property
     def common_name(self) -> str:
-        """The leaf's CN (the user name PostgreSQL's ``cert`` authentication maps it to)."""
-        from cryptography.x509.oid import NameOID
-        names = x509.load_der_x509_certificate(self.chain[0]).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-        return str(names[0].value) if names else "certlab"
+        return common_name(self.chain[0])
+
+
+def common_name(der: bytes) -> str:
+    """A certificate's CN (the user name PostgreSQL's ``cert`` authentication maps it to)."""
+    from cryptography.x509.oid import NameOID
+    names = x509.load_der_x509_certificate(der).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else "certlab"
 
 
 def _read(path: str, what: str) -> bytes:

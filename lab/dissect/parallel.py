@@ -34,7 +34,7 @@ def _work(spool: str, args: tuple, share: tuple[int, int], render: Render, decry
             for info in stream:
                 out.write(json.dumps({"f": info.first_frame, "t": render(info, stream)}) + "\n")
             out.write(json.dumps({"summary": [stream.format, stream.frames, stream.count, len(stream.keys.keylog),
-                                              stream.embedded_secrets, stream.matched, bool(stream.randoms),
+                                              stream.embedded_secrets, stream.matched, stream.had_random,
                                               stream.warnings]}) + "\n")
         except InputError as exc:
             out.write(json.dumps({"error": str(exc)}) + "\n")

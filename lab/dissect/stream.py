@@ -119,7 +119,7 @@ class DissectStream:
             raise
         self.embedded_secrets, self._merged, self.frames, self.count = 0, 0, 0, 0
         self.warnings: list[str] = []
-        self.randoms = self.matched = False   # whether any connection had a client random; one the key log knows
+        self.had_random = self.matched = False   # whether any connection had a client random; one the key log knows
 
     def _merge_embedded(self) -> None:
         """Key logs of Decryption Secrets Blocks met since the last look."""
@@ -162,7 +162,7 @@ class DissectStream:
                              "if TLS runs over a non-standard framing, name its port with --port")
         if self.reader.cut_short:
             self.warnings.append(f"{self.path}: {self.reader.cut_short}")
-        if len(self.keys.keylog) and self.randoms and not self.matched and self.share[1] == 1:
+        if len(self.keys.keylog) and self.had_random and not self.matched and self.share[1] == 1:
             self.warnings.append(NO_KEY_MATCH)
 
     def _out(self, closed: list[TCPConnection], ready: list, oldest_open: int | None) -> Iterator[ConnectionInfo]:
@@ -177,6 +177,6 @@ class DissectStream:
             if info is not None:
                 self.count += 1
                 if info.client_random:
-                    self.randoms = True
+                    self.had_random = True
                     self.matched = self.matched or self.keys.keylog.knows(info.client_random)
                 yield info

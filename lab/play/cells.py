@@ -62,8 +62,8 @@ def run_scenario(sc: Scenario, setup: Setup, connect: Callable[[], Transport], s
 
 
 def _subject(der: bytes) -> str:
-    from cryptography import x509
-    return x509.load_der_x509_certificate(der).subject.rfc4514_string()
+    from lab.crypto import x509view
+    return x509view.certificate(der).subject.rfc4514_string()
 
 
 def run_server_scenario(sc: Scenario, setup: Setup, client: ClientPeer, stack: str, *,

@@ -29,6 +29,7 @@ class ClientConversation(Conversation):
                  connect: Callable[[], Transport] | None = None) -> None:
         super().__init__(engine, transport, timeout)
         self.hooks, self.connect = hooks or {}, connect
+        self.hrr_answered: ClientEngine | None = None   # the engine whose HelloRetryRequest was answered
 
     @property
     def phase(self) -> str:
@@ -44,10 +45,10 @@ class ClientConversation(Conversation):
 
     def batch_ends_read(self, events: list[Event], names: tuple[str, ...]) -> bool:
         if "hello_retry_request" not in names and any(e.name == "hello_retry_request" for e in events) \
-                and self.engine.hrr is not None and not getattr(self, "_retried", False):
+                and self.engine.hrr is not None and self.hrr_answered is not self.engine:
             # A server that wants another key share group (PostgreSQL's OpenSSL asks for P-256):
             # the second ClientHello answers it (RFC 8446 4.1.4) and the read goes on.
-            self._retried = True
+            self.hrr_answered = self.engine
             self.send(self.engine.send_handshake(self.engine.client_hello()), "ClientHello (after HelloRetryRequest)")
             return False
         if self.engine.owe_key_update:

@@ -20,6 +20,16 @@ class TargetError(ValueError):
     """A target that cannot be used as given, with the one-line reason."""
 
 
+def address_label(host: str, port: int) -> str:
+    """``HOST:PORT``, with an IPv6 address in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def default_sni(host: str) -> str | None:
+    """The name a client sends for ``host`` when none is given: the host, unless it is an address."""
+    return None if _is_ip(host) else host
+
+
 def parse_address(text: str) -> tuple[str, int]:
     """``HOST:PORT`` or ``[V6]:PORT``."""
     m = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:(\d+)|([^:\s\[\]]+):(\d+)", text.strip())
@@ -76,7 +86,7 @@ class Target:
 
     @property
     def label(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return address_label(self.host, self.port)
 
     @classmethod
     def of(cls, address: str, sni: str | None = None, server_ca: str | None = None, insecure: bool = False,
@@ -101,7 +111,7 @@ class Target:
                 re.compile(expect)
             except re.error as exc:
                 raise TargetError(f"--expect {expect!r} is not a regular expression ({exc})") from None
-        name = sni if sni is not None else (None if _is_ip(host) else host)
+        name = sni if sni is not None else default_sni(host)
         if send:
             app = AppCheck(send.encode("latin-1").decode("unicode_escape").encode("latin-1"), expect)
         elif http or (port in HTTP_PORTS and not no_app and not proto):

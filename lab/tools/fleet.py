@@ -8,17 +8,17 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from lab.play.target import address_label
 from lab.tools.probe import Identity, NotATLSServer, probe_target
 from lab.transport import PeerUnreachable
 
 
 def _one(address: tuple[str, int], name: str | None, versions: list[str], yours: Identity | None,
          starttls: str | None, timeout: float) -> dict[str, Any]:
-    label = f"[{address[0]}]:{address[1]}" if ":" in address[0] else f"{address[0]}:{address[1]}"
     try:
         return probe_target(address, name, versions, yours, starttls, timeout)
     except (PeerUnreachable, NotATLSServer) as exc:
-        return {"target": label, "server_name": name, "error": str(exc)}
+        return {"target": address_label(*address), "server_name": name, "error": str(exc)}
 
 
 def probe_fleet(addresses: list[tuple[str, int]], names: list[str | None], versions: list[str],

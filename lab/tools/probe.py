@@ -6,7 +6,6 @@ request's CA names and schemes, the alert or HTTP status, and when it came."""
 from __future__ import annotations
 
 import dataclasses
-import re
 import datetime as dt
 from typing import Any
 
@@ -20,7 +19,8 @@ from lab.play.conversation import HTTP_STATUS, play
 from lab.play.observed import Observed
 from lab.script import generators as gen
 from lab.script.dsl import ReadUntil, Send, SendAppData, SendCCS, Step
-from lab.play.target import Target, answer_text
+from lab.creds import common_name
+from lab.play.target import Target, address_label, answer_text, default_sni
 
 REJECTING_STATUS = (400, 401, 403, 495, 496)
 WHEN = {"handshake": "in the handshake", "post_handshake": "after the handshake (post-handshake auth)",
@@ -59,8 +59,7 @@ class Attempt:
     def __init__(self, target: Target, version: str, identity: Identity, timeout: float) -> None:
         cfg = ClientConfig(version=version, chain=identity.chain, key=identity.key, server_name=target.sni,
                            offer_pha=version == "1.3")
-        self.host, self.version, self.identity = target.sni or target.host, version, identity
-        self.request, self.app = target.app.request, target.app
+        self.version, self.identity, self.app = version, identity, target.app
         self.conv = ClientConversation(ClientEngine(cfg), target.connect(timeout), timeout)
         self.requests: list[dict[str, Any]] = []
         self.data = b""
@@ -80,8 +79,8 @@ class Attempt:
         if not self.completed:
             return
         yield from self._listen(0.3)   # a TLS 1.3 verdict right after our Finished
-        if self.request:
-            yield SendAppData(self.request, label="request")
+        if self.app.request:
+            yield SendAppData(self.app.request, label="request")
             yield from self._listen(self.conv.timeout)
 
     def _handshake(self, when: str) -> Iterator[Step]:
@@ -90,10 +89,7 @@ class Attempt:
         self.completed = False
         yield Send(gen.client_hello(), label=f"ClientHello ({when})")
         flight_end = ("finished",) if self.version == "1.3" else ("server_hello_done",)
-        yield ReadUntil(flight_end + ("hello_retry_request",), label="server flight")
-        if any(e.name == "hello_retry_request" for e in conv.last):
-            yield Send(gen.client_hello(), label="second ClientHello")
-            yield ReadUntil(flight_end, label="server flight")
+        yield ReadUntil(flight_end, label="server flight")   # a HelloRetryRequest is answered on the way
         asked = eng.cert_request is not None
         if asked:
             self._record_request(when)
@@ -179,10 +175,8 @@ def probe(host: str, port: int, versions: list[str], yours: Identity | None, ser
           timeout: float = 3.0, starttls: str | None = None) -> dict[str, Any]:
     """Every attempt for every version, and the policy they show. Raises PeerUnreachable, and
     NotATLSServer when the first attempt shows no TLS server (no policy can be told then)."""
-    cn = re.search(r"(?:^|,)CN=([^,]+)", yours.subject) if yours else None
-    target = Target.of(f"[{host}]:{port}" if ":" in host else f"{host}:{port}", sni=server_name or "",
-                       insecure=True, starttls=starttls, http="/" if not starttls else None,
-                       user=cn.group(1) if cn else "certlab")
+    target = Target.of(address_label(host, port), sni=server_name or "", insecure=True, starttls=starttls,
+                       http="/" if not starttls else None, user=common_name(yours.chain[0]) if yours else "certlab")
     target = dataclasses.replace(target, sni=server_name)
     out: dict[str, Any] = {"target": target.label, "server_name": server_name, "starttls": target.starttls,
                            "versions": {}}
@@ -199,13 +193,7 @@ def probe_target(address: tuple[str, int], name: str | None, versions: list[str]
                  starttls: str | None, timeout: float) -> dict[str, Any]:
     """``probe`` of one (host, port) and one server name (None: the host, unless an address)."""
     host, port = address
-    if name is None:
-        import ipaddress
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            name = host
-    return probe(host, port, versions, yours, name, timeout, starttls)
+    return probe(host, port, versions, yours, default_sni(host) if name is None else name, timeout, starttls)
 
 
 def _check_tls(attempt: dict[str, Any], host: str, port: int) -> None:
