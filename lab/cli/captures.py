@@ -8,7 +8,7 @@ import json
 import sys
 import tempfile
 
-from lab.cli.options import EXIT_OK, CommandError, capture_args, parse_target
+from lab.cli.options import EXIT_MISMATCH, EXIT_OK, CommandError, capture_args, parse_target
 from lab.files import atomic_writer, write_atomic
 
 
@@ -185,7 +185,8 @@ def _replay_run(args: argparse.Namespace) -> int:
         raise CommandError(f"{exc}; is the server running?") from None
     print(json.dumps({"connection": number, **out}, indent=2, default=str) if args.json
           else replay.to_text(out, number))
-    return EXIT_OK
+    refused = bool(out["server_rejected"] and out["signature_judged"]) if args.part == "client-auth" else True
+    return EXIT_OK if refused else EXIT_MISMATCH
 
 
 COMMANDS = {

@@ -123,6 +123,8 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pki", help="folder of the test PKI (its CA must be trusted by the client)")
     p.add_argument("--pcap-dir", help="write the run's pcapng here")
     p.add_argument("--wait", type=float, default=60.0, help="seconds to wait for a client (default 60)")
+    p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for each message of the client, once "
+                   "connected (default 3)")
     p.add_argument("--json", action="store_true", help="print one JSON document (and nothing else) on stdout")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="print each message as it goes (time, direction, type, length, encrypted, client-auth "
@@ -156,7 +158,7 @@ def _serve_run(args: argparse.Namespace) -> int:
         from lab.transport.starttls import protocol_for
         result = serve(args.scenario, args.port, args.tls, args.pki, args.pcap_dir, args.wait, on_listen,
                        trace=_trace_sink() if args.verbose else None, starttls=protocol_for(args.starttls, args.port),
-                       identity=identity, client_ca=args.client_ca)
+                       identity=identity, client_ca=args.client_ca, timeout=args.timeout)
     except UsageError as exc:
         raise CommandError(str(exc)) from None
     print(render([result], args.json))

@@ -78,13 +78,13 @@ class ClientConversation(Conversation):
             data = self.transport.recv(0.2)
             if not data:
                 break
-            self.flights.append(Flight(False, data, "server: closing"))
-            self.engine.receive_bytes(data)
+            self.keep(data, "server: closing", len(self.engine.receive_bytes(data)))
         self.transport.close()
         self.earlier.append((self.flights, *self.addresses(len(self.earlier)), self.engine.keylog))
         cfg = dataclasses.replace(self.engine.config, session=self.engine.session())
         self.engine, self.transport, self.backlog = ClientEngine(cfg), transport, []
         self.flights = list(getattr(transport, "preamble", ()))
+        self.new_connection()
 
     def addresses(self, index: int) -> tuple[tuple[str, int], tuple[str, int]]:
         local = getattr(self.transport, "local", ("127.0.0.1", 50000 + index))
@@ -144,6 +144,7 @@ def play_client(sc: Scenario, setup: Setup, transport: Transport, *, timeout: fl
     judge = app.judge if app else classify_response
     conv.end(judge(b"".join(e.raw for e in answer if e.kind == "application_data")))
     eng = conv.engine
-    conv.observed = conv.observed.but(server_errors=tuple(eng.notes), resumed=True if eng.resumed else None)
+    conv.observed = conv.observed.but(server_errors=tuple(eng.notes), resumed=True if eng.resumed else None,
+                                      cut=conv.cut_note())
     conv.transport.close()
     return conv

@@ -141,7 +141,8 @@ def _client(sc: Scenario, stack: str, pki: Pki, version: str, work: str):
 
 
 def serve(sid: str, port: int, tls: str | None, pki_dir: str | None, pcap_dir: str | None, wait: float,
-          on_listen, trace=None, starttls: str | None = None, identity=None, client_ca: str | None = None) -> CellResult:
+          on_listen, trace=None, starttls: str | None = None, identity=None, client_ca: str | None = None,
+          timeout: float = 3.0) -> CellResult:
     """``certlab serve``: listen on 127.0.0.1:PORT, play a server-role scenario with the first
     client that connects, and return what it did."""
     from lab.peers.clients import ExternalClient
@@ -165,7 +166,7 @@ def serve(sid: str, port: int, tls: str | None, pki_dir: str | None, pcap_dir: s
         setup = Setup(pki, versions[-1], server_identity=identity)
         result = run_server_scenario(sc, setup, ExternalClient(pki, versions[-1], work), "client",
                                      pcap_dir=pcap_dir, transport=transport, accept_timeout=wait, trace=trace,
-                                     starttls=starttls, client_ca=client_ca)
+                                     starttls=starttls, client_ca=client_ca, timeout=timeout)
         if result.observed.reason == "the client did not connect":
             raise UsageError(f"no client connected within {wait:g} s")
         # We did not run that client: there is no program to report on.

@@ -18,6 +18,11 @@ from lab.transport import Transport
 
 HTTP_STATUS = re.compile(rb"^HTTP/1\.[01] (\d{3})")
 HTTP_INFORMATIONAL = re.compile(rb"^HTTP/1\.[01] 1\d\d")  # "100 Continue" is not the answer
+# A peer that keeps sending (application data, records, handshake messages without end) is read
+# until the step's deadline, but only this much of it is kept: in the capture, per connection,
+# and in what one read remembers of the messages it saw. What was left out is said (``cut_note``).
+KEEP_BYTES = 1 << 20
+KEEP_MESSAGES = 1000
 
 
 class Conversation:
@@ -35,6 +40,9 @@ class Conversation:
         self.quiet = False                 # the last read ended because the peer was silent
         self.earlier: list[tuple[list[Flight], tuple, tuple, str]] = []   # closed connections (client role)
         self.trace = None                  # a ``lab.play.trace.Trace``: each message as it goes (-v)
+        self.kept = self.not_kept = 0      # bytes from the peer in this connection's capture, and beyond it
+        self.messages = 0                  # messages from the peer in this connection
+        self.not_kept_before = 0           # ... beyond it in earlier connections
 
     # -- what the roles say --------------------------------------------------------------------
     @property
@@ -124,8 +132,32 @@ class Conversation:
             return "quiet", []
         if data == b"":
             return "closed", []
-        self.flights.append(Flight(self.engine.side == 1, data, label))
-        return "events", self.engine.receive_bytes(data)
+        events = self.engine.receive_bytes(data)
+        self.keep(data, label, len(events))
+        return "events", events
+
+    def keep(self, data: bytes, label: str, messages: int) -> None:
+        """Record what the peer sent as a flight of the capture, up to ``KEEP_BYTES`` or (the read
+        that crosses it) ``KEEP_MESSAGES`` messages a connection."""
+        room = max(0, KEEP_BYTES - self.kept) if self.messages < KEEP_MESSAGES else 0
+        if room:
+            self.flights.append(Flight(self.engine.side == 1, data[:room], label))
+            self.kept += min(room, len(data))
+        self.messages += messages
+        self.not_kept += max(0, len(data) - room)
+
+    def new_connection(self) -> None:
+        """The capture's accounting for a connection that follows the current one."""
+        self.not_kept_before += self.not_kept
+        self.kept = self.not_kept = self.messages = 0
+
+    def cut_note(self) -> str | None:
+        """What the capture left out of what the peer sent, if anything."""
+        left = self.not_kept_before + self.not_kept
+        if not left:
+            return None
+        return (f"the {self.peer} kept sending: {_size(left)} beyond the first {KEEP_BYTES >> 20} MiB or "
+                f"{KEEP_MESSAGES} messages of a connection was read and not kept (not in the capture)")
 
     def read(self, names: tuple[str, ...], label: str, when: str | None = None, timeout: float | None = None,
              quiet_ok: bool = False) -> list[Event]:
@@ -134,6 +166,7 @@ class Conversation:
         cut off when the timeout has passed since the read began. Events that arrived with the
         awaited one wait for the next read."""
         seen: list[Event] = []
+        count = 0                          # messages seen, beyond those kept in ``seen``
         wait = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + wait
         self.quiet = False
@@ -142,7 +175,7 @@ class Conversation:
                 self.quiet = True
                 if not quiet_ok:
                     self.end(Observed("timeout", when=when or self.phase, waiting_for=tuple(names),
-                                      reason=f"the {self.peer} kept sending for {wait:g} s ({len(seen)} messages) "
+                                      reason=f"the {self.peer} kept sending for {wait:g} s ({count} whole messages) "
                                              "without what this step waits for"))
                 break
             status, events = self.next_events(deadline, f"{self.peer}: {label}")
@@ -156,16 +189,19 @@ class Conversation:
                 break
             done = False
             for i, ev in enumerate(events):
-                seen.append(ev)
+                count += 1
                 self.saw(ev)
+                awaited = self.awaited(ev, names)
+                ending = self.ending(ev, when)
+                if count <= KEEP_MESSAGES or awaited or ending is not None:
+                    seen.append(ev)
                 if self.trace:
                     self.trace.received(ev)
-                ending = self.ending(ev, when)
                 if ending is not None:
                     self.end(ending)
                     done = True
                     break
-                if self.awaited(ev, names):
+                if awaited:
                     self.backlog = events[i + 1:]
                     done = True
                     break
@@ -177,6 +213,10 @@ class Conversation:
     def connections(self) -> list[tuple[list[Flight], tuple, tuple, str]]:
         """(flights, client address, server address, key log) of every connection, in order."""
         return [*self.earlier, (self.flights, *self.addresses(len(self.earlier)), self.engine.keylog)]
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{n} bytes"
 
 
 def play(steps: Iterable[Step], conv: Conversation) -> Conversation:

@@ -39,6 +39,7 @@ class Observed:
     client_failed: str | None = None         # when the client program learnt of a failure
     client_exit: int | None = None
     client_output: str | None = None
+    cut: str | None = None                   # what the capture left out of a peer that kept sending
 
     @classmethod
     def of_alert(cls, name: str, code: int, level: int | None, sender: str, when: str | None) -> "Observed":

@@ -20,6 +20,7 @@ from lab.transport import ListeningTransport
 from layers.registry import SIGNATURE_SCHEME_NAMES
 
 RESPONSE = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\ncertlab\n"
+REQUEST_KEPT = 64 * 1024                 # what is kept of the client's request
 UNTIL_CLOSE = ("(the client closes)",)   # no message has this name: read until close or timeout
 
 
@@ -37,8 +38,17 @@ class ServerConversation(Conversation):
         return "after_client_finished" if self.engine.client_finished else "before_client_finished"
 
     def saw(self, ev: Event) -> None:
-        if ev.kind == "application_data":
-            self.request += ev.raw
+        if ev.kind == "application_data" and self.engine.client_finished and len(self.request) < REQUEST_KEPT:
+            self.request += ev.raw[:REQUEST_KEPT - len(self.request)]
+
+    def ending(self, ev: Event, when: str | None) -> Observed | None:
+        if ev.kind == "application_data" and not self.engine.client_finished:
+            # Data before the handshake is not a request: RFC 8446 5 and RFC 5246 6.2.1 have no
+            # unprotected application data, and a client that sends it has not authenticated.
+            return Observed("error", when=when or self.phase,
+                            reason=f"the client sent {len(ev.raw)} bytes of application data before its handshake "
+                                   "finished (unexpected_message): no request was made over TLS")
+        return super().ending(ev, when)
 
     def awaited(self, ev: Event, names: tuple[str, ...]) -> bool:
         return (ev.name in names) if names else bool(self.request)
@@ -175,4 +185,4 @@ def judge_client(conv: ServerConversation, result: ClientResult) -> Observed:
         cv_verified=auth.cv_verified if auth.cv_scheme is not None else None,
         client_sent_request=bool(conv.request), client_failed=failed, client_exit=result.exit_code,
         client_output=" | ".join(tail)[:300], http_status=int(m.group(1)) if m else observed.http_status,
-        client_errors=tuple(eng.notes), server_alert=conv.server_alert)
+        client_errors=tuple(eng.notes), server_alert=conv.server_alert, cut=conv.cut_note())

@@ -60,8 +60,9 @@ class AppCheck:
     def judge(self, data: bytes) -> Observed:
         from lab.play.client import classify_response
         if self.request is None:
+            came = f"the server sent {len(data)} bytes of application data unasked" if data else "nothing came after it"
             return Observed("success", when="on_first_read", response=data[:200].decode("latin-1") or None,
-                            reason="no application check: the handshake completed and nothing came after it "
+                            reason=f"no application check: the handshake completed and {came} "
                                    "(a TLS 1.3 server may still refuse the certificate on the first request: "
                                    "give --http PATH or --send BYTES)")
         if self.http or self.expect is None:

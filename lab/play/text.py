@@ -40,4 +40,8 @@ def render(results: list[CellResult], as_json: bool) -> str:
             lines.append(f"      {r.reason}")
         elif o and o.reason and o.outcome in ("success", "app_rejected"):   # what the answer was, or was not
             lines.append(f"      note: {o.reason}")
+        elif o and o.reason:                # why it ended in an error, a timeout or a close
+            lines.append(f"      why: {o.reason}")
+        if o and o.cut:
+            lines.append(f"      note: {o.cut}")
     return "\n".join(lines)

@@ -16,8 +16,11 @@ Sink = Callable[[str], None]
 
 
 class Trace:
+    REPEATS_SHOWN = 3   # a peer that sends one message without end: the first few, then one line
+
     def __init__(self, sink: Sink, peer: str) -> None:
         self.sink, self.peer, self.t0 = sink, peer, time.monotonic()
+        self.last, self.repeats = "", 0
 
     def _line(self, arrow: str, what: str, length: int, encrypted: bool, facts: list[str]) -> None:
         enc = ", encrypted" if encrypted else ""
@@ -36,6 +39,12 @@ class Trace:
     def received(self, ev: Event) -> None:
         what = display_name(ev.name) if ev.kind == "handshake" else \
             f"Alert {ev.name}" if ev.kind == "alert" else display_name(ev.kind)
+        self.repeats = self.repeats + 1 if what == self.last else 0
+        self.last = what
+        if self.repeats >= self.REPEATS_SHOWN:
+            if self.repeats == self.REPEATS_SHOWN:
+                self.sink(f"{'':16}(more of the same from the {self.peer}; repeats are not shown)")
+            return
         body = ev.layer.payload if ev.layer is not None and ev.kind == "handshake" else None
         self._line(f"<- {self.peer}", what, len(ev.raw), ev.encrypted, _facts(ev.type, body) if body else [])
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 from typing import Any
 
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from lab.creds import common_name
 from lab.play.target import Target, address_label, answer_text, default_sni
 
 REJECTING_STATUS = (400, 401, 403, 495, 496)
+ANSWER_KEPT = 64 * 1024      # what is kept of the server's answer
 WHEN = {"handshake": "in the handshake", "post_handshake": "after the handshake (post-handshake auth)",
         "renegotiation": "by a renegotiation"}
 
@@ -118,16 +120,21 @@ class Attempt:
         self.requests.append({"when": when, **facts})
 
     def _listen(self, timeout: float) -> Iterator[Step]:
-        """Read until the server closes or falls silent: answer a post-handshake request or a
-        HelloRequest on the way. Silence is not an outcome: the caller decides what comes next."""
+        """Read until the server closes or falls silent, for ``timeout`` at most (a server that
+        streams without end is cut off): answer a post-handshake request or a HelloRequest on the
+        way. Silence is not an outcome: the caller decides what comes next."""
         conv = self.conv
+        deadline = time.monotonic() + timeout
         while conv.observed is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
             yield ReadUntil(("application_data", "certificate_request", "hello_request"), label="server",
-                            timeout=timeout, quiet_ok=True)
+                            timeout=left, quiet_ok=True)
             quiet = conv.quiet
             for ev in conv.last:
                 if ev.kind == "application_data":
-                    self.data += ev.raw
+                    self.data += ev.raw[:ANSWER_KEPT - len(self.data)]
                 elif ev.name == "certificate_request" and self.version == "1.3":
                     self._record_request("post_handshake")
                     yield Send(*self._answer(True), gen.finished(), label="post-handshake answer")
@@ -152,8 +159,8 @@ class Attempt:
         elif obs is not None and obs.outcome == "error":
             out.update(outcome="error", reason=obs.reason)
         elif obs is not None and obs.outcome == "timeout" and not done:
-            out.update(outcome="no answer", reason=f"no answer within {self.conv.timeout:g} s "
-                                                   f"(waiting for {', '.join(obs.waiting_for or ('data',))})")
+            out.update(outcome="no answer", reason=obs.reason or f"no answer within {self.conv.timeout:g} s "
+                       f"(waiting for {', '.join(obs.waiting_for or ('data',))})", silent=not (self.conv.kept or self.conv.not_kept))
         elif not done:
             out.update(outcome="rejected", reason="the server closed the connection during the handshake")
         elif out.get("http_status") in REJECTING_STATUS:
@@ -164,6 +171,8 @@ class Attempt:
             out.update(outcome="accepted")
         if eng.notes:
             out["engine_notes"] = list(eng.notes)
+        if self.conv.cut_note():
+            out["cut"] = self.conv.cut_note()
         return out
 
 
@@ -197,9 +206,11 @@ def probe_target(address: tuple[str, int], name: str | None, versions: list[str]
 
 
 def _check_tls(attempt: dict[str, Any], host: str, port: int) -> None:
-    if attempt["outcome"] == "no answer":
+    if attempt["outcome"] == "no answer" and attempt.get("silent"):
         raise NotATLSServer(f"{host}:{port} accepted the connection but sent nothing: {attempt['reason']}; "
                             "is it a TLS server (or one that waits for a STARTTLS preamble)?")
+    if attempt["outcome"] == "no answer":
+        raise NotATLSServer(f"{host}:{port} did not complete a TLS handshake: {attempt['reason']}")
     reason = attempt.get("reason") or ""
     if attempt["outcome"] == "error" and "not a TLS record" in reason:
         raise NotATLSServer(f"{host}:{port} is not a TLS server: it answered the ClientHello with "
@@ -262,4 +273,6 @@ def to_text(result: dict[str, Any]) -> str:
         for a in res["attempts"]:
             asked = ", ".join(r["when"].replace("_", "-") for r in a["requests"]) or "not asked"
             lines.append(f"  {a['identity']:>11} certificate: {a['outcome']} ({_how(a)}); requested: {asked}")
+            if a.get("cut"):
+                lines.append(f"{'':14}note: {a['cut']}")
     return "\n".join(lines)

@@ -155,13 +155,17 @@ def replay_client_auth(c: ConnectionInfo, host: str, port: int, timeout: float) 
                   "captured Certificate and CertificateVerify in a new handshake", "required",
                   lambda s: steps, lambda v: ExpectAlert("decrypt_error"))
     observed = play_client(sc, _NoPki(None, version), SocketTransport(host, port), timeout=timeout).observed
+    # Only a server that received the grafted messages can have judged them: one that closed,
+    # hung or broke off before is neither an acceptance nor a rejection of the signature.
+    sent = "transcript" in seen
     new_hash = digest("sha256", seen.get("transcript", b""))
-    rejected = observed.outcome in ("alert", "app_rejected", "closed")
+    rejected = observed.outcome in ("alert", "app_rejected", "closed") if sent else None
+    judged = sent and observed.alert not in CHAIN_ALERTS and observed.outcome not in ("timeout", "error")
     return {"part": "client-auth", "version": version, "certificate": cert.fields.get("certificates"),
             "certificate_verify": cv.fields.get("algorithm"), "observed": observed.to_json(),
-            "old_transcript_sha256": old_hash.hex(), "new_transcript_sha256": new_hash.hex(),
-            "server_rejected": rejected, "as_required": observed.alert == "decrypt_error",
-            "signature_judged": observed.alert not in CHAIN_ALERTS and observed.outcome not in ("timeout", "error")}
+            "old_transcript_sha256": old_hash.hex(), "new_transcript_sha256": new_hash.hex() if sent else None,
+            "grafted_sent": sent, "server_rejected": rejected, "as_required": sent and observed.alert == "decrypt_error",
+            "signature_judged": judged}
 
 
 def _brief(value: Any) -> str:
@@ -189,11 +193,16 @@ def to_text(result: dict[str, Any], number: int) -> str:
     leaf = (result.get("certificate") or [{}])[0]
     lines = [f"grafted connection {number}'s client Certificate ({leaf.get('subject', '?')}) and CertificateVerify "
              f"({result['certificate_verify']}) into a new TLS {result['version']} handshake",
-             f"  the captured signature covers the old transcript (SHA-256 {result['old_transcript_sha256'][:32]}...)",
-             f"  the new handshake's transcript differs (SHA-256 {result['new_transcript_sha256'][:32]}...): new "
-             "randoms and key shares",
-             f"  server: {what}"]
-    if result["as_required"]:
+             f"  the captured signature covers the old transcript (SHA-256 {result['old_transcript_sha256'][:32]}...)"]
+    if result["grafted_sent"]:
+        lines.append(f"  the new handshake's transcript differs (SHA-256 {result['new_transcript_sha256'][:32]}...): "
+                     "new randoms and key shares")
+    lines.append(f"  server: {what}")
+    if not result["grafted_sent"]:
+        why = o.get("reason") or (o.get("when") or "").replace("_", " ")
+        lines.append(f"  not comparable: the captured messages were never sent, since the server's flight never "
+                     f"came whole ({o.get('outcome')}: {why})")
+    elif result["as_required"]:
         lines.append("  as required: the server checked the signature against this handshake and refused it "
                      "(decrypt_error)")
     elif o.get("alert") in CHAIN_ALERTS:
