@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 
-from lab.capture.synth import Flight
 from lab.engine.client import ClientConfig, ClientEngine
 from lab.engine.endpoint import Event
 from lab.play.conversation import HTTP_INFORMATIONAL, HTTP_STATUS, Conversation, play

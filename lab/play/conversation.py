@@ -151,6 +151,11 @@ class Conversation:
         self.not_kept_before += self.not_kept
         self.kept = self.not_kept = self.messages = 0
 
+    @property
+    def received(self) -> int:
+        """Bytes the peer sent on this connection, kept or not."""
+        return self.kept + self.not_kept
+
     def cut_note(self) -> str | None:
         """What the capture left out of what the peer sent, if anything."""
         left = self.not_kept_before + self.not_kept

@@ -160,7 +160,7 @@ class Attempt:
             out.update(outcome="error", reason=obs.reason)
         elif obs is not None and obs.outcome == "timeout" and not done:
             out.update(outcome="no answer", reason=obs.reason or f"no answer within {self.conv.timeout:g} s "
-                       f"(waiting for {', '.join(obs.waiting_for or ('data',))})", silent=not (self.conv.kept or self.conv.not_kept))
+                       f"(waiting for {', '.join(obs.waiting_for or ('data',))})", silent=not self.conv.received)
         elif not done:
             out.update(outcome="rejected", reason="the server closed the connection during the handshake")
         elif out.get("http_status") in REJECTING_STATUS:
@@ -171,8 +171,9 @@ class Attempt:
             out.update(outcome="accepted")
         if eng.notes:
             out["engine_notes"] = list(eng.notes)
-        if self.conv.cut_note():
-            out["cut"] = self.conv.cut_note()
+        cut = self.conv.cut_note()
+        if cut:
+            out["cut"] = cut
         return out
 
 
