@@ -3,9 +3,12 @@ loopback-bind shim. Builds live in a cache folder ($XDG_CACHE_HOME/certlab, or ~
 one folder per source hash, so a changed source is rebuilt."""
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import shutil
 import subprocess
+import tempfile
 
 from lab.peers.process import PeerUnavailable, require
 
@@ -20,14 +23,30 @@ def cache_dir() -> str:
 
 
 def built(source: str, kind: str) -> str:
-    """The build folder for this exact source (its hash), compiled if missing."""
+    """The build folder for this exact source (its hash), compiled if missing. Concurrent runs
+    build once: a lock per build, the build made in a temporary folder and renamed into place,
+    so no run ever sees a half-written build."""
     with open(os.path.join(SRC, source), "rb") as fh:
         digest = hashlib.sha256(fh.read()).hexdigest()[:16]
     out = os.path.join(cache_dir(), f"{kind}-{digest}")
-    marker = os.path.join(out, ".built")
-    if os.path.exists(marker):
+    if os.path.exists(os.path.join(out, ".built")):
         return out
-    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(cache_dir(), f".{kind}-{digest}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.exists(os.path.join(out, ".built")):
+            return out
+        shutil.rmtree(out, ignore_errors=True)  # an unfinished build of an older certlab
+        tmp = tempfile.mkdtemp(prefix=f".{kind}-{digest}-", dir=cache_dir())
+        try:
+            _compile(source, kind, tmp)
+            open(os.path.join(tmp, ".built"), "w").close()
+            os.rename(tmp, out)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _compile(source: str, kind: str, out: str) -> None:
     env = dict(os.environ)
     if kind == "go":
         exe = require("go")
@@ -43,10 +62,12 @@ def built(source: str, kind: str) -> str:
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
     if proc.returncode != 0:
         raise PeerUnavailable(f"building {source} failed: {proc.stderr.strip()[-300:]}")
-    open(marker, "w").close()
-    return out
 
 
 def loopback_only_env() -> dict[str, str]:
     """The environment that makes a wildcard-binding server listen on loopback only (LD_PRELOAD)."""
-    return {"LD_PRELOAD": os.path.join(built("loopback_bind.c", "c"), "libloopback_bind.so")}
+    path = os.path.join(built("loopback_bind.c", "c"), "libloopback_bind.so")
+    if any(c in path for c in " \t\n:"):  # ld.so splits LD_PRELOAD at spaces and colons, with no escape
+        raise PeerUnavailable(f"the build cache {cache_dir()!r} has a space or ':' in its path, which LD_PRELOAD "
+                              "cannot hold: set XDG_CACHE_HOME to a folder without them")
+    return {"LD_PRELOAD": path}

@@ -191,15 +191,27 @@ class PythonServer(ServerPeer):
             self._thread.join(5)
 
 
-NGINX_CONF = """daemon off; master_process off; worker_processes 1; pid {d}/nginx.pid;
-error_log {d}/error.log info; events {{ worker_connections 64; }}
-http {{ client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
-  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi; access_log {d}/access.log;
-  server {{ listen 127.0.0.1:{port} ssl; ssl_certificate {cert}; ssl_certificate_key {key};
-    ssl_protocols {protocols}; ssl_ciphers ALL; ssl_client_certificate {ca}; ssl_verify_client {verify};
-    ssl_verify_depth 4; {crl} {dh}
+# Every path in the configuration is a fixed name relative to nginx's prefix folder (-p): the PKI
+# files are linked in under those names, so no folder name (spaces, ';', '$', quotes, newlines)
+# ever reaches nginx's parser, which has no quoting for '$' in directives that take variables.
+NGINX_CONF = """daemon off; master_process off; worker_processes 1; pid nginx.pid;
+error_log error.log info; events {{ worker_connections 64; }}
+http {{ client_body_temp_path body; proxy_temp_path proxy; fastcgi_temp_path fcgi;
+  uwsgi_temp_path uwsgi; scgi_temp_path scgi; access_log access.log;
+  server {{ listen 127.0.0.1:{port} ssl; ssl_certificate server.crt; ssl_certificate_key server.key;
+    ssl_protocols {protocols}; ssl_ciphers ALL; ssl_client_certificate ca.crt; ssl_verify_client {verify};
+    ssl_verify_depth 4; ssl_dhparam dh.pem; {crl}
     location / {{ default_type text/plain; return 200 "verify=$ssl_client_verify dn=$ssl_client_s_dn\\n"; }} }} }}
 """
+
+
+def linked(folder: str, **files: str) -> None:
+    """Link each file into folder under a fixed name, so that a configuration names only those."""
+    for name, target in files.items():
+        link = os.path.join(folder, name.replace("_", "."))
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(os.path.abspath(target), link)
 
 
 @dataclass
@@ -216,17 +228,16 @@ class NginxServer(ServerPeer):
         self.port = free_port()
         folder = os.path.join(self.workdir, f"nginx-{self.port}")
         os.makedirs(folder, exist_ok=True)
+        linked(folder, server_crt=srv.cert, server_key=srv.key, ca_crt=srv.ca, dh_pem=self.pki.dh_parameters,
+               crl_pem=self.pki.crl)
         verify = {"none": "off", "optional": "optional", "required": "on", "required-crl": "on"}[self.mode]
-        conf = NGINX_CONF.format(d=folder, port=self.port, cert=srv.cert, key=srv.key, ca=srv.ca, verify=verify,
+        conf = NGINX_CONF.format(port=self.port, verify=verify,
                                  protocols="TLSv1.3" if self.version == "1.3" else "TLSv1.2",
-                                 crl=f"ssl_crl {self.pki.crl};" if self.mode == "required-crl" else "",
-                                 dh=f"ssl_dhparam {self.pki.dh_parameters};")
-        path = os.path.join(folder, "nginx.conf")
-        with open(path, "w") as fh:
+                                 crl="ssl_crl crl.pem;" if self.mode == "required-crl" else "")
+        with open(os.path.join(folder, "nginx.conf"), "w") as fh:
             fh.write(conf)
-        self._launch([exe, "-e", os.path.join(folder, "stderr.log"), "-c", path])
+        self._launch([exe, "-p", folder + os.sep, "-e", "stderr.log", "-c", "nginx.conf"])
         return self
-
 
 
 @dataclass
