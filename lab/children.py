@@ -1,8 +1,13 @@
-"""What every program certlab starts has in common: it does not outlive certlab."""
+"""Nothing certlab makes outlives it: the programs it starts die with it, and its temporary
+folders are stamped with their owner so that the next run removes those of a run that is gone."""
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
+import tempfile
+import time
 
 
 def _prctl():
@@ -27,3 +32,67 @@ def die_with_parent() -> None:
         _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:
             os._exit(1)
+
+
+SCRATCH_PREFIX = "certlab-"
+_STAMP = ".certlab-owner"
+_UNSTAMPED_AGE = 3600  # s: a folder without a stamp is an older certlab's, or one being made now
+
+
+def _started(pid: int) -> str | None:
+    """A process's start time (clock ticks after boot, /proc/PID/stat field 22): with the pid it
+    names one process, even after the pid is reused. None when there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def scratch_folder(kind: str) -> str:
+    """A new temporary folder ``certlab-KIND-XXXX``, stamped with this process; the caller removes it."""
+    path = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{kind}-")
+    with open(os.path.join(path, _STAMP), "w") as fh:
+        fh.write(f"{os.getpid()} {_started(os.getpid())}\n")
+    return path
+
+
+@contextlib.contextmanager
+def scratch(kind: str):
+    """``scratch_folder`` removed when the block ends."""
+    path = scratch_folder(kind)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _owner_gone(path: str) -> bool:
+    try:
+        with open(os.path.join(path, _STAMP)) as fh:
+            pid, started = fh.read().split()
+        return _started(int(pid)) != started
+    except FileNotFoundError:
+        return time.time() - os.lstat(path).st_mtime > _UNSTAMPED_AGE
+    except (OSError, ValueError):
+        return True  # a stamp that cannot be read was not written by a live certlab
+
+
+def sweep_scratch(base: str | None = None) -> list[str]:
+    """Remove this user's certlab scratch folders whose owner is gone (a run killed with -9)."""
+    base = base or tempfile.gettempdir()
+    removed = []
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return removed
+    for entry in entries:
+        try:
+            if not entry.name.startswith(SCRATCH_PREFIX) or not entry.is_dir(follow_symlinks=False) \
+                    or entry.stat(follow_symlinks=False).st_uid != os.getuid() or not _owner_gone(entry.path):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed.append(entry.path)
+    return removed

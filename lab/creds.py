@@ -147,12 +147,12 @@ def check_client_chain(chain: list[bytes], ca_file: str) -> str | None:
     insists on a subjectAltName, which those servers do not, so it would call good chains bad."""
     import shutil
     import subprocess
-    import tempfile
+    from lab.children import scratch
     exe = shutil.which("openssl")
     if exe is None:
         raise CredentialError("checking the client's chain needs the openssl program: apt-get install openssl")
     pem = [x509.load_der_x509_certificate(c).public_bytes(serialization.Encoding.PEM) for c in chain]
-    with tempfile.TemporaryDirectory(prefix="certlab-verify-") as tmp:
+    with scratch("verify") as tmp:
         leaf, rest = os.path.join(tmp, "leaf.pem"), os.path.join(tmp, "chain.pem")
         with open(leaf, "wb") as fh:
             fh.write(pem[0])

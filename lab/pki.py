@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from lab.children import scratch
+
 ALGORITHMS = ("rsa", "ec")
 # The external PSK the lab's server and its clients share for the PSK scenarios (TLS 1.3,
 # SHA-256): an identity and a 32-byte key. A test secret, fixed so runs are comparable.
@@ -146,7 +148,7 @@ def _openssl_leaf(folder: str, name: str, ca_cert: str, ca_key: str, key_args: l
     """A leaf ``cryptography`` cannot make (an id-RSASSA-PSS public key; a SHA-1 signature, which
     it refuses to produce): key and certificate come from the openssl CLI, installed with the stacks."""
     key, crt = os.path.join(folder, f"{name}.key"), os.path.join(folder, f"{name}.crt")
-    with tempfile.TemporaryDirectory() as tmp:
+    with scratch("openssl-leaf") as tmp:
         csr, ext = os.path.join(tmp, "req.csr"), os.path.join(tmp, "ext.cnf")
         with open(ext, "w") as fh:
             fh.write("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"

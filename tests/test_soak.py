@@ -51,3 +51,59 @@ def test_a_peer_dies_with_a_certlab_killed_by_sigkill(tmp_path) -> None:
         time.sleep(0.05)
     assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
     assert not listening(port)
+
+
+def _descendants(pid: int) -> set[int]:
+    import os
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    parents[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                pass
+    found, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        kids = {c for c, pp in parents.items() if pp == p}
+        todo += list(kids - found)
+        found |= kids
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_kill_9_of_a_matrix_leaves_no_process_and_the_next_run_removes_its_folders(tmp_path, pki) -> None:
+    """The user's `kill -9` of `certlab matrix` mid-run: 2 s later none of the programs it started
+    is alive, and the next certlab command removes its temporary folder."""
+    import glob
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, TMPDIR=str(tmp_path), PYTHONPATH=root)
+    matrix = subprocess.Popen([sys.executable, "-m", "lab", "matrix", "--stacks", "gnutls,openssl,nss",
+                               "--pki", pki.root, "--out", str(tmp_path / "report"), "--jobs", "3"],
+                              env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline, started = time.monotonic() + 60, set()
+    while time.monotonic() < deadline and not glob.glob(str(tmp_path / "report" / "cells" / "*")):
+        started |= _descendants(matrix.pid)
+        time.sleep(0.05)
+    started |= _descendants(matrix.pid)
+    assert matrix.poll() is None and started, "the matrix ended before it could be killed"
+    assert glob.glob(str(tmp_path / "certlab-matrix-*"))
+    os.kill(matrix.pid, signal.SIGKILL)
+    matrix.wait(10)
+    time.sleep(2)
+    assert [p for p in started if _alive(p)] == []
+    subprocess.run([sys.executable, "-m", "lab", "list"], env=env, cwd=tmp_path, capture_output=True, timeout=60)
+    assert glob.glob(str(tmp_path / "certlab-*")) == []

@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_INPUT
+    from lab.children import sweep_scratch
+    sweep_scratch()  # the temporary folders of runs that were killed
     try:
         check_arguments(args.command, args)
         return COMMANDS[args.command][2](args)

@@ -6,8 +6,8 @@ import argparse
 import contextlib
 import json
 import sys
-import tempfile
 
+from lab.children import scratch
 from lab.cli.options import EXIT_MISMATCH, EXIT_OK, CommandError, capture_args, parse_target
 from lab.files import atomic_writer, write_atomic
 
@@ -46,7 +46,7 @@ def _dissect_run(args: argparse.Namespace) -> int:
     from lab.dissect.parallel import rendered
     from lab.dissect.render import header
     try:
-        with tempfile.TemporaryDirectory(prefix="certlab-dissect-") as folder:
+        with scratch("dissect") as folder:
             blocks, summ = rendered(args.capture, args.keylog, args.server_key, args.port, args.jobs,
                                     _dissect_render(args.json), folder, args.json or args.decrypt_all)
             with _output(args.out) as out:
@@ -97,7 +97,7 @@ def _diagnose_run(args: argparse.Namespace) -> int:
     from lab.tools import diagnose
     sections: list = []
     try:
-        with tempfile.TemporaryDirectory(prefix="certlab-diagnose-") as folder:
+        with scratch("diagnose") as folder:
             blocks, summ = rendered(args.capture, args.keylog, args.server_key, args.port, args.jobs,
                                     _diagnose_render, folder, decrypt_all=False)
             for w in summ.warnings:

@@ -107,7 +107,7 @@ def _explain_args(p: argparse.ArgumentParser) -> None:
 
 def _explain_run(args: argparse.Namespace) -> int:
     import os
-    import tempfile
+    from lab.children import scratch
     from lab.tools import explain
     from lab.tools.explain import render as explainformat
     from lab.peers.process import PeerUnavailable
@@ -126,7 +126,7 @@ def _explain_run(args: argparse.Namespace) -> int:
     setup = Setup(pki, args.tls)
     pcap = explain.pcap_path(args.out, args.tls, args.kx)
     try:
-        with tempfile.TemporaryDirectory(prefix="certlab-explain-") as work, \
+        with scratch("explain") as work, \
                 servers[args.stack](pki, args.tls, "required", work) as peer:
             run = explain.record_handshake(setup, peer.port, args.kx, pcap)
     except (PeerUnavailable, PeerUnreachable) as exc:

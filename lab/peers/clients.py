@@ -245,10 +245,10 @@ def _multi_entry_p12(entries) -> bytes:
     """A PKCS#12 file with several key entries: cryptography writes one key per file, so the
     entries are written one by one and merged with keytool (shipped with the JDK)."""
     import subprocess
-    import tempfile
+    from lab.children import scratch
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.serialization import pkcs12
-    with tempfile.TemporaryDirectory() as tmp:
+    with scratch("p12") as tmp:
         dest = os.path.join(tmp, "all.p12")
         for i, (name, key, cert) in enumerate(entries):
             src = os.path.join(tmp, f"{i}.p12")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 
+from lab.children import scratch_folder
 from lab.peers.process import PeerUnavailable
 from lab.peers.registry import skip_reason
 from lab.peers.servers import server_classes
@@ -76,7 +76,7 @@ def run(ids: list[str], stack: str, tls: str | None, pcap_dir: str | None, pki_d
     servers = server_classes()
     if stack not in servers and any(sc.role != "server" for sc, _ in cells):
         raise UsageError(f"unknown stack {stack!r}; choose one of {', '.join(sorted(servers))}")
-    work = tempfile.mkdtemp(prefix="certlab-run-")
+    work = scratch_folder("run")
     try:
         pki = Pki.ensure(pki_dir or os.path.join(work, "pki"))
         results = []
@@ -112,7 +112,7 @@ def run_against(ids: list[str], target, tls: str | None, pcap_dir: str | None, p
     servers = [sc.id for sc, _ in cells if sc.role == "server"]
     if servers:
         raise UsageError(f"{servers[0]} plays the server: against your own client, use `certlab serve {servers[0]}`")
-    work = tempfile.mkdtemp(prefix="certlab-run-")
+    work = scratch_folder("run")
     try:
         pki = Pki.create(os.path.join(work, "pki"), under=under) if under else \
             Pki.ensure(pki_dir or os.path.join(work, "pki"))
@@ -155,7 +155,7 @@ def serve(sid: str, port: int, tls: str | None, pki_dir: str | None, pcap_dir: s
     versions = versions_of(sc, tls)
     if not versions:
         raise UsageError(f"{sid} does not apply to TLS {tls}")
-    work = tempfile.mkdtemp(prefix="certlab-serve-")
+    work = scratch_folder("serve")
     try:
         pki = Pki.ensure(pki_dir or os.path.join(work, "pki"))
         try:

@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
+from lab.children import scratch_folder
 from lab.files import write_atomic
 from lab.peers.process import PeerUnavailable
 from lab.peers.registry import CLIENT_PROGRAMS, SERVER_PROGRAMS, installed, programs, skip_reason, stack_version
@@ -186,7 +186,7 @@ def run_matrix(cells: list[Cell], out_dir: str, jobs: int = 2, timeout: float = 
                 os.unlink(os.path.join(out_dir, name))
     pending = [c for c in cells if c not in done]
     results = list(done.values())
-    work = tempfile.mkdtemp(prefix="certlab-matrix-")
+    work = scratch_folder("matrix")
     progress = Progress(len(cells), journal, len(done))
     try:
         pki = Pki.ensure(pki_dir or os.path.join(out_dir, "pki"))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import Any
+
+from lab.children import scratch_folder
 
 REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fingerprints.json")
 VERSIONS = ("1.2", "1.3")
@@ -75,7 +76,7 @@ def learn(stacks: list[str] | None = None, timeout: float = 3.0) -> dict[str, An
     from lab.tools.probe import probe
     classes = server_classes()
     out: dict[str, Any] = {"measured": dt.date.today().isoformat(), "stacks": {}}
-    work = tempfile.mkdtemp(prefix="certlab-fingerprints-")
+    work = scratch_folder("fingerprints")
     try:
         pki = Pki.create(os.path.join(work, "pki"))
         for stack in stacks or installed(SERVER_PROGRAMS):

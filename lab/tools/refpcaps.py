@@ -7,9 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 
+from lab.children import scratch
 from lab.peers.registry import stack_version
 from lab.pki import Pki
 from lab.play.commands import run
@@ -54,7 +54,7 @@ def make(out_dir: str, pki_dir: str | None = None) -> list[dict]:
     """Run every reference flow and keep its pcapng (key log embedded) in ``out_dir``; then the README."""
     os.makedirs(out_dir, exist_ok=True)
     made = []
-    with tempfile.TemporaryDirectory(prefix="certlab-pcaps-") as tmp:
+    with scratch("pcaps") as tmp:
         pki_root = pki_dir or os.path.join(tmp, "pki")
         Pki.ensure(pki_root)
         for ref in REFERENCES:

@@ -9,10 +9,10 @@ the old transcript, so a correct server must reject it (decrypt_error, RFC 5246 
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from typing import Any
 
+from lab.children import scratch
 from lab.crypto.prf import digest
 from lab.dissect import DissectResult, dissect
 from lab.dissect.describe import certificate_request_facts, suite_name, version_label
@@ -114,7 +114,7 @@ def replay_first_flight(c: ConnectionInfo, host: str, port: int, timeout: float)
     finally:
         conv.transport.close()
     received = b"".join(f.data for f in conv.flights if not f.from_client)
-    with tempfile.TemporaryDirectory(prefix="certlab-replay-") as tmp:
+    with scratch("replay") as tmp:
         path = save_capture(conv, os.path.join(tmp, "replay.pcapng"))
         fresh = dissect(path).connections[0] if received else None
     then, now = _summary(c), (_summary(fresh) if fresh else {"server_messages": []})
