@@ -11,15 +11,18 @@ RSA-1024, revoked with a CRL the servers load).
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import functools
 import ipaddress
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -286,14 +289,70 @@ class Pki:
 
     @classmethod
     def ensure(cls, root: str) -> "Pki":
-        """The PKI in ``root``, created if it is not complete."""
+        """The PKI in ``root``, created if it is missing or incomplete, and rebuilt (with a one-line
+        warning) if it does not verify. Concurrent runs sharing ``root`` build it once: the build
+        happens under a lock in a temporary folder whose family folders are then renamed into place."""
         pki = cls(root)
-        needed = [pki.path(a, f) for a in ALGORITHMS
-                  for f in ("ca.crt", "server.key", "client.key", "other-client.key")]
-        needed += [pki.path("rsa", f"{v.name}.key") for v in VARIANTS] + [pki.crl]
-        if all(os.path.exists(p) for p in needed):
+        if pki.problem() is None:
             return pki
-        return cls.create(root)
+        os.makedirs(pki.root, exist_ok=True)
+        with open(os.path.join(pki.root, ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            problem = pki.problem()
+            if problem is None:
+                return pki
+            if problem != "incomplete":
+                print(f"certlab: warning: the PKI in {pki.root} does not verify ({problem}); rebuilding it",
+                      file=sys.stderr)
+            build = tempfile.mkdtemp(prefix=".build-", dir=pki.root)
+            try:
+                cls.create(build)
+                for alg in ALGORITHMS:
+                    if os.path.lexists(pki.path(alg, "")):
+                        os.rename(pki.path(alg, ""), os.path.join(build, f"old-{alg}"))
+                    os.rename(os.path.join(build, alg), pki.path(alg, ""))
+            finally:
+                shutil.rmtree(build, ignore_errors=True)
+        return pki
+
+    def problem(self) -> str | None:
+        """Why this PKI cannot be used as it is ("incomplete", or the first key that does not match
+        its certificate, or certificate its issuer did not sign), or None."""
+        leaves = [(stem, "ca") for stem in ("server", "client")] + [("other-client", "other-ca")]
+        variants = [(v.name, {"ca": "ca", "intermediate": "intermediate", "self": v.name}[v.issuer])
+                    for v in VARIANTS]
+        try:
+            for alg in ALGORITHMS:
+                for stem, issuer in [("ca", "ca"), ("other-ca", "other-ca"), *leaves,
+                                     *([("intermediate", "ca"), *variants] if alg == "rsa" else [])]:
+                    cert = x509.load_pem_x509_certificate(_read(self.path(alg, f"{stem}.crt")))
+                    key = serialization.load_pem_private_key(_read(self.path(alg, f"{stem}.key")), None,
+                                                             unsafe_skip_rsa_key_validation=True)
+                    if _spki(key.public_key()) != _spki(cert.public_key()):
+                        return f"{alg}/{stem}.key is not the key of {alg}/{stem}.crt"
+                    issuer_cert = x509.load_pem_x509_certificate(_read(self.path(alg, f"{issuer}.crt")))
+                    if cert.issuer != issuer_cert.subject:
+                        return f"{alg}/{stem}.crt was not issued by {alg}/{issuer}.crt"
+                    if cert.signature_hash_algorithm is None or cert.signature_hash_algorithm.name != "sha1":
+                        cert.verify_directly_issued_by(issuer_cert)  # cryptography verifies no SHA-1 signature
+            crl = x509.load_pem_x509_crl(_read(self.crl))
+            if not crl.is_signature_valid(x509.load_pem_x509_certificate(_read(self.path("rsa", "ca.crt")))
+                                          .public_key()):
+                return "rsa/crl.pem is not signed by rsa/ca.crt"
+        except FileNotFoundError:
+            return "incomplete"
+        except (ValueError, TypeError, InvalidSignature) as exc:
+            return f"{alg}/{stem}: {exc or type(exc).__name__}"
+        return None
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def _spki(public_key) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def load_chain(path: str) -> list[bytes]:
