@@ -14,7 +14,7 @@ class _CompiledServer(ServerPeer):
     def argv(self) -> list[str]:
         raise NotImplementedError
 
-    def __enter__(self) -> "_CompiledServer":
+    def _start(self) -> "_CompiledServer":
         self._check_mode()
         self.port = free_port()
         self._launch(self.argv(), ready_timeout=30)

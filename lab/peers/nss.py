@@ -58,7 +58,7 @@ class NSSServer(ServerPeer):
     def database(self) -> str:
         return nss_database(self.pki, self.alg, self.workdir, "server")
 
-    def __enter__(self) -> "NSSServer":
+    def _start(self) -> "NSSServer":
         self._check_mode()
         exe = require("selfserv")
         db = self.database()

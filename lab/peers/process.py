@@ -40,20 +40,48 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+class PortTaken(PeerUnavailable):
+    """Another program listens on the port a peer was started on."""
+
+
 def listening(port: int) -> bool:
     """Whether any socket listens on TCP ``port`` (from /proc/net/tcp and tcp6)."""
-    hexport = f":{port:04X}"
+    return bool(_listeners(port))
+
+
+def _listeners(port: int) -> set[str]:
+    """The socket inodes listening on TCP ``port``."""
+    hexport, found = f":{port:04X}", set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(table) as fh:
                 next(fh, None)
                 for line in fh:
                     parts = line.split()
-                    if len(parts) > 3 and parts[1].endswith(hexport) and parts[3] == "0A":
-                        return True
+                    if len(parts) > 9 and parts[1].endswith(hexport) and parts[3] == "0A":
+                        found.add(parts[9])
         except OSError:
             continue
-    return False
+    return found
+
+
+def _session_sockets(session: int) -> set[str]:
+    """The socket inodes open in any process of ``session`` (a peer and what it forked)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                if int(fh.read().rsplit(")", 1)[1].split()[3]) != session:
+                    continue
+            for fd in os.listdir(f"/proc/{entry}/fd"):
+                link = os.readlink(f"/proc/{entry}/fd/{fd}")
+                if link.startswith("socket:["):
+                    found.add(link[8:-1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
 
 
 class ManagedProcess:
@@ -84,16 +112,25 @@ class ManagedProcess:
                                          stdout=self._out, stderr=self._err, env=env, cwd=self.cwd,
                                          start_new_session=True, preexec_fn=die_with_parent)
             if self.port is not None:
-                deadline = time.monotonic() + self.ready_timeout
-                while not listening(self.port):
-                    if self.proc.poll() is not None or time.monotonic() > deadline:
-                        raise PeerUnavailable(f"{os.path.basename(self.argv[0])} did not listen on port "
-                                              f"{self.port}: {self.log_tail()}")
-                    time.sleep(0.02)
+                self._wait_listening()
         except BaseException:   # not ready, or Ctrl-C/SIGTERM while waiting: the `with` never starts
             self.stop()
             raise
         return self
+
+    def _wait_listening(self) -> None:
+        """Until the program itself listens on the port: a socket there that belongs to another
+        program (a peer of another certlab started on the same port) is not this peer's."""
+        deadline, name = time.monotonic() + self.ready_timeout, os.path.basename(self.argv[0])
+        while True:
+            listeners = _listeners(self.port)
+            if listeners and listeners & _session_sockets(self.proc.pid):
+                return
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                if listeners:
+                    raise PortTaken(f"port {self.port} is held by another program, not {name}")
+                raise PeerUnavailable(f"{name} did not listen on port {self.port}: {self.log_tail()}")
+            time.sleep(0.02)
 
     def send(self, data: bytes) -> None:
         assert self.proc and self.proc.stdin

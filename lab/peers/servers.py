@@ -11,7 +11,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from lab.peers.process import ManagedProcess, PeerUnavailable, free_port, require
+from lab.peers.process import ManagedProcess, PeerUnavailable, PortTaken, free_port, require
 from lab.pki import Pki
 
 # OpenSSL 3 allows TLS 1.0/1.1 only at security level 0.
@@ -31,6 +31,20 @@ class ServerPeer:
     proc: ManagedProcess | None = None
 
     def __enter__(self) -> "ServerPeer":
+        """Start the program on a free port; a port another program took between our probe and
+        the peer's bind (another certlab running at once) is given up for a new one."""
+        for attempt in range(3):
+            try:
+                self._start()
+                return self
+            except PortTaken:
+                if self.proc is not None:
+                    self.proc.stop()
+                if attempt == 2:
+                    raise
+        return self
+
+    def _start(self) -> "ServerPeer":
         raise NotImplementedError
 
     def __exit__(self, *exc: object) -> None:
@@ -77,7 +91,7 @@ class OpenSSLServer(ServerPeer):
         return mode in ("none", "optional", "required", "required-crl") or \
             (mode == "renegotiation" and self.version == "1.2") or (mode == "pha" and self.version == "1.3")
 
-    def __enter__(self) -> "OpenSSLServer":
+    def _start(self) -> "OpenSSLServer":
         exe = require("openssl")
         self._check_mode()
         srv = self.pki.identity(self.alg, "server")
@@ -145,7 +159,7 @@ class PythonServer(ServerPeer):
             ctx.post_handshake_auth = True
         return ctx
 
-    def __enter__(self) -> "PythonServer":
+    def _start(self) -> "PythonServer":
         self._check_mode()
         ctx = self._context()
         self._sock = socket.create_server(("127.0.0.1", 0))
@@ -222,7 +236,7 @@ class NginxServer(ServerPeer):
     def supports(self, mode: str) -> bool:
         return mode in ("none", "optional", "required", "required-crl")
 
-    def __enter__(self) -> "NginxServer":
+    def _start(self) -> "NginxServer":
         exe = require("nginx")
         srv = self.pki.identity(self.alg, "server")
         self.port = free_port()
@@ -255,7 +269,7 @@ class GnuTLSServer(ServerPeer):
         the line ``**REAUTH**``."""
         return {"request_certificate": lambda: b"**REAUTH**\n"} if self.mode.startswith("pha") else {}
 
-    def __enter__(self) -> "GnuTLSServer":
+    def _start(self) -> "GnuTLSServer":
         exe = require("gnutls-serv")
         srv = self.pki.identity(self.alg, "server")
         self.port = free_port()
