@@ -335,14 +335,17 @@ class Pki:
                         return f"{alg}/{stem}.crt was not issued by {alg}/{issuer}.crt"
                     if cert.signature_hash_algorithm is None or cert.signature_hash_algorithm.name != "sha1":
                         cert.verify_directly_issued_by(issuer_cert)  # cryptography verifies no SHA-1 signature
+            alg, stem = "rsa", "crl"
             crl = x509.load_pem_x509_crl(_read(self.crl))
             if not crl.is_signature_valid(x509.load_pem_x509_certificate(_read(self.path("rsa", "ca.crt")))
                                           .public_key()):
                 return "rsa/crl.pem is not signed by rsa/ca.crt"
         except FileNotFoundError:
             return "incomplete"
-        except (ValueError, TypeError, InvalidSignature) as exc:
-            return f"{alg}/{stem}: {exc or type(exc).__name__}"
+        except InvalidSignature:
+            return f"{alg}/{stem}.crt was not signed by its issuer's key"
+        except (ValueError, TypeError):
+            return f"{alg}/{stem}: a file is not the PEM certificate or key it should be"
         return None
 
 

@@ -24,6 +24,7 @@ from lab.dissect import InputError, dissect
 from lab.engine.recordstream import MAX_RECORD, Problem, Record, RecordStream, Unit
 from layers.fields import LengthDelimitedHeader, MalformedLayer
 from layers.handshake import Hint, parse_handshake
+from tests.fuzz_dissect import mutate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The seed corpus: the reference captures; CERTLAB_FUZZ_SEEDS names another folder of captures
@@ -98,31 +99,13 @@ def test_keylog_parser_raises_only_its_error(text: str) -> None:
         pass
 
 
-def _mutate(data: bytes, rnd: random.Random) -> bytes:
-    b = bytearray(data)
-    for _ in range(rnd.randint(1, 4)):
-        op, i = rnd.randrange(4), rnd.randrange(len(b))
-        if op == 0:
-            b[i] ^= 1 << rnd.randrange(8)
-        elif op == 1:
-            del b[i:]
-            if not b:
-                b = bytearray(data[:1])
-        elif op == 2:
-            b[i:i] = bytes(rnd.getrandbits(8) for _ in range(rnd.randint(1, 64)))
-        else:
-            j = rnd.randrange(len(b))
-            b[i:i] = b[j:j + rnd.randint(1, 300)]
-    return bytes(b)
-
-
 @settings(max_examples=int(os.environ.get("CERTLAB_FUZZ_EXAMPLES", "150")), deadline=1000, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(seed=st.sampled_from(SEEDS), salt=st.integers(0, 2**32 - 1))
 @example(seed=os.path.join(ROOT, "pcaps", "tls12-ecdhe-client-auth.pcapng"), salt=28108)
 def test_dissect_and_diagnose_mutated_captures(seed: str, salt: int, tmp_path_factory) -> None:
     with open(seed, "rb") as fh:
-        data = _mutate(fh.read(), random.Random(salt))
+        data = mutate(fh.read(), random.Random(salt))
     path = str(tmp_path_factory.mktemp("fuzz") / "mutated.pcapng")
     with open(path, "wb") as fh:
         fh.write(data)

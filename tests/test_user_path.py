@@ -126,11 +126,16 @@ def test_matrix_with_a_relative_out_runs_nginx_and_links_from_its_folder(tmp_pat
 
 @pytest.mark.stack
 def test_a_peer_that_cannot_start_is_an_error_cell_named_in_the_summary(tmp_path, pki) -> None:
-    broken = tmp_path / "broken pki"
-    shutil.copytree(pki.root, broken)
-    (broken / "rsa" / "server.key").write_text("not a key\n")
-    proc = certlab("matrix", "--stacks", "openssl", "--scenarios", "tls13-cv-wrong-key", "--out", "r",
-                   "--pki", str(broken), cwd=str(tmp_path))
+    # An openssl whose s_server refuses to start (as with a certificate it cannot load); the rest
+    # of openssl works.
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "openssl").write_text(f"#!/bin/sh\n[ \"$1\" = s_server ] && {{ echo 'cannot load certificate' >&2; exit 1; }}\n"
+                                  f"exec {shutil.which('openssl')} \"$@\"\n")
+    (fake / "openssl").chmod(0o755)
+    proc = subprocess.run([CERTLAB, "matrix", "--stacks", "openssl", "--scenarios", "tls13-cv-wrong-key", "--out", "r",
+                           "--pki", pki.root], capture_output=True, text=True, cwd=str(tmp_path), timeout=300,
+                          env=dict(os.environ, PATH=f"{fake}:{os.environ['PATH']}"))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert re.search(r"error: openssl: 1 cell\(s\) could not run: openssl did not start", proc.stdout), proc.stdout
     doc = json.loads((tmp_path / "r" / "results.json").read_text())

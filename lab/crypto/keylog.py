@@ -8,6 +8,8 @@ LABELS_13 = ("CLIENT_EARLY_TRAFFIC_SECRET", "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
              "EARLY_EXPORTER_SECRET", "EXPORTER_SECRET")
 LABELS = ("CLIENT_RANDOM", "RSA", *LABELS_13)
 MAX_LINE = 4096   # a key log line is under 300 bytes: a longer one means the file is not a key log
+# The lengths each label's fields have (the draft's definitions): a line with others is not used.
+SECRET_LENGTHS = {"CLIENT_RANDOM": (48,), "RSA": (48,), **{label: (32, 48) for label in LABELS_13}}
 
 
 class KeyLogError(ValueError):
@@ -18,6 +20,8 @@ class KeyLogError(ValueError):
 class KeyLog:
     """Secrets by label, then by client random (or by encrypted-premaster prefix for ``RSA``)."""
     secrets: dict[str, dict[bytes, bytes]] = field(default_factory=dict)
+    # Lines not used because a field has the wrong length: (where, client random or b"", why)
+    rejected: list[tuple[str, bytes, str]] = field(default_factory=list)
 
     def add(self, label: str, key: bytes, secret: bytes) -> None:
         self.secrets.setdefault(label, {})[key] = secret
@@ -38,7 +42,12 @@ class KeyLog:
         for label, entries in other.secrets.items():
             for k, v in entries.items():
                 self.add(label, k, v)
+        self.rejected += other.rejected
         return self
+
+    def rejected_for(self, client_random: bytes) -> list[str]:
+        """Why lines for this client random were not used ("key.log line 3: ...")."""
+        return [f"{where}: {why}" for where, key, why in self.rejected if key == client_random]
 
     def knows(self, client_random: bytes) -> bool:
         """Whether any line is for this client random."""
@@ -65,7 +74,12 @@ class KeyLog:
             kb, sb = bytes.fromhex(key), bytes.fromhex(secret)
         except ValueError:
             raise KeyLogError(f"{source} line {n}: not hexadecimal: {line.strip()[:60]!r}") from None
-        if label in LABELS:   # unknown labels (e.g. QUIC's) are skipped, as Wireshark does
+        if label not in LABELS:   # unknown labels (e.g. QUIC's) are skipped, as Wireshark does
+            return
+        why = _wrong_length(label, kb, sb)
+        if why:
+            self.rejected.append((f"{source} line {n}", b"" if label == "RSA" else kb, f"{label} {why}"))
+        else:
             self.add(label, kb, sb)
 
     @classmethod
@@ -94,3 +108,15 @@ class KeyLog:
         except OSError as exc:
             raise KeyLogError(f"cannot read key log {path}: {exc.strerror}") from None
         return log
+
+
+def _wrong_length(label: str, key: bytes, secret: bytes) -> str | None:
+    """What is wrong with a line's field lengths (a line cut short, a field from elsewhere), or None."""
+    if label == "RSA" and len(key) != 8:
+        return f"has {len(key)} bytes of encrypted premaster where the first 8 belong"
+    if label != "RSA" and len(key) != 32:
+        return f"has a client random of {len(key)} bytes, not 32"
+    allowed = SECRET_LENGTHS[label]
+    if len(secret) not in allowed:
+        return f"has a secret of {len(secret)} bytes, not {' or '.join(map(str, allowed))}"
+    return None

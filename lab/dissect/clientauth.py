@@ -94,6 +94,9 @@ class ClientAuthTracker:
         if self.client_leaf_key is None:
             cv["verified"], cv["reason"] = None, "no client certificate to verify against"
             return
+        if hs.transcript_gap:
+            cv["verified"], cv["reason"] = None, "cannot check: part of the handshake it signs did not decrypt"
+            return
         try:
             if hs.tls13:
                 if hs.params is None:
@@ -120,7 +123,8 @@ class ClientAuthTracker:
         except (UnsupportedAlgorithm, TypeError, ValueError) as exc:
             cv["verified"], cv["reason"] = None, f"cannot check: {exc}"
 
-    def finish(self, hs: "HandshakeState") -> None:
+    def finish(self, hs: "HandshakeState", key_trouble: str | None = None) -> None:
+        """``key_trouble``: why keys given for this connection did not decrypt it, if they did not."""
         info = self.info
         end = ending(info)
         hidden_13 = any(m.encrypted and not m.decrypted for m in info.messages) and hs.tls13
@@ -150,11 +154,14 @@ class ClientAuthTracker:
             out["hidden"] = (
                 "SSLv2 sends REQUEST-CERTIFICATE and CLIENT-CERTIFICATE encrypted, and SSLv2 is not decrypted"
                 if info.version == 0x0002 else "the capture starts after the handshake began"
-                if info.mid_stream and not hs.client_random else "the capture does not show the server's whole "
-                                                                 "first flight")
-        if not hs.client_random:
+                if info.mid_stream and not hs.client_random else "the capture holds no whole ClientHello"
+                if not hs.client_random else "the capture does not show the server's whole first flight")
+        if not hs.client_random and info.mid_stream:
             info.note(f"the capture starts mid-connection, frame {info.first_frame}: the handshake before it "
                       "is not in it")
+        elif not hs.client_random:
+            info.note("the client's first handshake message is not whole in the capture: nothing of the "
+                      "handshake is known")
         elif end is None and not handshake_completed(info):
             last = max((m.frame for m in info.messages), default=info.first_frame)
             client_done = any(m.direction == "client" and (m.type == H.finished or m.kind == "change_cipher_spec")
@@ -163,8 +170,11 @@ class ClientAuthTracker:
                      "inside the server's flight" if not self.server_flight_done else
                      "inside the client's flight" if not client_done else "before the server's Finished")
             info.note(f"the capture ends {where}, frame {last}: nothing after it is known")
+        if key_trouble:
+            out["key_trouble"] = key_trouble
         if hidden_13:
-            out["hidden"] = ("TLS 1.3 encrypts CertificateRequest, Certificate and CertificateVerify; "
-                             "key log lines CLIENT_HANDSHAKE_TRAFFIC_SECRET and SERVER_HANDSHAKE_TRAFFIC_SECRET "
-                             f"for client random {hs.client_random.hex()} would reveal them")
+            out["hidden"] = ("TLS 1.3 encrypts CertificateRequest, Certificate and CertificateVerify; " + (
+                key_trouble if key_trouble else
+                "key log lines CLIENT_HANDSHAKE_TRAFFIC_SECRET and SERVER_HANDSHAKE_TRAFFIC_SECRET "
+                f"for client random {hs.client_random.hex()} would reveal them"))
         info.client_auth = out

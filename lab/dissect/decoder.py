@@ -54,6 +54,7 @@ class HandshakeState:
     master: bytes | None = None
     ems_hash: bytes | None = None
     transcript: bytearray = field(default_factory=bytearray)
+    transcript_gap: bool = False   # a handshake record did not decrypt: the transcript misses its bytes
     protections: tuple[RecordProtection, RecordProtection] | None = None
 
     @property
@@ -79,6 +80,7 @@ class ConnectionDecoder:
         self.sslv2_records = [0, 0]
         self.server_cert: bytes | None = None
         self.sslv2_hit = False
+        self.key_trouble: list[str] = []   # why keys the key log has for this connection were not usable
 
     def _set_cipher(self, d: int, cipher: RecordProtection | None) -> None:
         self.streams[d].cipher = cipher
@@ -102,7 +104,26 @@ class ConnectionDecoder:
                 self.info.note(f"{DIRECTIONS[d]}: capture ends inside a record ({st.pending} bytes left)")
             if st.hs_buf:
                 self.info.note(f"{DIRECTIONS[d]}: capture ends inside a handshake message")
-        self.auth.finish(self.hs)
+        self.auth.finish(self.hs, self.key_trouble[0] if self.key_trouble else None)
+
+    def _trouble(self, text: str) -> None:
+        if text not in self.key_trouble:
+            self.key_trouble.append(text)
+
+    def _tls13_secret(self, label: str) -> bytes | None:
+        """The key log's secret, if it fits this suite (its hash makes 32- or 48-byte secrets)."""
+        hs = self.hs
+        secret = self.keys.tls13_secret(label, hs.client_random)
+        if secret is None:
+            for why in self.keys.keylog.rejected_for(hs.client_random):
+                self._trouble(f"the key log's line for this connection was not used ({why})")
+        if secret is not None and hs.params is not None:
+            size = 48 if hs.params.prf_hash == "sha384" else 32
+            if len(secret) != size:
+                self._trouble(f"the key log's {label} for this connection has {len(secret)} bytes, and "
+                              f"{describe.suite_name(hs.suite_code)} makes {size}-byte secrets")
+                return None
+        return secret
 
     def _record(self, d: int, rec: Record, frame: int) -> None:
         if rec.sslv2:   # SSLv2 has no content type: its header is a length
@@ -122,10 +143,14 @@ class ConnectionDecoder:
             if rec.error:
                 self.info.note(f"frame {frame}: {DIRECTIONS[d]} record did not decrypt ({rec.error}): "
                                "the key log or server key does not match this connection")
+                self._trouble(f"the {DIRECTIONS[d]}'s records do not decrypt with the keys given for this "
+                              f"connection (frame {frame}: {rec.error}): they are another connection's, or damaged")
             self._opaque(d, rec.content_type, rec.fragment, frame)
 
     def _opaque(self, d: int, ctype: int, fragment: bytes, frame: int) -> None:
         """An encrypted record we cannot read: one message, named as Wireshark names it."""
+        if ctype == 22 or (self.hs.tls13 and not all(self.main_done)):
+            self.hs.transcript_gap = True
         if self.hs.tls13 or ctype == 23:
             kind, name = "application_data", "application_data"
         elif ctype == 22:
@@ -134,7 +159,8 @@ class ConnectionDecoder:
             kind, name = "alert", "encrypted_alert"
         else:
             kind = name = describe.content_name(ctype)
-        self.info.note(f"{DIRECTIONS[d]}: encrypted, no key for this connection")
+        self.info.note(f"{DIRECTIONS[d]}: encrypted, " + (self.key_trouble[0] if self.key_trouble else
+                                                          "no key for this connection"))
         kept = fragment if self.keep_data or kind != "application_data" else b""
         self._add(MessageInfo(DIRECTIONS[d], kind, None, name, True, frame, None, kept, decrypted=False))
 
@@ -318,7 +344,7 @@ class ConnectionDecoder:
     def _tls13_keys(self, client_label: str, server_label: str) -> None:
         hs = self.hs
         for d, label in ((CLIENT, client_label), (SERVER, server_label)):
-            secret = self.keys.tls13_secret(label, hs.client_random) if client_label else None
+            secret = self._tls13_secret(label) if client_label else None
             if secret is None or hs.params is None:
                 self._set_cipher(d, None)
                 continue
@@ -330,7 +356,7 @@ class ConnectionDecoder:
             return  # a post-handshake authentication Finished changes no keys
         self.main_done[d] = True
         label = "CLIENT_TRAFFIC_SECRET_0" if d == CLIENT else "SERVER_TRAFFIC_SECRET_0"
-        secret = self.keys.tls13_secret(label, self.hs.client_random)
+        secret = self._tls13_secret(label)
         if secret is None or self.hs.params is None:
             self._set_cipher(d, None)
             return

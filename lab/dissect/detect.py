@@ -76,8 +76,12 @@ def upgrade(conn: TCPConnection) -> Upgrade | None:
     return None
 
 
-def first_data(conn: TCPConnection, direction: int) -> bytes:
+def first_data(conn: TCPConnection, direction: int, want: int = 16) -> bytes:
+    """The first bytes a side sent, across segments (a ClientHello may come one byte per segment)."""
+    out = b""
     for c in conn.chunks:
         if c.direction == direction:
-            return c.data
-    return b""
+            out += c.data[:want - len(out)]
+            if len(out) >= want:
+                break
+    return out

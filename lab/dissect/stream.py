@@ -162,6 +162,10 @@ class DissectStream:
                              "if TLS runs over a non-standard framing, name its port with --port")
         if self.reader.cut_short:
             self.warnings.append(f"{self.path}: {self.reader.cut_short}")
+        rejected = self.keys.keylog.rejected
+        self.warnings += [f"{where}: {why}; the line is not used" for where, _, why in rejected[:3]]
+        if len(rejected) > 3:
+            self.warnings.append(f"and {len(rejected) - 3} more key log lines with fields of the wrong length")
         if len(self.keys.keylog) and self.had_random and not self.matched and self.share[1] == 1:
             self.warnings.append(NO_KEY_MATCH)
 

@@ -80,6 +80,8 @@ def _ending(c: ConnectionInfo) -> dict[str, Any]:
     client_finished = False
     finished = {"client": 0, "server": 0}
     for m in c.messages:
+        if m.direction == "server" and client_finished:
+            out["server_after_client_finished"] = True
         if m.kind == "handshake" and m.type == H.finished:
             finished[m.direction] += 1
             client_finished = client_finished or m.direction == "client"
@@ -98,6 +100,9 @@ def _ending(c: ConnectionInfo) -> dict[str, Any]:
     out["completed"] = handshake_completed(c)
     out["closed"] = c.client_auth.get("ended_by")   # who closed first, and the answer
     out["encrypted_unread"] = any(m.encrypted and not m.decrypted for m in c.messages)
+    # Encrypted handshake records beyond each side's Finished: a renegotiation certlab could not read
+    unread = [m for m in c.messages if m.kind == "handshake" and m.encrypted and not m.decrypted]
+    out["unread_renegotiation"] = any(sum(1 for m in unread if m.direction == side) > 1 for side in ("client", "server"))
     return out
 
 
@@ -109,7 +114,7 @@ def diagnose_connection(c: ConnectionInfo, keys_given: bool = False) -> dict[str
     ders = client_chain(c) if resp and not resp["empty"] else []
     d: dict[str, Any] = {"client": c.client, "server": c.server, "version": version_label(c.version),
                          "cipher_suite": suite_name(c.cipher_suite), "requested": a.get("requested"),
-                         "request": req, "answer": "unknown" if a.get("requested") is None and not resp else
+                         "request": req, "answer": "unknown" if a.get("certificate_sent") is None and not resp else
                          ("certificate" if ders else "empty" if resp else "none")}
     if ders:
         d["chain"] = [x509view.summary(der) for der in ders]
@@ -141,6 +146,9 @@ def _judge(d: dict[str, Any], a: dict[str, Any], named: list[str]) -> tuple[str,
         hidden = a.get("hidden") or ""
         if not hidden.startswith("TLS 1.3"):   # the capture itself lacks it: mid-stream, cut short, SSLv2
             return "unknown", f"the capture cannot tell: {hidden}", "capture the whole connection, from its SYN"
+        if a.get("key_trouble"):
+            return ("unknown", f"the certificate exchange is encrypted (TLS 1.3) and {a['key_trouble']}",
+                    "pass the key log written for this connection, as SSLKEYLOGFILE wrote it")
         if d.get("keys_given"):
             return ("unknown", "the certificate exchange is encrypted (TLS 1.3) and the key log given has no "
                     "handshake secrets for this connection", "pass the key log written for this connection; "
@@ -148,6 +156,10 @@ def _judge(d: dict[str, Any], a: dict[str, Any], named: list[str]) -> tuple[str,
         return ("unknown", "the certificate exchange is encrypted (TLS 1.3) and no key log was given",
                 "capture with SSLKEYLOGFILE set on the client or the server and pass it with --keylog "
                 "(or embed it: editcap --inject-secrets tls,KEYLOG); " + hidden)
+    if not d["requested"] and end.get("unread_renegotiation"):
+        return ("unknown", "the first handshake asked for no certificate, and later encrypted handshake messages "
+                "(a renegotiation, which may ask) did not decrypt", "pass the key log written for this connection "
+                "(SSLKEYLOGFILE)")
     if not d["requested"]:
         if d["answer"] in ("certificate", "empty"):
             return ("failed" if by_server else "unsolicited certificate",
@@ -164,6 +176,15 @@ def _judge(d: dict[str, Any], a: dict[str, Any], named: list[str]) -> tuple[str,
         return ("no client authentication", "the server did not ask for a client certificate",
                 "enable client authentication on the server (nginx ssl_verify_client on; Apache SSLVerifyClient "
                 "require; openssl s_server -Verify 1)")
+    if d["answer"] == "unknown":
+        hidden = a.get("hidden") or "the capture ends before the client answered"
+        if by_server or rejected_http:
+            how = f"{alert['name']} alert" if by_server else f"HTTP {http['status']}"
+            cause = f"the server asked for a certificate and rejected the client ({how}); what the client sent is unknown: "
+        else:
+            cause = "the server asked for a certificate; what the client sent is unknown: "
+        return ("unknown", cause + hidden, "pass the key log written for this connection (SSLKEYLOGFILE)"
+                if hidden.startswith("TLS 1.3") else "capture the whole connection, from its SYN")
     missing = d["answer"] in ("empty", "none")
     if missing and (by_server or rejected_http):
         fix = (f"give the client a certificate issued by a CA the server named ({_names(named)})" if named else
@@ -175,10 +196,17 @@ def _judge(d: dict[str, Any], a: dict[str, Any], named: list[str]) -> tuple[str,
             cause += ("; clients such as Go, Java and browsers send none when none of theirs was issued by a "
                       "named CA")
         return "rejected", cause, fix
+    # Acceptance is seen only in the server's answer: its Finished (TLS 1.2 and before), or what it
+    # sends after the client's Finished (TLS 1.3, where the server judges after that Finished).
+    unanswered = not alert and not rejected_http and not (
+        end.get("server_after_client_finished") if d["version"] == "TLS 1.3" else end["completed"])
     if missing:
         if by_client:
             return ("client aborted", f"the client sent {alert['name']} instead of a certificate",
                     "check the client's certificate configuration and the request's signature schemes")
+        if unanswered:
+            return ("unknown", "the client sent no certificate, and the capture ends before the server answered",
+                    "capture the connection until it closes")
         return ("accepted without a certificate", "the server asked but accepts a connection without one "
                 "(optional client authentication)", "make the certificate required if it must be "
                 "(nginx ssl_verify_client on)")
@@ -200,6 +228,9 @@ def _judge(d: dict[str, Any], a: dict[str, Any], named: list[str]) -> tuple[str,
                                   "certificate", "check the server's certificate and the client's trust store")
     if not end["completed"] and not end.get("encrypted_unread"):
         return "incomplete", "the capture ends before the handshake completed", "capture the whole connection"
+    if unanswered:
+        return ("unknown", "the client sent its certificate, and the capture ends before the server answered it",
+                "capture the connection until it closes")
     if cv.get("verified") is False:
         return ("accepted despite a bad signature", "the server accepted a CertificateVerify that does not verify",
                 "the server does not check the client's signature: fix or replace it")
@@ -280,8 +311,9 @@ def to_html(path: str, head: str, sections: list[tuple[str, str, str, list[dict]
 def _facts_lines(d: dict[str, Any]) -> list[str]:
     out = []
     req = d.get("request")
+    unseen = "encrypted" if (d.get("hidden") or "").startswith("TLS 1.3") else "not in the capture"
     if d["requested"] is None:
-        out.append("certificate requested: unknown (encrypted)")
+        out.append(f"certificate requested: unknown ({unseen})")
     elif not d["requested"]:
         out.append("certificate requested: no")
     else:
@@ -302,11 +334,12 @@ def _facts_lines(d: dict[str, Any]) -> list[str]:
                    + (" (EXPIRED at capture time)" if f.get("expired") else "")
                    + (" (NOT YET VALID at capture time)" if f.get("not_yet_valid") else "")
                    + f"; EKU {', '.join(leaf.get('extended_key_usage', ['(none: any)']))}")
-        reach = {True: "yes", False: "NO", None: "the server named none"}[f.get("reaches_named_ca")]
+        reach = ("unknown (the CertificateRequest was not read)" if d["requested"] is None else
+                 {True: "yes", False: "NO", None: "the server named none"}[f.get("reaches_named_ca")])
         out.append(f"  chain leads to a named CA: {reach}")
     else:
         out.append("client sent: " + {"empty": "an EMPTY Certificate", "none": "no Certificate message",
-                                      "unknown": "unknown (encrypted)"}[d["answer"]])
+                                      "unknown": f"unknown ({unseen})"}[d["answer"]])
     cv = d.get("certificate_verify")
     if cv:
         out.append(f"CertificateVerify: {cv['algorithm']}, " + {True: "signature verifies", False: "signature "
