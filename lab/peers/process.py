@@ -21,7 +21,8 @@ class PeerUnavailable(Exception):
 PACKAGES = {"openssl": "openssl", "gnutls-serv": "gnutls-bin", "gnutls-cli": "gnutls-bin",
             "nginx": "nginx", "selfserv": "libnss3-tools", "tstclnt": "libnss3-tools",
             "curl": "curl", "tcpdump": "tcpdump", "tshark": "tshark", "go": "golang-go",
-            "java": "openjdk-17-jdk-headless", "javac": "openjdk-17-jdk-headless"}
+            "java": "openjdk-17-jdk-headless", "javac": "openjdk-17-jdk-headless", "apache2": "apache2",
+            "haproxy": "haproxy", "lighttpd": "lighttpd", "stunnel4": "stunnel4", "node": "nodejs"}
 
 
 def require(program: str) -> str:

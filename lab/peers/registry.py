@@ -8,8 +8,13 @@ import shutil
 import subprocess
 
 # Server stacks, for client-role scenarios (None: needs no program, it runs in-process).
+# A path names a file that must exist (a lighttpd TLS module).
 SERVER_PROGRAMS: dict[str, str | None] = {"openssl": "openssl", "python": None, "nginx": "nginx",
-                                          "gnutls": "gnutls-serv", "nss": "selfserv", "java": "javac", "go": "go"}
+                                          "gnutls": "gnutls-serv", "nss": "selfserv", "java": "javac", "go": "go",
+                                          "apache": "apache2", "haproxy": "haproxy", "stunnel": "stunnel4",
+                                          "node": "node",
+                                          **{f"lighttpd-{lib}": f"/usr/lib/lighttpd/mod_{lib}.so"
+                                             for lib in ("openssl", "gnutls", "wolfssl", "mbedtls")}}
 # Client programs, for server-role scenarios.
 CLIENT_PROGRAMS: dict[str, str | None] = {"openssl": "openssl", "python": None, "curl": "curl",
                                           "gnutls": "gnutls-cli", "go": "go", "java": "javac", "nss": "tstclnt"}
@@ -21,6 +26,8 @@ def programs(role: str) -> dict[str, str | None]:
 
 
 def is_installed(program: str | None) -> bool:
+    if program is not None and program.startswith("/"):
+        return os.path.exists(program) and (not program.startswith("/usr/lib/lighttpd/") or is_installed("lighttpd"))
     return program is None or bool(shutil.which(program)) or os.path.exists(f"/usr/sbin/{program}")
 
 
@@ -42,6 +49,9 @@ def skip_reason(peer, sc) -> str | None:
 _VERSION_COMMANDS: dict[str, list[str]] = {
     "openssl": ["openssl", "version"], "nginx": ["nginx", "-v"], "gnutls": ["gnutls-cli", "--version"],
     "curl": ["curl", "--version"], "go": ["go", "version"], "java": ["java", "-version"],
+    "apache": ["apache2", "-v"], "haproxy": ["haproxy", "-v"], "stunnel": ["stunnel4", "-version"],
+    "node": ["node", "-v"],
+    **{f"lighttpd-{lib}": ["lighttpd", "-v"] for lib in ("openssl", "gnutls", "wolfssl", "mbedtls")},
 }
 
 
@@ -65,5 +75,13 @@ def stack_version(stack: str) -> str:
     lines = [line.strip() for line in (out.stdout + out.stderr).splitlines() if line.strip()]
     if not lines:
         return "unknown"
-    words = lines[0].replace("nginx version: ", "").replace("go version ", "").replace(" version", "").split()
-    return " ".join(words[:2]).replace('"', "")   # "OpenSSL 3.0.19", "nginx/1.22.1", "openjdk 17.0.15"
+    words = lines[0].replace("nginx version: ", "").replace("Server version: ", "").replace("go version ", "") \
+        .replace(" version", "").split()
+    name = " ".join(words[:2]).replace('"', "")   # "OpenSSL 3.0.19", "nginx/1.22.1", "openjdk 17.0.15"
+    if stack == "node":
+        return f"Node.js {words[0]}"
+    if stack == "stunnel":
+        return next((" ".join(line.split()[:2]) for line in lines if line.startswith("stunnel ")), "unknown")
+    if stack.startswith("lighttpd-"):
+        return f"{words[0]} mod_{stack.split('-', 1)[1]}"   # "lighttpd/1.4.69 mod_gnutls"
+    return name

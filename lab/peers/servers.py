@@ -63,7 +63,7 @@ class ServerPeer:
             raise PeerUnavailable(f"{self.name} cannot run mode {self.mode} in TLS {self.version}")
 
     def _launch(self, argv: list[str], *, stdin: bool = False, ready_timeout: float = 15.0,
-                loopback_only: bool = False) -> None:
+                loopback_only: bool = False, cwd: str | None = None) -> None:
         """Start the server program and wait until it listens on ``self.port``; ``loopback_only``
         confines a program with no bind option (it would listen on every address) to loopback."""
         env = None
@@ -71,7 +71,7 @@ class ServerPeer:
             from lab.peers.build import loopback_only_env
             env = loopback_only_env()
         self.proc = ManagedProcess(argv, os.path.join(self.workdir, f"{self.name}-{self.port}"), port=self.port,
-                                   stdin=stdin, ready_timeout=ready_timeout, env=env)
+                                   stdin=stdin, ready_timeout=ready_timeout, env=env, cwd=cwd)
         self.proc.__enter__()
 
     def hooks(self) -> dict:
@@ -295,4 +295,6 @@ def server_classes() -> dict:
     """Every server stack, including those compiled on first use."""
     from lab.peers.compiled import GoServer, JavaServer
     from lab.peers.nss import NSSServer
-    return {**SERVERS, "go": GoServer, "java": JavaServer, "nss": NSSServer}
+    from lab.peers.httpd import HTTPD_SERVERS
+    from lab.peers.relays import RELAY_SERVERS
+    return {**SERVERS, "go": GoServer, "java": JavaServer, "nss": NSSServer, **HTTPD_SERVERS, **RELAY_SERVERS}

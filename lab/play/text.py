@@ -15,7 +15,7 @@ def render(results: list[CellResult], as_json: bool) -> str:
     lines = []
     for r in results:
         o = r.observed
-        what = o.outcome if o else "-"
+        what = o.outcome if o else "not run"
         if o and o.alert:
             what += f" {o.alert} ({o.alert_code}, {o.alert_level}) from {o.alert_from}"
         if o and o.server_alert is not None:

@@ -1,0 +1,86 @@
+"""Servers that terminate TLS in front of something else: stunnel (in front of ``/bin/cat``, an
+echo) and a Node.js application (tls.createServer). Like every peer, they get the PKI files
+under fixed names in a folder of their own (``linked``)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from lab.peers.process import free_port, require
+from lab.peers.servers import ServerPeer, linked
+
+SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "src")
+STUNNEL_CONF = """foreground = yes
+pid =
+syslog = no
+debug = info
+[lab]
+accept = 127.0.0.1:{port}
+exec = /bin/cat
+cert = server.crt
+key = server.key
+CAfile = ca.crt
+verifyChain = {verify}
+requireCert = {require}
+sslVersionMin = TLSv{version}
+sslVersionMax = TLSv{version}
+{crl}
+"""
+
+
+def _folder(peer: ServerPeer) -> str:
+    srv = peer.pki.identity(peer.alg, "server")
+    folder = os.path.join(peer.workdir, f"{peer.name}-{peer.port}")
+    os.makedirs(folder, exist_ok=True)
+    linked(folder, server_crt=srv.cert, server_key=srv.key, ca_crt=srv.ca, crl_pem=peer.pki.crl)
+    return folder
+
+
+@dataclass
+class StunnelServer(ServerPeer):
+    """stunnel 5 (foreground) with ``verifyChain``/``requireCert``, echoing what the client sends."""
+    name: str = "stunnel"
+
+    def supports(self, mode: str) -> bool:
+        return self.version in ("1.2", "1.3") and mode in ("none", "optional", "required", "required-crl")
+
+    def _start(self) -> "StunnelServer":
+        exe = require("stunnel4")
+        self._check_mode()
+        self.port = free_port()
+        folder = _folder(self)
+        conf = STUNNEL_CONF.format(port=self.port, version=self.version,
+                                   verify="no" if self.mode == "none" else "yes",
+                                   require="yes" if self.mode in ("required", "required-crl") else "no",
+                                   crl="CRLfile = crl.pem" if self.mode == "required-crl" else "")
+        with open(os.path.join(folder, "stunnel.conf"), "w") as fh:
+            fh.write(conf)
+        self._launch([exe, "stunnel.conf"], cwd=folder)
+        return self
+
+
+@dataclass
+class NodeServer(ServerPeer):
+    """Node.js ``tls.createServer`` (lab/peers/src/node_server.js). Node has no post-handshake
+    authentication; it asks again in TLS 1.2 with ``socket.renegotiate()``."""
+    name: str = "node"
+    lacks = {"pha": "Node.js has no TLS 1.3 post-handshake authentication (its documentation: "
+                    "renegotiate() is TLS 1.2 only)"}
+
+    def supports(self, mode: str) -> bool:
+        return self.version in ("1.2", "1.3") and (
+            mode in ("none", "optional", "required", "required-crl")
+            or (mode == "renegotiation" and self.version == "1.2"))
+
+    def _start(self) -> "NodeServer":
+        exe = require("node")
+        self._check_mode()
+        self.port = free_port()
+        folder = _folder(self)
+        argv = [exe, os.path.join(SRC, "node_server.js"), str(self.port), "server.crt", "server.key", "ca.crt",
+                self.mode, self.version, *(["crl.pem"] if self.mode == "required-crl" else [])]
+        self._launch(argv, cwd=folder)
+        return self
+
+
+RELAY_SERVERS = {"stunnel": StunnelServer, "node": NodeServer}

@@ -1,0 +1,77 @@
+"""The servers where client certificates are configured in practice (Apache, HAProxy, lighttpd on
+four TLS libraries, stunnel, Node.js), checked against an independent observation of the same
+servers: `openssl s_client` with no certificate and with an untrusted one must see the alert (or
+the HTTP status, or the silent close) certlab reports; Apache's per-<Location> request to a TLS 1.3
+client without post-handshake auth must be what curl itself reports."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from layers.registry import ALERT_NAMES
+from lab.peers.servers import server_classes
+
+pytestmark = pytest.mark.stack
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STACKS = ("apache", "haproxy", "lighttpd-openssl", "lighttpd-gnutls", "lighttpd-wolfssl", "lighttpd-mbedtls",
+          "stunnel", "node")
+CASES = [(stack, version, case) for stack in STACKS for version in ("1.2", "1.3") for case in ("no-cert", "untrusted")
+         if not (stack == "lighttpd-mbedtls" and version == "1.3")]
+
+
+def _certlab(scenario: str, stack: str, pki) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "lab", "run", scenario, "--stack", stack, "--pki", pki.root,
+                           "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    [result] = json.loads(proc.stdout)["results"]
+    assert result["verdict"] in ("pass", "fail"), result
+    return result["observed"]
+
+
+def _s_client(port: int, version: str, pki, who: str | None) -> tuple[str | None, int | None]:
+    """What openssl s_client sees: the alert it received, and an HTTP status if one came."""
+    argv = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", f"-tls1_{version[-1]}", "-servername",
+            "localhost", "-CAfile", pki.path("rsa", "ca.crt"), "-ign_eof"]
+    if who:
+        argv += ["-cert", pki.path("rsa", f"{who}.crt"), "-key", pki.path("rsa", f"{who}.key")]
+    proc = subprocess.run(argv, input="GET / HTTP/1.0\r\nHost: localhost\r\n\r\n", capture_output=True, text=True,
+                          timeout=30)
+    out = proc.stdout + proc.stderr
+    alert = re.search(r"alert number (\d+)", out)
+    status = re.search(r"^HTTP/1\.[01] (\d{3})", proc.stdout, re.M)
+    return (ALERT_NAMES.get(int(alert.group(1))) if alert else None), (int(status.group(1)) if status else None)
+
+
+@pytest.mark.parametrize("stack,version,case", CASES, ids=[f"{s}-tls{v}-{c}" for s, v, c in CASES])
+def test_what_certlab_reports_is_what_openssl_s_client_sees(stack, version, case, pki, tmp_path) -> None:
+    scenario = f"tls1{version[-1]}-{'no-cert-required' if case == 'no-cert' else 'untrusted-client-cert'}"
+    observed = _certlab(scenario, stack, pki)
+    with server_classes()[stack](pki, version, "required", str(tmp_path)) as peer:
+        alert, status = _s_client(peer.port, version, pki, None if case == "no-cert" else "other-client")
+    assert observed["alert"] == alert, (observed, alert, status)
+    if alert is None:
+        assert observed["http_status"] == status, (observed, status)
+
+
+def test_apache_per_location_asks_after_the_request_as_curl_reports(pki, tmp_path) -> None:
+    """Apache's per-<Location> SSLVerifyClient require, TLS 1.3: curl (which offers post-handshake
+    auth) is asked after its request; with a certificate it gets 200, without one curl itself
+    reports Apache's certificate_required alert. certlab's client that does not offer
+    post-handshake auth (tls13-pha-not-offered) gets the 403 Apache gives a client it cannot ask."""
+    observed = _certlab("tls13-pha-not-offered", "apache", pki)
+    assert observed["outcome"] == "app_rejected" and observed["http_status"] == 403, observed
+    asked = _certlab("tls13-pha-empty-certificate", "apache", pki)
+    with server_classes()["apache"](pki, "1.3", "pha-required", str(tmp_path)) as peer:
+        base = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--tlsv1.3", "--resolve",
+                f"localhost:{peer.port}:127.0.0.1", "--cacert", pki.path("rsa", "ca.crt")]
+        url = f"https://localhost:{peer.port}/"
+        with_cert = subprocess.run([*base, "--cert", pki.path("rsa", "client.crt"), "--key",
+                                    pki.path("rsa", "client.key"), url], capture_output=True, text=True, timeout=30)
+        without = subprocess.run([*base, url], capture_output=True, text=True, timeout=30)
+    assert with_cert.stdout == "200", with_cert.stderr
+    assert without.stdout == "000" and "alert certificate required" in without.stderr, without.stderr
+    assert asked["alert"] == "certificate_required", asked
