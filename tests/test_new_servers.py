@@ -1,5 +1,5 @@
 """The servers where client certificates are configured in practice (Apache, HAProxy, lighttpd on
-four TLS libraries, stunnel, Node.js), checked against an independent observation of the same
+four TLS libraries, stunnel, Node.js, Erlang/OTP, tlslite-ng), checked against an independent observation of the same
 servers: `openssl s_client` with no certificate and with an untrusted one must see the alert (or
 the HTTP status, or the silent close) certlab reports; Apache's per-<Location> request to a TLS 1.3
 client without post-handshake auth must be what curl itself reports."""
@@ -19,7 +19,7 @@ from lab.peers.servers import server_classes
 pytestmark = pytest.mark.stack
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STACKS = ("apache", "haproxy", "lighttpd-openssl", "lighttpd-gnutls", "lighttpd-wolfssl", "lighttpd-mbedtls",
-          "stunnel", "node")
+          "stunnel", "node", "erlang", "tlslite")
 CASES = [(stack, version, case) for stack in STACKS for version in ("1.2", "1.3") for case in ("no-cert", "untrusted")
          if not (stack == "lighttpd-mbedtls" and version == "1.3")]
 

@@ -11,7 +11,7 @@ import sys
 ODD = "My Lab; $HOME #'\"\nü"
 CERTLAB = [sys.executable, "-m", "lab"]
 SERVERS = {"openssl", "python", "nginx", "gnutls", "go", "java", "nss", "apache", "haproxy", "lighttpd-openssl",
-           "lighttpd-gnutls", "lighttpd-wolfssl", "lighttpd-mbedtls", "stunnel", "node"}
+           "lighttpd-gnutls", "lighttpd-wolfssl", "lighttpd-mbedtls", "stunnel", "node", "erlang", "tlslite"}
 CLIENTS = {"openssl", "curl", "gnutls", "python", "nss", "go", "java"}
 
 

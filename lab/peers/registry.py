@@ -8,11 +8,11 @@ import shutil
 import subprocess
 
 # Server stacks, for client-role scenarios (None: needs no program, it runs in-process).
-# A path names a file that must exist (a lighttpd TLS module).
+# A path names a file that must exist (a lighttpd TLS module), "python:M" a module certlab's Python imports.
 SERVER_PROGRAMS: dict[str, str | None] = {"openssl": "openssl", "python": None, "nginx": "nginx",
                                           "gnutls": "gnutls-serv", "nss": "selfserv", "java": "javac", "go": "go",
                                           "apache": "apache2", "haproxy": "haproxy", "stunnel": "stunnel4",
-                                          "node": "node",
+                                          "node": "node", "erlang": "escript", "tlslite": "python:tlslite",
                                           **{f"lighttpd-{lib}": f"/usr/lib/lighttpd/mod_{lib}.so"
                                              for lib in ("openssl", "gnutls", "wolfssl", "mbedtls")}}
 # Client programs, for server-role scenarios.
@@ -26,6 +26,9 @@ def programs(role: str) -> dict[str, str | None]:
 
 
 def is_installed(program: str | None) -> bool:
+    if program is not None and program.startswith("python:"):
+        import importlib.util
+        return importlib.util.find_spec(program[7:]) is not None
     if program is not None and program.startswith("/"):
         return os.path.exists(program) and (not program.startswith("/usr/lib/lighttpd/") or is_installed("lighttpd"))
     return program is None or bool(shutil.which(program)) or os.path.exists(f"/usr/sbin/{program}")
@@ -51,6 +54,7 @@ _VERSION_COMMANDS: dict[str, list[str]] = {
     "curl": ["curl", "--version"], "go": ["go", "version"], "java": ["java", "-version"],
     "apache": ["apache2", "-v"], "haproxy": ["haproxy", "-v"], "stunnel": ["stunnel4", "-version"],
     "node": ["node", "-v"],
+    "erlang": ["erl", "-noshell", "-eval", "io:format(\"~s~n\", [erlang:system_info(otp_release)]), halt()."],
     **{f"lighttpd-{lib}": ["lighttpd", "-v"] for lib in ("openssl", "gnutls", "wolfssl", "mbedtls")},
 }
 
@@ -66,6 +70,12 @@ def stack_version(stack: str) -> str:
     argv = _VERSION_COMMANDS.get(stack)
     if stack == "nss":
         argv = ["dpkg-query", "-W", "-f", "libnss3 ${Version}", "libnss3"]
+    if stack == "tlslite":
+        try:
+            import tlslite
+        except ImportError:
+            return "unknown"
+        return f"tlslite-ng {tlslite.__version__}"
     if argv is None or shutil.which(argv[0]) is None:
         return "unknown"
     try:
@@ -80,6 +90,8 @@ def stack_version(stack: str) -> str:
     name = " ".join(words[:2]).replace('"', "")   # "OpenSSL 3.0.19", "nginx/1.22.1", "openjdk 17.0.15"
     if stack == "node":
         return f"Node.js {words[0]}"
+    if stack == "erlang":
+        return f"Erlang/OTP {lines[0]}"
     if stack == "stunnel":
         return next((" ".join(line.split()[:2]) for line in lines if line.startswith("stunnel ")), "unknown")
     if stack.startswith("lighttpd-"):

@@ -296,5 +296,7 @@ def server_classes() -> dict:
     from lab.peers.compiled import GoServer, JavaServer
     from lab.peers.nss import NSSServer
     from lab.peers.httpd import HTTPD_SERVERS
+    from lab.peers.libraries import LIBRARY_SERVERS
     from lab.peers.relays import RELAY_SERVERS
-    return {**SERVERS, "go": GoServer, "java": JavaServer, "nss": NSSServer, **HTTPD_SERVERS, **RELAY_SERVERS}
+    return {**SERVERS, "go": GoServer, "java": JavaServer, "nss": NSSServer, **HTTPD_SERVERS, **RELAY_SERVERS,
+            **LIBRARY_SERVERS}
