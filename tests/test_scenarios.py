@@ -178,3 +178,16 @@ def test_resumption_is_abbreviated(stack: str, pki, tmp_path) -> None:
     names = [m.name for m in second.messages if m.kind == "handshake"]
     assert "certificate" in [m.name for m in first.messages] and "certificate" not in names
     assert names[:2] == ["client_hello", "server_hello"] and "finished" in names
+
+
+def test_what_a_proxy_told_its_application_is_matched_whole_and_absent_reads_empty() -> None:
+    from lab.play.client import http_complete
+    from lab.play.observed import Observed
+    from lab.script.dsl import Outcome
+    want = Outcome("success", forwarded=(("X-SSL-Client-Verify", "SUCCESS"), ("X-SSL-Client-DN", "")))
+    assert want.matches(Observed("success", forwarded=("x-ssl-client-verify: SUCCESS", "Host: localhost")))
+    assert not want.matches(Observed("success", forwarded=("X-SSL-Client-Verify: SUCCESS2",)))
+    assert not want.matches(Observed("success", forwarded=("X-SSL-Client-Verify: SUCCESS", "X-SSL-Client-DN: x")))
+    assert not want.matches(Observed("success"))   # the backend's answer never came
+    assert not http_complete(b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nabc")
+    assert http_complete(b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nabcde") and http_complete(b"HTTP/1.0 200\r\n\r\n")

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 
 from lab.peers.process import PeerUnavailable, free_port, require
-from lab.peers.servers import ServerPeer, linked
+from lab.peers.servers import PROXY_MODES, ServerPeer, linked
 
 TLS12_13 = ("1.2", "1.3")
 APACHE_MODULES = "/usr/lib/apache2/modules"
@@ -47,12 +47,19 @@ Listen 127.0.0.1:{port} https
   SSLVerifyDepth 4
   SSLVerifyClient {server_verify}
   {crl}
-  <Location "/">
-    SetHandler server-status
-    {location_verify}
-  </Location>
+{content}
   Header always set X-SSL-Client-Verify "%{{SSL_CLIENT_VERIFY}}s"
 </VirtualHost>
+"""
+APACHE_ANSWER = """  <Location "/">
+    SetHandler server-status
+    {location_verify}
+  </Location>"""
+# As Apache's documentation forwards the client's identity (RequestHeader set replaces a header
+# of the same name that the client sent).
+APACHE_PROXY = """  ProxyPass "/" "http://127.0.0.1:{port}/"
+  RequestHeader set X-SSL-Client-Verify "%{{SSL_CLIENT_VERIFY}}s"
+  RequestHeader set X-SSL-Client-DN "%{{SSL_CLIENT_S_DN}}s"
 """
 
 
@@ -67,7 +74,7 @@ class ApacheServer(ServerPeer):
 
     def supports(self, mode: str) -> bool:
         return self.version in TLS12_13 and (
-            mode in ("none", "optional", "required", "required-crl")
+            mode in ("none", "optional", "required", "required-crl", *PROXY_MODES)
             or (mode == "renegotiation" and self.version == "1.2")
             or (mode in ("pha", "pha-required") and self.version == "1.3"))
 
@@ -77,12 +84,15 @@ class ApacheServer(ServerPeer):
         self.port = free_port()
         folder = _folder(self, _pki_files(self))
         location_verify = {"renegotiation": "require", "pha": "optional", "pha-required": "require"}.get(self.mode)
-        server_verify = {"optional": "optional", "required": "require", "required-crl": "require"}.get(self.mode, "none")
+        server_verify = {"optional": "optional", "required": "require", "required-crl": "require", "proxy": "optional",
+                         "proxy-no-ca": "optional_no_ca"}.get(self.mode, "none")
         modules = "\n".join(f"LoadModule {m}_module {APACHE_MODULES}/mod_{m}.so" for m in
-                            ("mpm_event", "authz_core", "status", "headers", "socache_shmcb", "ssl"))
+                            ("mpm_event", "authz_core", "status", "headers", "socache_shmcb", "ssl", "proxy",
+                             "proxy_http"))
+        content = APACHE_PROXY.format(port=self._backend_port()) if self.mode in PROXY_MODES else \
+            APACHE_ANSWER.format(location_verify=f"SSLVerifyClient {location_verify}" if location_verify else "")
         conf = APACHE_CONF.format(modules=modules, port=self.port, version=self.version,
-                                  server_verify=server_verify,
-                                  location_verify=f"SSLVerifyClient {location_verify}" if location_verify else "",
+                                  server_verify=server_verify, content=content,
                                   crl="SSLCARevocationFile crl.pem\n  SSLCARevocationCheck leaf"
                                   if self.mode == "required-crl" else "")
         with open(os.path.join(folder, "httpd.conf"), "w") as fh:
@@ -177,8 +187,17 @@ defaults
   timeout server 10s
 frontend lab
   bind 127.0.0.1:{port} ssl crt server.pem ca-file ca.crt verify {verify} ssl-min-ver TLSv{version} ssl-max-ver TLSv{version} {crl}
-  http-request return status 200 content-type text/plain lf-string "verify=%[ssl_c_verify] used=%[ssl_c_used] dn=%[ssl_c_s_dn]\\n"
+  {content}
 """
+HAPROXY_ANSWER = ('http-request return status 200 content-type text/plain lf-string '
+                  '"verify=%[ssl_c_verify] used=%[ssl_c_used] dn=%[ssl_c_s_dn]\\n"')
+# As HAProxy's documentation forwards the client's identity (set-header replaces the client's).
+HAPROXY_PROXY = """http-request set-header X-SSL-Client-Verify %[ssl_c_verify]
+  http-request set-header X-SSL-Client-Used %[ssl_c_used]
+  http-request set-header X-SSL-Client-DN %{{+Q}}[ssl_c_s_dn]
+  default_backend app
+backend app
+  server app 127.0.0.1:{port}"""
 
 
 @dataclass
@@ -188,7 +207,7 @@ class HAProxyServer(ServerPeer):
     name: str = "haproxy"
 
     def supports(self, mode: str) -> bool:
-        return self.version in TLS12_13 and mode in ("none", "optional", "required", "required-crl")
+        return self.version in TLS12_13 and mode in ("none", "optional", "required", "required-crl", *PROXY_MODES)
 
     def _start(self) -> "HAProxyServer":
         exe = require("haproxy")
@@ -200,8 +219,10 @@ class HAProxyServer(ServerPeer):
             pem = crt.read() + key.read()   # HAProxy takes the certificate and its key in one file
         from lab.pki import write_private
         write_private(os.path.join(folder, "server.pem"), pem)
-        verify = {"none": "none", "optional": "optional", "required": "required", "required-crl": "required"}
-        conf = HAPROXY_CONF.format(port=self.port, verify=verify[self.mode], version=self.version,
+        verify = {"none": "none", "optional": "optional", "required": "required", "required-crl": "required",
+                  "proxy": "optional", "proxy-no-ca": "optional ca-ignore-err all crt-ignore-err all"}
+        content = HAPROXY_PROXY.format(port=self._backend_port()) if self.mode in PROXY_MODES else HAPROXY_ANSWER
+        conf = HAPROXY_CONF.format(port=self.port, verify=verify[self.mode], version=self.version, content=content,
                                    crl="crl-file crl.pem" if self.mode == "required-crl" else "")
         with open(os.path.join(folder, "haproxy.cfg"), "w") as fh:
             fh.write(conf)

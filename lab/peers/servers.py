@@ -9,7 +9,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from lab.peers.process import ManagedProcess, PeerUnavailable, PortTaken, free_port, require
 from lab.pki import Pki
@@ -29,6 +29,7 @@ class ServerPeer:
     port: int = 0
     name: str = "server"
     proc: ManagedProcess | None = None
+    backend: Any = None          # the application behind a proxy (modes proxy, proxy-no-ca)
 
     def __enter__(self) -> "ServerPeer":
         """Start the program on a free port; a port another program took between our probe and
@@ -38,10 +39,12 @@ class ServerPeer:
                 self._start()
                 return self
             except PortTaken:
-                if self.proc is not None:
-                    self.proc.stop()
+                self.__exit__()
                 if attempt == 2:
                     raise
+            except BaseException:
+                self.__exit__()
+                raise
         return self
 
     def _start(self) -> "ServerPeer":
@@ -50,6 +53,15 @@ class ServerPeer:
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None:
             self.proc.stop()
+        if self.backend is not None:
+            self.backend.__exit__()
+            self.backend = None
+
+    def _backend_port(self) -> int:
+        """Start the echoing application a proxy forwards to (``lab.peers.backend``); its port."""
+        from lab.peers.backend import EchoBackend
+        self.backend = EchoBackend().__enter__()
+        return self.backend.port
 
     def supports(self, mode: str) -> bool:
         return mode in ("none", "optional", "required")
@@ -215,8 +227,15 @@ http {{ client_body_temp_path body; proxy_temp_path proxy; fastcgi_temp_path fcg
   server {{ listen 127.0.0.1:{port} ssl; ssl_certificate server.crt; ssl_certificate_key server.key;
     ssl_protocols {protocols}; ssl_ciphers ALL; ssl_client_certificate ca.crt; ssl_verify_client {verify};
     ssl_verify_depth 4; ssl_dhparam dh.pem; {crl}
-    location / {{ default_type text/plain; return 200 "verify=$ssl_client_verify dn=$ssl_client_s_dn\\n"; }} }} }}
+    location / {{ {location} }} }} }}
 """
+NGINX_ANSWER = 'default_type text/plain; return 200 "verify=$ssl_client_verify dn=$ssl_client_s_dn\\n";'
+# As nginx's documentation forwards the client's identity (proxy_set_header replaces a header of
+# the same name that the client sent).
+NGINX_PROXY = ("proxy_pass http://127.0.0.1:{port}; proxy_set_header X-SSL-Client-Verify $ssl_client_verify; "
+               "proxy_set_header X-SSL-Client-DN $ssl_client_s_dn; "
+               "proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;")
+PROXY_MODES = ("proxy", "proxy-no-ca")
 
 
 def linked(folder: str, **files: str) -> None:
@@ -234,7 +253,7 @@ class NginxServer(ServerPeer):
     name: str = "nginx"
 
     def supports(self, mode: str) -> bool:
-        return mode in ("none", "optional", "required", "required-crl")
+        return mode in ("none", "optional", "required", "required-crl", *PROXY_MODES)
 
     def _start(self) -> "NginxServer":
         exe = require("nginx")
@@ -244,8 +263,10 @@ class NginxServer(ServerPeer):
         os.makedirs(folder, exist_ok=True)
         linked(folder, server_crt=srv.cert, server_key=srv.key, ca_crt=srv.ca, dh_pem=self.pki.dh_parameters,
                crl_pem=self.pki.crl)
-        verify = {"none": "off", "optional": "optional", "required": "on", "required-crl": "on"}[self.mode]
-        conf = NGINX_CONF.format(port=self.port, verify=verify,
+        verify = {"none": "off", "optional": "optional", "required": "on", "required-crl": "on", "proxy": "optional",
+                  "proxy-no-ca": "optional_no_ca"}[self.mode]
+        location = NGINX_PROXY.format(port=self._backend_port()) if self.mode in PROXY_MODES else NGINX_ANSWER
+        conf = NGINX_CONF.format(port=self.port, verify=verify, location=location,
                                  protocols="TLSv1.3" if self.version == "1.3" else "TLSv1.2",
                                  crl="ssl_crl crl.pem;" if self.mode == "required-crl" else "")
         with open(os.path.join(folder, "nginx.conf"), "w") as fh:

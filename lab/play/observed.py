@@ -40,6 +40,7 @@ class Observed:
     client_exit: int | None = None
     client_output: str | None = None
     cut: str | None = None                   # what the capture left out of a peer that kept sending
+    forwarded: tuple[str, ...] | None = None  # what a proxy's backend said it received ("Name: value")
 
     @classmethod
     def of_alert(cls, name: str, code: int, level: int | None, sender: str, when: str | None) -> "Observed":

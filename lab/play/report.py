@@ -98,7 +98,10 @@ def _problems(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _why(r: dict[str, Any]) -> str:
     if r["verdict"] == "error":
         return r.get("reason") or (r.get("observed") or {}).get("reason") or "?"
-    return f"{cell_text(r)}; acceptable: {' or '.join(r['expected'])} ({r['rfc']})"
+    told = [h for h in (r.get("observed") or {}).get("forwarded") or () if "client" in h.split(":", 1)[0].lower()]
+    saw = f"; the application behind it was told: {'; '.join(told) or 'no client identity header'}" \
+        if (r.get("observed") or {}).get("forwarded") is not None else ""
+    return f"{cell_text(r)}{saw}; acceptable: {' or '.join(r['expected'])} ({r['rfc']})"
 
 
 def markdown_report(results: list[dict[str, Any]], meta: dict[str, Any] | None = None) -> str:

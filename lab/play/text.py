@@ -32,6 +32,9 @@ def render(results: list[CellResult], as_json: bool) -> str:
             what += f", {o.when.replace('_', ' ')}"
         lines.append(f"{r.verdict.upper():5} {r.scenario} [{r.stack}, TLS {r.tls_version}]: {what}")
         lines.append(f"      expected: {' or '.join(r.expected)}  ({r.rfc})")
+        if o and o.forwarded:   # what the application behind a proxy was told about the client
+            told = [h for h in o.forwarded if "client" in h.split(":", 1)[0].lower()]
+            lines.append(f"      backend saw: {'; '.join(told) or 'no client identity header'}")
         if o and o.server_errors:
             lines.append(f"      server errors: {'; '.join(o.server_errors)}")
         if r.pcap:

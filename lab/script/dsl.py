@@ -4,6 +4,7 @@ expectations are sets of acceptable outcomes, and the result records what actual
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +71,9 @@ class Outcome:
     kind: str
     alert: str | None = None
     certificate: str | None = None   # role C: what the client sent ("sent", "empty", "none")
+    # What a proxy's backend must have received: (header, regex the value must match whole; an
+    # absent header reads as "")
+    forwarded: tuple[tuple[str, str], ...] = ()
 
     def __or__(self, other: "Outcome | Expect") -> "Expect":
         return Expect((self,)) | other
@@ -80,10 +84,18 @@ class Outcome:
             return False
         if self.certificate is not None and observed.client_certificate != self.certificate:
             return False
+        if self.forwarded:
+            got = {h.split(":", 1)[0].strip().lower(): h.split(":", 1)[1].strip()
+                   for h in observed.forwarded or () if ":" in h}
+            if observed.forwarded is None or not all(re.fullmatch(rx, got.get(name.lower(), ""))
+                                                     for name, rx in self.forwarded):
+                return False
         return self.alert is None or observed.alert == self.alert
 
     def describe(self) -> str:
         text = f"alert {self.alert}" if self.alert else self.kind
+        if self.forwarded:
+            text += " (backend saw " + ", ".join(f"{n} ~ {rx}" for n, rx in self.forwarded) + ")"
         return f"{text} (client certificate {self.certificate})" if self.certificate else text
 
 
@@ -165,6 +177,7 @@ class Scenario:
     level: str = "MUST"
     tags: frozenset[str] = field(default_factory=frozenset)
     client: tuple[tuple[str, Any], ...] = ()   # ClientConfig overrides, e.g. (("cipher_suites", (0x9C,)),)
+    request: bytes | None = None               # the request sent after the handshake (default: GET /)
 
 
 REGISTRY: dict[str, Scenario] = {}
@@ -172,7 +185,8 @@ REGISTRY: dict[str, Scenario] = {}
 
 def scenario(id: str, *, rfc: str, row: str, versions: set[str], summary: str, expect: Expect | Callable,
              server_mode: str = "required", role: str = "client", level: str = "MUST",
-             tags: set[str] | None = None, client: dict[str, Any] | None = None) -> Callable:
+             tags: set[str] | None = None, client: dict[str, Any] | None = None,
+             request: bytes | None = None) -> Callable:
     """Register a scenario. ``expect`` may be a function of the TLS version."""
     def deco(fn: Callable[..., Sequence[Step]]) -> Callable[..., Sequence[Step]]:
         if id in REGISTRY:
@@ -185,6 +199,6 @@ def scenario(id: str, *, rfc: str, row: str, versions: set[str], summary: str, e
         else:
             exp = expect
         REGISTRY[id] = Scenario(id, rfc, row, role, frozenset(versions), summary, server_mode, fn, exp,
-                                level, frozenset(tags or ()), tuple(sorted((client or {}).items())))
+                                level, frozenset(tags or ()), tuple(sorted((client or {}).items())), request)
         return fn
     return deco
