@@ -221,6 +221,11 @@ class Pki:
     def crl(self) -> str:
         return self.path("rsa", "crl.pem")
 
+    @property
+    def crl_expired(self) -> str:
+        """crl.pem's list, signed with a nextUpdate 30 days past."""
+        return self.path("rsa", "crl-expired.pem")
+
     @classmethod
     def create(cls, root: str, under: tuple[x509.Certificate, object] | None = None) -> "Pki":
         """A new PKI in ``root``; ``under`` (a CA certificate and key: the user's) issues the
@@ -286,6 +291,14 @@ class Pki:
                                               .revocation_date(now - dt.timedelta(hours=1)).build())
         with open(os.path.join(folder, "crl.pem"), "wb") as fh:
             fh.write(crl.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+        # The same list, past its nextUpdate (RFC 5280 5.1.2.5): some servers then reject everyone.
+        stale = x509.CertificateRevocationListBuilder().issuer_name(ca.subject) \
+            .last_update(now - dt.timedelta(days=60)).next_update(now - dt.timedelta(days=30))
+        for cert in revoked:
+            stale = stale.add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(cert.serial_number)
+                                                  .revocation_date(now - dt.timedelta(days=61)).build())
+        with open(os.path.join(folder, "crl-expired.pem"), "wb") as fh:
+            fh.write(stale.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
 
     @classmethod
     def ensure(cls, root: str) -> "Pki":
@@ -335,11 +348,11 @@ class Pki:
                         return f"{alg}/{stem}.crt was not issued by {alg}/{issuer}.crt"
                     if cert.signature_hash_algorithm is None or cert.signature_hash_algorithm.name != "sha1":
                         cert.verify_directly_issued_by(issuer_cert)  # cryptography verifies no SHA-1 signature
-            alg, stem = "rsa", "crl"
-            crl = x509.load_pem_x509_crl(_read(self.crl))
-            if not crl.is_signature_valid(x509.load_pem_x509_certificate(_read(self.path("rsa", "ca.crt")))
-                                          .public_key()):
-                return "rsa/crl.pem is not signed by rsa/ca.crt"
+            for alg, stem in (("rsa", "crl"), ("rsa", "crl-expired")):
+                crl = x509.load_pem_x509_crl(_read(self.path(alg, f"{stem}.pem")))
+                if not crl.is_signature_valid(x509.load_pem_x509_certificate(_read(self.path("rsa", "ca.crt")))
+                                              .public_key()):
+                    return f"rsa/{stem}.pem is not signed by rsa/ca.crt"
         except FileNotFoundError:
             return "incomplete"
         except InvalidSignature:

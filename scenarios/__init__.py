@@ -1,2 +1,3 @@
 """Declarative client-auth scenarios (no I/O). Importing the package registers them all."""
-from scenarios import chains, clientauth, encoding, posthandshake, proxies, serverlater, serverrole, verify  # noqa: F401
+from scenarios import (chains, clientauth, encoding, posthandshake, proxies, revocation, serverlater,  # noqa: F401
+                       serverrole, verify)

@@ -24,7 +24,7 @@ def _folder(peer: ServerPeer, files: dict[str, str]) -> str:
 
 def _pki_files(peer: ServerPeer) -> dict[str, str]:
     srv = peer.pki.identity(peer.alg, "server")
-    return {"server_crt": srv.cert, "server_key": srv.key, "ca_crt": srv.ca, "crl_pem": peer.pki.crl}
+    return {"server_crt": srv.cert, "server_key": srv.key, "ca_crt": srv.ca, "crl_pem": peer.crl_file}
 
 
 APACHE_CONF = """ServerName localhost

@@ -40,7 +40,8 @@ def installed(table: dict[str, str | None]) -> list[str]:
 
 def skip_reason(peer, sc) -> str | None:
     """Why this peer cannot run this scenario at all (a missing mode or feature), or None."""
-    if not peer.supports(sc.server_mode):
+    from lab.peers.servers import canonical_mode
+    if not peer.supports(canonical_mode(sc.server_mode)):
         return f"{peer.name} has no {sc.server_mode} mode in TLS {peer.version}"
     for tag in sorted(sc.tags):
         if tag in peer.lacks:

@@ -32,7 +32,7 @@ def _folder(peer: ServerPeer) -> str:
     srv = peer.pki.identity(peer.alg, "server")
     folder = os.path.join(peer.workdir, f"{peer.name}-{peer.port}")
     os.makedirs(folder, exist_ok=True)
-    linked(folder, server_crt=srv.cert, server_key=srv.key, ca_crt=srv.ca, crl_pem=peer.pki.crl)
+    linked(folder, server_crt=srv.cert, server_key=srv.key, ca_crt=srv.ca, crl_pem=peer.crl_file)
     return folder
 
 

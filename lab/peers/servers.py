@@ -19,6 +19,11 @@ VERSION_FLAGS = {"1.0": "-tls1", "1.1": "-tls1_1", "1.2": "-tls1_2", "1.3": "-tl
 MODES = ("none", "optional", "required", "required-crl", "pha", "pha-required")
 
 
+def canonical_mode(mode: str) -> str:
+    """The mode a server runs: required-crl-expired is required-crl (with another CRL file)."""
+    return "required-crl" if mode == "required-crl-expired" else mode
+
+
 @dataclass
 class ServerPeer:
     pki: Pki
@@ -30,6 +35,12 @@ class ServerPeer:
     name: str = "server"
     proc: ManagedProcess | None = None
     backend: Any = None          # the application behind a proxy (modes proxy, proxy-no-ca)
+    crl_file: str = ""           # the CRL of mode required-crl: crl.pem, or the expired one
+
+    def __post_init__(self) -> None:
+        # required-crl-expired is required-crl with a CRL past its nextUpdate
+        self.crl_file = self.pki.crl_expired if self.mode == "required-crl-expired" else self.pki.crl
+        self.mode = canonical_mode(self.mode)
 
     def __enter__(self) -> "ServerPeer":
         """Start the program on a free port; a port another program took between our probe and
@@ -109,7 +120,7 @@ class OpenSSLServer(ServerPeer):
         srv = self.pki.identity(self.alg, "server")
         self.port = free_port()
         verify = {"none": [], "optional": ["-verify", "4"], "required": ["-Verify", "4"], "renegotiation": [],
-                  "pha": [], "required-crl": ["-Verify", "4", "-CRL", self.pki.crl, "-crl_check"]}[self.mode]
+                  "pha": [], "required-crl": ["-Verify", "4", "-CRL", self.crl_file, "-crl_check"]}[self.mode]
         interactive = self.mode in ("renegotiation", "pha")
         io_mode = [] if interactive else ["-www"]
         argv = [exe, "s_server", "-accept", f"127.0.0.1:{self.port}", "-cert", srv.cert, "-key", srv.key,
@@ -165,7 +176,7 @@ class PythonServer(ServerPeer):
                            "required-crl": ssl.CERT_REQUIRED, "pha": ssl.CERT_REQUIRED,
                            "pha-required": ssl.CERT_REQUIRED}[self.mode]
         if self.mode == "required-crl":
-            ctx.load_verify_locations(self.pki.crl)
+            ctx.load_verify_locations(self.crl_file)
             ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
         if self.mode.startswith("pha"):
             ctx.post_handshake_auth = True
@@ -262,7 +273,7 @@ class NginxServer(ServerPeer):
         folder = os.path.join(self.workdir, f"nginx-{self.port}")
         os.makedirs(folder, exist_ok=True)
         linked(folder, server_crt=srv.cert, server_key=srv.key, ca_crt=srv.ca, dh_pem=self.pki.dh_parameters,
-               crl_pem=self.pki.crl)
+               crl_pem=self.crl_file)
         verify = {"none": "off", "optional": "optional", "required": "on", "required-crl": "on", "proxy": "optional",
                   "proxy-no-ca": "optional_no_ca"}[self.mode]
         location = NGINX_PROXY.format(port=self._backend_port()) if self.mode in PROXY_MODES else NGINX_ANSWER
@@ -299,7 +310,7 @@ class GnuTLSServer(ServerPeer):
                 "pha-required": ["--disable-client-cert", "--verify-client-cert"],
                 "required": ["--require-client-cert", "--verify-client-cert"],
                 "required-crl": ["--require-client-cert", "--verify-client-cert",
-                                 "--x509crlfile", self.pki.crl]}[self.mode]
+                                 "--x509crlfile", self.crl_file]}[self.mode]
         version = "+VERS-TLS1.3" if self.version == "1.3" else "+VERS-TLS1.2"
         argv = [exe, "--port", str(self.port), "--x509certfile", srv.cert, "--x509keyfile", srv.key,
                 "--x509cafile", srv.ca, *mode, "--priority", f"NORMAL:-VERS-ALL:{version}:+RSA:+DHE-RSA",
