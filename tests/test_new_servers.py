@@ -116,3 +116,27 @@ def test_what_the_application_behind_a_proxy_is_told_is_what_curl_gets_it_told(s
     assert told_curl and _identity(result["observed"]["forwarded"]) == told_curl
     assert told_curl.get("x-ssl-client-dn", "") != "CN=admin,O=TLS Lab"   # these proxies overwrite
     assert result["verdict"] == "pass"
+
+
+def test_the_ocsp_responder_answers_as_openssl_ocsp_reads_it(pki, tmp_path) -> None:
+    from lab.peers.ocsp import OcspResponder
+    with OcspResponder(pki, str(tmp_path / "ocsp")) as responder:
+        for who, status in (("client", "good"), ("client-revoked", "revoked")):
+            out = subprocess.run(["openssl", "ocsp", "-issuer", pki.path("rsa", "ca.crt"), "-cert",
+                                  pki.path("rsa", f"{who}.crt"), "-url", responder.url, "-CAfile",
+                                  pki.path("rsa", "ca.crt")], capture_output=True, text=True, timeout=30)
+            assert f"{who}.crt: {status}" in out.stdout and "Response verify OK" in out.stderr, out
+
+
+@pytest.mark.parametrize("stack", ["apache", "nginx"])
+def test_a_revoked_certificate_is_refused_because_the_responder_said_so(stack, pki, tmp_path) -> None:
+    """The revoked certificate is let in without OCSP (no CRL loaded) and refused with it, by
+    openssl s_client's and curl's account as by certlab's."""
+    observed = _certlab("ocsp-revoked-client-cert", stack, pki, "1.2")
+    assert observed["outcome"] in ("alert", "app_rejected"), observed
+    seen = {}
+    for mode in ("required", "required-ocsp"):
+        with server_classes()[stack](pki, "1.2", mode, str(tmp_path / mode)) as peer:
+            seen[mode] = _s_client(peer.port, "1.2", pki, "client-revoked")
+    assert seen["required"] == (None, 200)
+    assert seen["required-ocsp"] == (observed["alert"], observed["http_status"])

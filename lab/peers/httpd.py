@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 
 from lab.peers.process import PeerUnavailable, free_port, require
-from lab.peers.servers import PROXY_MODES, ServerPeer, linked
+from lab.peers.servers import OCSP_MODES, PROXY_MODES, ServerPeer, linked
 
 TLS12_13 = ("1.2", "1.3")
 APACHE_MODULES = "/usr/lib/apache2/modules"
@@ -74,7 +74,7 @@ class ApacheServer(ServerPeer):
 
     def supports(self, mode: str) -> bool:
         return self.version in TLS12_13 and (
-            mode in ("none", "optional", "required", "required-crl", *PROXY_MODES)
+            mode in ("none", "optional", "required", "required-crl", *PROXY_MODES, *OCSP_MODES)
             or (mode == "renegotiation" and self.version == "1.2")
             or (mode in ("pha", "pha-required") and self.version == "1.3"))
 
@@ -85,7 +85,8 @@ class ApacheServer(ServerPeer):
         folder = _folder(self, _pki_files(self))
         location_verify = {"renegotiation": "require", "pha": "optional", "pha-required": "require"}.get(self.mode)
         server_verify = {"optional": "optional", "required": "require", "required-crl": "require", "proxy": "optional",
-                         "proxy-no-ca": "optional_no_ca"}.get(self.mode, "none")
+                         "proxy-no-ca": "optional_no_ca", "required-ocsp": "require",
+                         "required-ocsp-unreachable": "require"}.get(self.mode, "none")
         modules = "\n".join(f"LoadModule {m}_module {APACHE_MODULES}/mod_{m}.so" for m in
                             ("mpm_event", "authz_core", "status", "headers", "socache_shmcb", "ssl", "proxy",
                              "proxy_http"))
@@ -94,7 +95,9 @@ class ApacheServer(ServerPeer):
         conf = APACHE_CONF.format(modules=modules, port=self.port, version=self.version,
                                   server_verify=server_verify, content=content,
                                   crl="SSLCARevocationFile crl.pem\n  SSLCARevocationCheck leaf"
-                                  if self.mode == "required-crl" else "")
+                                  if self.mode == "required-crl" else
+                                  "SSLOCSPEnable leaf\n  SSLOCSPOverrideResponder on\n  SSLOCSPResponderTimeout 3\n"
+                                  f"  SSLOCSPDefaultResponder {self._ocsp_url()}" if self.mode in OCSP_MODES else "")
         with open(os.path.join(folder, "httpd.conf"), "w") as fh:
             fh.write(conf)
         self._launch([exe, "-X", "-d", folder, "-f", "httpd.conf"])

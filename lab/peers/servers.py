@@ -35,6 +35,7 @@ class ServerPeer:
     name: str = "server"
     proc: ManagedProcess | None = None
     backend: Any = None          # the application behind a proxy (modes proxy, proxy-no-ca)
+    responder: Any = None        # the OCSP responder of mode required-ocsp
     crl_file: str = ""           # the CRL of mode required-crl: crl.pem, or the expired one
 
     def __post_init__(self) -> None:
@@ -64,9 +65,19 @@ class ServerPeer:
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None:
             self.proc.stop()
-        if self.backend is not None:
-            self.backend.__exit__()
-            self.backend = None
+        for helper in ("backend", "responder"):
+            if getattr(self, helper) is not None:
+                getattr(self, helper).__exit__()
+                setattr(self, helper, None)
+
+    def _ocsp_url(self) -> str:
+        """Mode required-ocsp: a responder of ours started, its URL; required-ocsp-unreachable:
+        a URL where nothing answers."""
+        from lab.peers.ocsp import OcspResponder, unreachable_url
+        if self.mode == "required-ocsp-unreachable":
+            return unreachable_url()
+        self.responder = OcspResponder(self.pki, os.path.join(self.workdir, f"{self.name}-ocsp")).__enter__()
+        return self.responder.url
 
     def _backend_port(self) -> int:
         """Start the echoing application a proxy forwards to (``lab.peers.backend``); its port."""
@@ -247,6 +258,7 @@ NGINX_PROXY = ("proxy_pass http://127.0.0.1:{port}; proxy_set_header X-SSL-Clien
                "proxy_set_header X-SSL-Client-DN $ssl_client_s_dn; "
                "proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;")
 PROXY_MODES = ("proxy", "proxy-no-ca")
+OCSP_MODES = ("required-ocsp", "required-ocsp-unreachable")
 
 
 def linked(folder: str, **files: str) -> None:
@@ -264,7 +276,7 @@ class NginxServer(ServerPeer):
     name: str = "nginx"
 
     def supports(self, mode: str) -> bool:
-        return mode in ("none", "optional", "required", "required-crl", *PROXY_MODES)
+        return mode in ("none", "optional", "required", "required-crl", *PROXY_MODES, *OCSP_MODES)
 
     def _start(self) -> "NginxServer":
         exe = require("nginx")
@@ -275,11 +287,13 @@ class NginxServer(ServerPeer):
         linked(folder, server_crt=srv.cert, server_key=srv.key, ca_crt=srv.ca, dh_pem=self.pki.dh_parameters,
                crl_pem=self.crl_file)
         verify = {"none": "off", "optional": "optional", "required": "on", "required-crl": "on", "proxy": "optional",
-                  "proxy-no-ca": "optional_no_ca"}[self.mode]
+                  "proxy-no-ca": "optional_no_ca", "required-ocsp": "on", "required-ocsp-unreachable": "on"}[self.mode]
+        crl = "ssl_crl crl.pem;" if self.mode == "required-crl" else \
+            f"ssl_ocsp on; ssl_ocsp_responder {self._ocsp_url()};" if self.mode in OCSP_MODES else ""
         location = NGINX_PROXY.format(port=self._backend_port()) if self.mode in PROXY_MODES else NGINX_ANSWER
         conf = NGINX_CONF.format(port=self.port, verify=verify, location=location,
                                  protocols="TLSv1.3" if self.version == "1.3" else "TLSv1.2",
-                                 crl="ssl_crl crl.pem;" if self.mode == "required-crl" else "")
+                                 crl=crl)
         with open(os.path.join(folder, "nginx.conf"), "w") as fh:
             fh.write(conf)
         self._launch([exe, "-p", folder + os.sep, "-e", "stderr.log", "-c", "nginx.conf"])
