@@ -7,7 +7,7 @@ from lab.script import generators as gen
 from lab.script.setup import Setup
 from layers.finished import KeyUpdate
 from layers.handshake import Handshake
-from lab.script.dsl import (ExpectAlert, ExpectAppRejected, ExpectClose, ExpectSuccess, ReadUntil, Send,
+from lab.script.dsl import (ExpectAlert, ExpectAppRejected, ExpectClose, ExpectSuccess, Outcome, ReadUntil, Send,
                           SendAppData, SendCCS, SendRecords, Trigger, scenario)
 
 
@@ -107,12 +107,23 @@ def visibility(s: Setup):
 
 
 
-@scenario("tls13-pha-keyupdate-before-answer", rfc="RFC 8446 4.6.2, 4.6.3", row="F06", versions={"1.3"},
+@scenario("tls13-pha-keyupdate-before-answer", rfc="RFC 8446 4.6.2, 4.6.3 (the receiver of update_requested "
+          "MUST send a KeyUpdate before its next application data)", row="F06", versions={"1.3"},
           server_mode="pha", tags={"pha"}, summary="KeyUpdate (update_requested) between the post-handshake "
-          "CertificateRequest and the answer; Finished uses the updated secret", expect=ExpectSuccess())
+          "CertificateRequest and the answer; Finished uses the updated secret; the server must answer with its "
+          "own KeyUpdate before its application data", expect=Outcome("success", key_update_answered=True))
 def pha_keyupdate(s: Setup):
     return _pha(lambda eng: Handshake() / KeyUpdate(request_update=1), gen.certificate(), gen.certificate_verify(),
                 gen.finished())
+
+
+@scenario("tls13-pha-keyupdate-before-bad-signature", rfc="RFC 8446 4.4.3, 4.6.3", row="F06", versions={"1.3"},
+          server_mode="pha", tags={"pha"}, summary="F06's control: the same flow with a flipped bit in the "
+          "CertificateVerify must be rejected, or F06's success proves nothing about the signature",
+          expect=ExpectAlert("decrypt_error"))
+def pha_keyupdate_bad_sig(s: Setup):
+    return _pha(lambda eng: Handshake() / KeyUpdate(request_update=1), gen.certificate(),
+                gen.certificate_verify(mutate=lambda b: b[:-1] + bytes([b[-1] ^ 1])), gen.finished())
 
 
 @scenario("tls13-pha-data-inside-answer", rfc="RFC 8446 4.6.2 (MUST appear consecutively), 5.1", row="F07",

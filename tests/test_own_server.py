@@ -211,7 +211,9 @@ def test_an_openssl_s_server_run_by_hand_agrees_with_run_and_probe(own, tmp_path
     assert "unable to get local issuer certificate" in said      # s_server's own account of the refusal
     pol = probe["versions"]["1.3"]["policy"]
     assert pol["required"] is True and pol["certificate_authorities"] == ["CN=Acme Client CA,O=Acme"]
-    assert probe["fingerprint"]["stacks"][0] in ("openssl", "python")
+    # the stacks built on this machine's OpenSSL 3.0 behave alike; the closest must be one of them
+    openssl_based = {"openssl", "python", "nginx", "apache", "haproxy", "lighttpd-openssl", "stunnel", "node"}
+    assert probe["fingerprint"]["stacks"][0] in openssl_based, probe["fingerprint"]
 
 
 def test_direct_tls_with_alpn_postgresql_as_s_server_and_tshark_see_it(own, tmp_path) -> None:

@@ -86,6 +86,9 @@ class ClientEngine(Endpoint):
     handshakes: int = 0
     server_finished: bool = False
     owe_key_update: bool = False
+    # RFC 8446 4.6.3: after our update_requested the server MUST send a KeyUpdate before its next
+    # application data. None: never asked; "pending"; "answered"; "data first" (it did not)
+    key_update_answer: str | None = None
     resumed: bool = False
     keylog_all: list[str] = field(default_factory=list)
     _premaster: bytes | None = None
@@ -237,6 +240,8 @@ class ClientEngine(Endpoint):
             self.k.transcript = bytearray()
 
     def _key_update_sent(self, raw: bytes) -> None:
+        if raw[4:5] == b"\x01" and self.key_update_answer != "data first":
+            self.key_update_answer = "pending"
         self.k.c_ap = tls13.next_traffic_secret(self.k.hash_name, self.k.c_ap)
         self._next_out = tls13_protection(self.k.params, self.k.c_ap)
 
@@ -277,6 +282,15 @@ class ClientEngine(Endpoint):
         k.s_ap = tls13.next_traffic_secret(k.hash_name, k.s_ap)
         self.inbound.cipher = tls13_protection(k.params, k.s_ap)
         self.owe_key_update = self.owe_key_update or body.request_update == 1
+        if self.key_update_answer == "pending":
+            self.key_update_answer = "answered"
+
+    def application_data_received(self) -> None:
+        """The server's application data, in the order it came (RFC 8446 4.6.3's check)."""
+        if self.key_update_answer == "pending":
+            self.key_update_answer = "data first"
+            self.notes.append("the server sent application data before the KeyUpdate our update_requested "
+                              "asks for (RFC 8446 4.6.3: MUST)")
 
     def _rewind_for_post_handshake(self, msg: Packet, body: Packet, raw: bytes) -> None:
         """RFC 8446 4.6.2: a post-handshake request's transcript is the handshake's, then it."""

@@ -217,5 +217,10 @@ class Endpoint:
             else:
                 events.append(Event("application_data" if item.content_type == ContentType.application_data else "unknown",
                                     "application_data", item.content_type, None, item.data, item.encrypted))
+                if item.content_type == ContentType.application_data and item.data:
+                    self.application_data_received()
         return events
+
+    def application_data_received(self) -> None:
+        """The peer's application data, in order with its handshake messages (a role's checks)."""
 

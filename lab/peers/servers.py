@@ -36,12 +36,16 @@ class ServerPeer:
     proc: ManagedProcess | None = None
     backend: Any = None          # the application behind a proxy (modes proxy, proxy-no-ca)
     responder: Any = None        # the OCSP responder of mode required-ocsp
-    crl_file: str = ""           # the CRL of mode required-crl: crl.pem, or the expired one
+    stale_crl: bool = False      # mode required-crl-expired: required-crl with a CRL past its nextUpdate
 
     def __post_init__(self) -> None:
-        # required-crl-expired is required-crl with a CRL past its nextUpdate
-        self.crl_file = self.pki.crl_expired if self.mode == "required-crl-expired" else self.pki.crl
+        self.stale_crl = self.stale_crl or self.mode == "required-crl-expired"
         self.mode = canonical_mode(self.mode)
+
+    @property
+    def crl_file(self) -> str:
+        """The CRL of mode required-crl: crl.pem, or the expired one."""
+        return self.pki.crl_expired if self.stale_crl else self.pki.crl
 
     def __enter__(self) -> "ServerPeer":
         """Start the program on a free port; a port another program took between our probe and

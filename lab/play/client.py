@@ -160,6 +160,7 @@ def play_client(sc: Scenario, setup: Setup, transport: Transport, *, timeout: fl
     conv.end(judge(b"".join(e.raw for e in answer if e.kind == "application_data")))
     eng = conv.engine
     conv.observed = conv.observed.but(server_errors=tuple(eng.notes), resumed=True if eng.resumed else None,
+                                      key_update_answer=eng.key_update_answer,
                                       cut=conv.cut_note())
     conv.transport.close()
     return conv

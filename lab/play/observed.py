@@ -41,6 +41,7 @@ class Observed:
     client_output: str | None = None
     cut: str | None = None                   # what the capture left out of a peer that kept sending
     forwarded: tuple[str, ...] | None = None  # what a proxy's backend said it received ("Name: value")
+    key_update_answer: str | None = None     # after our update_requested: answered | data first | pending
 
     @classmethod
     def of_alert(cls, name: str, code: int, level: int | None, sender: str, when: str | None) -> "Observed":

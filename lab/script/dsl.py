@@ -74,6 +74,8 @@ class Outcome:
     # What a proxy's backend must have received: (header, regex the value must match whole; an
     # absent header reads as "")
     forwarded: tuple[tuple[str, str], ...] = ()
+    # Success also needs the peer's KeyUpdate answering our update_requested (RFC 8446 4.6.3)
+    key_update_answered: bool = False
 
     def __or__(self, other: "Outcome | Expect") -> "Expect":
         return Expect((self,)) | other
@@ -83,6 +85,8 @@ class Outcome:
         if observed.outcome != self.kind:
             return False
         if self.certificate is not None and observed.client_certificate != self.certificate:
+            return False
+        if self.key_update_answered and observed.key_update_answer != "answered":
             return False
         if self.forwarded:
             got = {h.split(":", 1)[0].strip().lower(): h.split(":", 1)[1].strip()
@@ -94,6 +98,8 @@ class Outcome:
 
     def describe(self) -> str:
         text = f"alert {self.alert}" if self.alert else self.kind
+        if self.key_update_answered:
+            text += " (after the peer's own KeyUpdate)"
         if self.forwarded:
             text += " (backend saw " + ", ".join(f"{n} ~ {rx}" for n, rx in self.forwarded) + ")"
         return f"{text} (client certificate {self.certificate})" if self.certificate else text
