@@ -4,7 +4,7 @@ from __future__ import annotations
 from lab.script import flows
 from lab.script import generators as gen
 from lab.script.setup import Setup
-from lab.script.dsl import (ExpectAlert, ExpectAppRejected, ExpectSuccess, ReadUntil, Reconnect, Send,
+from lab.script.dsl import (ExpectAlert, ExpectAppRejected, ExpectSuccess, Outcome, ReadUntil, Reconnect, Send,
                           SendAppData, SendCCS, scenario)
 
 BOTH = {"1.2", "1.3"}
@@ -169,3 +169,13 @@ def tls12_resumption(s: Setup):
           "(no SignatureAndHashAlgorithm), records AES-CBC with HMAC-SHA1", expect=ExpectSuccess())
 def tls10_client_cert(s: Setup):
     return flows.client_auth("1.2")
+
+
+@scenario("ca-names-differ-from-trust", rfc="RFC 5246 7.4.4 and RFC 8446 4.2.4 (certificate_authorities: the CAs "
+          "the server accepts; a hint for the client)", row="E10", versions=BOTH, server_mode="names-differ",
+          level="SHOULD", summary="the server names only the Other CA (Apache SSLCADNRequestFile, nginx "
+          "ssl_trusted_certificate, HAProxy ca-verify-file) but trusts the lab CA too: a client that sends its "
+          "lab-CA certificate anyway is let in",
+          expect=Outcome("success", named=".*Other CA.*"))
+def ca_names_differ(s: Setup):
+    return flows.client_auth(s.version)

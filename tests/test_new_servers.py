@@ -140,3 +140,18 @@ def test_a_revoked_certificate_is_refused_because_the_responder_said_so(stack, p
             seen[mode] = _s_client(peer.port, "1.2", pki, "client-revoked")
     assert seen["required"] == (None, 200)
     assert seen["required-ocsp"] == (observed["alert"], observed["http_status"])
+
+
+@pytest.mark.parametrize("stack", ["apache", "nginx", "haproxy"])
+def test_the_ca_names_sent_are_those_openssl_s_client_lists(stack, pki, tmp_path) -> None:
+    """Mode names-differ: the names of the CertificateRequest (certlab's reading) are those
+    s_client lists as acceptable, the Other CA only, and a lab-CA certificate is let in anyway."""
+    observed = _certlab("ca-names-differ-from-trust", stack, pki, "1.2")
+    with server_classes()[stack](pki, "1.2", "names-differ", str(tmp_path)) as peer:
+        proc = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{peer.port}", "-tls1_2",
+                               "-CAfile", pki.path("rsa", "ca.crt"), "-nameopt", "RFC2253"], input="",
+                              capture_output=True, text=True, timeout=30)
+    listed = proc.stdout.split("Acceptable client certificate CA names", 1)[1].split("Client Certificate Types", 1)[0]
+    names = [line.strip() for line in listed.splitlines() if line.strip()]
+    assert names == list(observed["ca_names"]) and "Other CA" in names[0], (names, observed["ca_names"])
+    assert observed["outcome"] == "success"

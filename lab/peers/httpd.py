@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 
 from lab.peers.process import PeerUnavailable, free_port, require
-from lab.peers.servers import OCSP_MODES, PROXY_MODES, ServerPeer, linked
+from lab.peers.servers import NAMES_DIFFER, OCSP_MODES, PROXY_MODES, ServerPeer, linked
 
 TLS12_13 = ("1.2", "1.3")
 APACHE_MODULES = "/usr/lib/apache2/modules"
@@ -24,7 +24,8 @@ def _folder(peer: ServerPeer, files: dict[str, str]) -> str:
 
 def _pki_files(peer: ServerPeer) -> dict[str, str]:
     srv = peer.pki.identity(peer.alg, "server")
-    return {"server_crt": srv.cert, "server_key": srv.key, "ca_crt": srv.ca, "crl_pem": peer.crl_file}
+    return {"server_crt": srv.cert, "server_key": srv.key, "ca_crt": srv.ca, "crl_pem": peer.crl_file,
+            "other_ca_crt": peer.pki.identity(peer.alg, "other-client").ca}
 
 
 APACHE_CONF = """ServerName localhost
@@ -74,7 +75,7 @@ class ApacheServer(ServerPeer):
 
     def supports(self, mode: str) -> bool:
         return self.version in TLS12_13 and (
-            mode in ("none", "optional", "required", "required-crl", *PROXY_MODES, *OCSP_MODES)
+            mode in ("none", "optional", "required", "required-crl", *PROXY_MODES, *OCSP_MODES, NAMES_DIFFER)
             or (mode == "renegotiation" and self.version == "1.2")
             or (mode in ("pha", "pha-required") and self.version == "1.3"))
 
@@ -86,7 +87,7 @@ class ApacheServer(ServerPeer):
         location_verify = {"renegotiation": "require", "pha": "optional", "pha-required": "require"}.get(self.mode)
         server_verify = {"optional": "optional", "required": "require", "required-crl": "require", "proxy": "optional",
                          "proxy-no-ca": "optional_no_ca", "required-ocsp": "require",
-                         "required-ocsp-unreachable": "require"}.get(self.mode, "none")
+                         "required-ocsp-unreachable": "require", NAMES_DIFFER: "require"}.get(self.mode, "none")
         modules = "\n".join(f"LoadModule {m}_module {APACHE_MODULES}/mod_{m}.so" for m in
                             ("mpm_event", "authz_core", "status", "headers", "socache_shmcb", "ssl", "proxy",
                              "proxy_http"))
@@ -97,7 +98,8 @@ class ApacheServer(ServerPeer):
                                   crl="SSLCARevocationFile crl.pem\n  SSLCARevocationCheck leaf"
                                   if self.mode == "required-crl" else
                                   "SSLOCSPEnable leaf\n  SSLOCSPOverrideResponder on\n  SSLOCSPResponderTimeout 3\n"
-                                  f"  SSLOCSPDefaultResponder {self._ocsp_url()}" if self.mode in OCSP_MODES else "")
+                                  f"  SSLOCSPDefaultResponder {self._ocsp_url()}" if self.mode in OCSP_MODES else
+                                  "SSLCADNRequestFile other-ca.crt" if self.mode == NAMES_DIFFER else "")
         with open(os.path.join(folder, "httpd.conf"), "w") as fh:
             fh.write(conf)
         self._launch([exe, "-X", "-d", folder, "-f", "httpd.conf"])
@@ -189,7 +191,7 @@ defaults
   timeout client 10s
   timeout server 10s
 frontend lab
-  bind 127.0.0.1:{port} ssl crt server.pem ca-file ca.crt verify {verify} ssl-min-ver TLSv{version} ssl-max-ver TLSv{version} {crl}
+  bind 127.0.0.1:{port} ssl crt server.pem {cas} verify {verify} ssl-min-ver TLSv{version} ssl-max-ver TLSv{version} {crl}
   {content}
 """
 HAPROXY_ANSWER = ('http-request return status 200 content-type text/plain lf-string '
@@ -210,7 +212,8 @@ class HAProxyServer(ServerPeer):
     name: str = "haproxy"
 
     def supports(self, mode: str) -> bool:
-        return self.version in TLS12_13 and mode in ("none", "optional", "required", "required-crl", *PROXY_MODES)
+        return self.version in TLS12_13 and mode in ("none", "optional", "required", "required-crl", *PROXY_MODES,
+                                                      NAMES_DIFFER)
 
     def _start(self) -> "HAProxyServer":
         exe = require("haproxy")
@@ -223,9 +226,11 @@ class HAProxyServer(ServerPeer):
         from lab.pki import write_private
         write_private(os.path.join(folder, "server.pem"), pem)
         verify = {"none": "none", "optional": "optional", "required": "required", "required-crl": "required",
-                  "proxy": "optional", "proxy-no-ca": "optional ca-ignore-err all crt-ignore-err all"}
+                  "proxy": "optional", "proxy-no-ca": "optional ca-ignore-err all crt-ignore-err all",
+                  NAMES_DIFFER: "required"}
+        cas = "ca-file other-ca.crt ca-verify-file ca.crt" if self.mode == NAMES_DIFFER else "ca-file ca.crt"
         content = HAPROXY_PROXY.format(port=self._backend_port()) if self.mode in PROXY_MODES else HAPROXY_ANSWER
-        conf = HAPROXY_CONF.format(port=self.port, verify=verify[self.mode], version=self.version, content=content,
+        conf = HAPROXY_CONF.format(port=self.port, verify=verify[self.mode], version=self.version, content=content, cas=cas,
                                    crl="crl-file crl.pem" if self.mode == "required-crl" else "")
         with open(os.path.join(folder, "haproxy.cfg"), "w") as fh:
             fh.write(conf)

@@ -251,7 +251,7 @@ error_log error.log info; events {{ worker_connections 64; }}
 http {{ client_body_temp_path body; proxy_temp_path proxy; fastcgi_temp_path fcgi;
   uwsgi_temp_path uwsgi; scgi_temp_path scgi; access_log access.log;
   server {{ listen 127.0.0.1:{port} ssl; ssl_certificate server.crt; ssl_certificate_key server.key;
-    ssl_protocols {protocols}; ssl_ciphers ALL; ssl_client_certificate ca.crt; ssl_verify_client {verify};
+    ssl_protocols {protocols}; ssl_ciphers ALL; ssl_client_certificate {named}; ssl_verify_client {verify};
     ssl_verify_depth 4; ssl_dhparam dh.pem; {crl}
     location / {{ {location} }} }} }}
 """
@@ -263,12 +263,16 @@ NGINX_PROXY = ("proxy_pass http://127.0.0.1:{port}; proxy_set_header X-SSL-Clien
                "proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;")
 PROXY_MODES = ("proxy", "proxy-no-ca")
 OCSP_MODES = ("required-ocsp", "required-ocsp-unreachable")
+# names-differ: the CertificateRequest names the Other CA while the lab CA is trusted too
+# (Apache SSLCADNRequestFile, nginx ssl_trusted_certificate, HAProxy ca-verify-file)
+NAMES_DIFFER = "names-differ"
 
 
 def linked(folder: str, **files: str) -> None:
     """Link each file into folder under a fixed name, so that a configuration names only those."""
     for name, target in files.items():
-        link = os.path.join(folder, name.replace("_", "."))
+        stem, ext = name.rsplit("_", 1)   # other_ca_crt: other-ca.crt
+        link = os.path.join(folder, f"{stem.replace('_', '-')}.{ext}")
         if os.path.lexists(link):
             os.unlink(link)
         os.symlink(os.path.abspath(target), link)
@@ -280,7 +284,7 @@ class NginxServer(ServerPeer):
     name: str = "nginx"
 
     def supports(self, mode: str) -> bool:
-        return mode in ("none", "optional", "required", "required-crl", *PROXY_MODES, *OCSP_MODES)
+        return mode in ("none", "optional", "required", "required-crl", *PROXY_MODES, *OCSP_MODES, NAMES_DIFFER)
 
     def _start(self) -> "NginxServer":
         exe = require("nginx")
@@ -289,13 +293,16 @@ class NginxServer(ServerPeer):
         folder = os.path.join(self.workdir, f"nginx-{self.port}")
         os.makedirs(folder, exist_ok=True)
         linked(folder, server_crt=srv.cert, server_key=srv.key, ca_crt=srv.ca, dh_pem=self.pki.dh_parameters,
-               crl_pem=self.crl_file)
+               crl_pem=self.crl_file, other_ca_crt=self.pki.identity(self.alg, "other-client").ca)
         verify = {"none": "off", "optional": "optional", "required": "on", "required-crl": "on", "proxy": "optional",
-                  "proxy-no-ca": "optional_no_ca", "required-ocsp": "on", "required-ocsp-unreachable": "on"}[self.mode]
+                  "proxy-no-ca": "optional_no_ca", "required-ocsp": "on", "required-ocsp-unreachable": "on",
+                  NAMES_DIFFER: "on"}[self.mode]
         crl = "ssl_crl crl.pem;" if self.mode == "required-crl" else \
-            f"ssl_ocsp on; ssl_ocsp_responder {self._ocsp_url()};" if self.mode in OCSP_MODES else ""
+            f"ssl_ocsp on; ssl_ocsp_responder {self._ocsp_url()};" if self.mode in OCSP_MODES else \
+            "ssl_trusted_certificate ca.crt;" if self.mode == NAMES_DIFFER else ""
         location = NGINX_PROXY.format(port=self._backend_port()) if self.mode in PROXY_MODES else NGINX_ANSWER
         conf = NGINX_CONF.format(port=self.port, verify=verify, location=location,
+                                 named="other-ca.crt" if self.mode == NAMES_DIFFER else "ca.crt",
                                  protocols="TLSv1.3" if self.version == "1.3" else "TLSv1.2",
                                  crl=crl)
         with open(os.path.join(folder, "nginx.conf"), "w") as fh:

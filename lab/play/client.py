@@ -160,7 +160,18 @@ def play_client(sc: Scenario, setup: Setup, transport: Transport, *, timeout: fl
     conv.end(judge(b"".join(e.raw for e in answer if e.kind == "application_data")))
     eng = conv.engine
     conv.observed = conv.observed.but(server_errors=tuple(eng.notes), resumed=True if eng.resumed else None,
-                                      key_update_answer=eng.key_update_answer,
+                                      key_update_answer=eng.key_update_answer, ca_names=_ca_names(eng),
                                       cut=conv.cut_note())
     conv.transport.close()
     return conv
+
+
+def _ca_names(engine: ClientEngine) -> tuple[str, ...] | None:
+    """The CA names the server's CertificateRequest carried, as RFC 4514 strings."""
+    if engine.cert_request is None:
+        return None
+    from lab.dissect.describe import certificate_request_facts
+    try:
+        return tuple(certificate_request_facts(engine.cert_request.payload).get("certificate_authorities", []))
+    except (AttributeError, TypeError, ValueError):
+        return None

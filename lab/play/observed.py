@@ -42,6 +42,7 @@ class Observed:
     cut: str | None = None                   # what the capture left out of a peer that kept sending
     forwarded: tuple[str, ...] | None = None  # what a proxy's backend said it received ("Name: value")
     key_update_answer: str | None = None     # after our update_requested: answered | data first | pending
+    ca_names: tuple[str, ...] | None = None  # the CA names of the server's last CertificateRequest (None: none came)
 
     @classmethod
     def of_alert(cls, name: str, code: int, level: int | None, sender: str, when: str | None) -> "Observed":

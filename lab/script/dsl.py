@@ -76,6 +76,7 @@ class Outcome:
     forwarded: tuple[tuple[str, str], ...] = ()
     # Success also needs the peer's KeyUpdate answering our update_requested (RFC 8446 4.6.3)
     key_update_answered: bool = False
+    named: str = ""                  # a regex one of the CertificateRequest's CA names must match
 
     def __or__(self, other: "Outcome | Expect") -> "Expect":
         return Expect((self,)) | other
@@ -87,6 +88,8 @@ class Outcome:
         if self.certificate is not None and observed.client_certificate != self.certificate:
             return False
         if self.key_update_answered and observed.key_update_answer != "answered":
+            return False
+        if self.named and not any(re.fullmatch(self.named, n) for n in observed.ca_names or ()):
             return False
         if self.forwarded:
             got = {h.split(":", 1)[0].strip().lower(): h.split(":", 1)[1].strip()
@@ -100,6 +103,8 @@ class Outcome:
         text = f"alert {self.alert}" if self.alert else self.kind
         if self.key_update_answered:
             text += " (after the peer's own KeyUpdate)"
+        if self.named:
+            text += f" (the request naming {self.named})"
         if self.forwarded:
             text += " (backend saw " + ", ".join(f"{n} ~ {rx}" for n, rx in self.forwarded) + ")"
         return f"{text} (client certificate {self.certificate})" if self.certificate else text
