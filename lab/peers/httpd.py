@@ -2,30 +2,18 @@
 (server-wide and per-<Location>, which asks by TLS 1.2 renegotiation or TLS 1.3 post-handshake
 auth), lighttpd on each TLS library Debian builds it with, and HAProxy. Each is configured as its
 documentation shows, in a folder of its own where the PKI files are linked under fixed names
-(``linked``): no path certlab did not choose reaches a configuration parser."""
+(``ServerPeer._config_folder``): no path certlab did not choose reaches a configuration parser."""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 
 from lab.peers.process import PeerUnavailable, free_port, require
-from lab.peers.servers import NAMES_DIFFER, OCSP_MODES, PROXY_MODES, ServerPeer, linked
+from lab.peers.servers import NAMES_DIFFER, OCSP_MODES, PROXY_MODES, ServerPeer
+from lab.pki import write_private
 
 TLS12_13 = ("1.2", "1.3")
 APACHE_MODULES = "/usr/lib/apache2/modules"
-
-
-def _folder(peer: ServerPeer, files: dict[str, str]) -> str:
-    folder = os.path.join(peer.workdir, f"{peer.name}-{peer.port}")
-    os.makedirs(folder, exist_ok=True)
-    linked(folder, **files)
-    return folder
-
-
-def _pki_files(peer: ServerPeer) -> dict[str, str]:
-    srv = peer.pki.identity(peer.alg, "server")
-    return {"server_crt": srv.cert, "server_key": srv.key, "ca_crt": srv.ca, "crl_pem": peer.crl_file,
-            "other_ca_crt": peer.pki.identity(peer.alg, "other-client").ca}
 
 
 APACHE_CONF = """ServerName localhost
@@ -83,7 +71,7 @@ class ApacheServer(ServerPeer):
         exe = require("apache2")
         self._check_mode()
         self.port = free_port()
-        folder = _folder(self, _pki_files(self))
+        folder = self._config_folder()
         location_verify = {"renegotiation": "require", "pha": "optional", "pha-required": "require"}.get(self.mode)
         server_verify = {"optional": "optional", "required": "require", "required-crl": "require", "proxy": "optional",
                          "proxy-no-ca": "optional_no_ca", "required-ocsp": "require",
@@ -144,7 +132,7 @@ class LighttpdServer(ServerPeer):
             raise PeerUnavailable(f"lighttpd's {self.module} is not installed; run scripts/setup "
                                   f"(apt-get install {package})")
         self.port = free_port()
-        folder = _folder(self, _pki_files(self))
+        folder = self._config_folder()
         conf = LIGHTTPD_CONF.format(port=self.port, module=self.module, version=self.version,
                                     activate="disable" if self.mode == "none" else "enable",
                                     enforce="enable" if self.mode in ("required", "required-crl") else "disable",
@@ -219,19 +207,18 @@ class HAProxyServer(ServerPeer):
         exe = require("haproxy")
         self._check_mode()
         self.port = free_port()
-        files = _pki_files(self)
-        folder = _folder(self, files)
-        with open(files["server_crt"], "rb") as crt, open(files["server_key"], "rb") as key:
+        folder = self._config_folder()
+        srv = self.pki.identity(self.alg, "server")
+        with open(srv.cert, "rb") as crt, open(srv.key, "rb") as key:
             pem = crt.read() + key.read()   # HAProxy takes the certificate and its key in one file
-        from lab.pki import write_private
         write_private(os.path.join(folder, "server.pem"), pem)
         verify = {"none": "none", "optional": "optional", "required": "required", "required-crl": "required",
                   "proxy": "optional", "proxy-no-ca": "optional ca-ignore-err all crt-ignore-err all",
                   NAMES_DIFFER: "required"}
         cas = "ca-file other-ca.crt ca-verify-file ca.crt" if self.mode == NAMES_DIFFER else "ca-file ca.crt"
         content = HAPROXY_PROXY.format(port=self._backend_port()) if self.mode in PROXY_MODES else HAPROXY_ANSWER
-        conf = HAPROXY_CONF.format(port=self.port, verify=verify[self.mode], version=self.version, content=content, cas=cas,
-                                   crl="crl-file crl.pem" if self.mode == "required-crl" else "")
+        conf = HAPROXY_CONF.format(port=self.port, verify=verify[self.mode], version=self.version, content=content,
+                                   cas=cas, crl="crl-file crl.pem" if self.mode == "required-crl" else "")
         with open(os.path.join(folder, "haproxy.cfg"), "w") as fh:
             fh.write(conf)
         self._launch([exe, "-db", "-f", "haproxy.cfg"], cwd=folder)

@@ -9,17 +9,9 @@ import sys
 from dataclasses import dataclass
 
 from lab.peers.process import PeerUnavailable, free_port, require
-from lab.peers.servers import ServerPeer, linked
+from lab.peers.servers import ServerPeer
 
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "src")
-
-
-def _folder(peer: ServerPeer) -> str:
-    srv = peer.pki.identity(peer.alg, "server")
-    folder = os.path.join(peer.workdir, f"{peer.name}-{peer.port}")
-    os.makedirs(folder, exist_ok=True)
-    linked(folder, server_crt=srv.cert, server_key=srv.key, ca_crt=srv.ca, crl_pem=peer.crl_file)
-    return folder
 
 
 @dataclass
@@ -34,7 +26,7 @@ class ErlangServer(ServerPeer):
         exe = require("escript")
         self._check_mode()
         self.port = free_port()
-        folder = _folder(self)
+        folder = self._config_folder()
         argv = [exe, os.path.join(SRC, "erlang_server.escript"), str(self.port), "server.crt", "server.key",
                 "ca.crt", self.mode, self.version, *(["crl.pem"] if self.mode == "required-crl" else [])]
         self._launch(argv, cwd=folder, ready_timeout=30.0)
@@ -56,7 +48,7 @@ class TlsliteServer(ServerPeer):
             raise PeerUnavailable("tlslite-ng is not installed; run scripts/setup (pip install tlslite-ng)")
         self._check_mode()
         self.port = free_port()
-        folder = _folder(self)
+        folder = self._config_folder()
         argv = [sys.executable, os.path.join(SRC, "tlslite_server.py"), str(self.port), "server.crt", "server.key",
                 "ca.crt", self.mode, self.version]
         self._launch(argv, cwd=folder)

@@ -1,13 +1,13 @@
 """Servers that terminate TLS in front of something else: stunnel (in front of ``/bin/cat``, an
 echo) and a Node.js application (tls.createServer). Like every peer, they get the PKI files
-under fixed names in a folder of their own (``linked``)."""
+under fixed names in a folder of their own (``ServerPeer._config_folder``)."""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 
 from lab.peers.process import free_port, require
-from lab.peers.servers import ServerPeer, linked
+from lab.peers.servers import ServerPeer
 
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "src")
 STUNNEL_CONF = """foreground = yes
@@ -28,14 +28,6 @@ sslVersionMax = TLSv{version}
 """
 
 
-def _folder(peer: ServerPeer) -> str:
-    srv = peer.pki.identity(peer.alg, "server")
-    folder = os.path.join(peer.workdir, f"{peer.name}-{peer.port}")
-    os.makedirs(folder, exist_ok=True)
-    linked(folder, server_crt=srv.cert, server_key=srv.key, ca_crt=srv.ca, crl_pem=peer.crl_file)
-    return folder
-
-
 @dataclass
 class StunnelServer(ServerPeer):
     """stunnel 5 (foreground) with ``verifyChain``/``requireCert``, echoing what the client sends."""
@@ -48,7 +40,7 @@ class StunnelServer(ServerPeer):
         exe = require("stunnel4")
         self._check_mode()
         self.port = free_port()
-        folder = _folder(self)
+        folder = self._config_folder()
         conf = STUNNEL_CONF.format(port=self.port, version=self.version,
                                    verify="no" if self.mode == "none" else "yes",
                                    require="yes" if self.mode in ("required", "required-crl") else "no",
@@ -76,7 +68,7 @@ class NodeServer(ServerPeer):
         exe = require("node")
         self._check_mode()
         self.port = free_port()
-        folder = _folder(self)
+        folder = self._config_folder()
         argv = [exe, os.path.join(SRC, "node_server.js"), str(self.port), "server.crt", "server.key", "ca.crt",
                 self.mode, self.version, *(["crl.pem"] if self.mode == "required-crl" else [])]
         self._launch(argv, cwd=folder)

@@ -83,6 +83,16 @@ class ServerPeer:
         self.responder = OcspResponder(self.pki, os.path.join(self.workdir, f"{self.name}-ocsp")).__enter__()
         return self.responder.url
 
+    def _config_folder(self) -> str:
+        """The peer's own folder, with the PKI files it may need linked under fixed names
+        (server.crt, server.key, ca.crt, other-ca.crt, crl.pem): a configuration names only those."""
+        srv = self.pki.identity(self.alg, "server")
+        folder = os.path.join(self.workdir, f"{self.name}-{self.port}")
+        os.makedirs(folder, exist_ok=True)
+        linked(folder, server_crt=srv.cert, server_key=srv.key, ca_crt=srv.ca, crl_pem=self.crl_file,
+               other_ca_crt=self.pki.identity(self.alg, "other-client").ca)
+        return folder
+
     def _backend_port(self) -> int:
         """Start the echoing application a proxy forwards to (``lab.peers.backend``); its port."""
         from lab.peers.backend import EchoBackend
@@ -288,12 +298,9 @@ class NginxServer(ServerPeer):
 
     def _start(self) -> "NginxServer":
         exe = require("nginx")
-        srv = self.pki.identity(self.alg, "server")
         self.port = free_port()
-        folder = os.path.join(self.workdir, f"nginx-{self.port}")
-        os.makedirs(folder, exist_ok=True)
-        linked(folder, server_crt=srv.cert, server_key=srv.key, ca_crt=srv.ca, dh_pem=self.pki.dh_parameters,
-               crl_pem=self.crl_file, other_ca_crt=self.pki.identity(self.alg, "other-client").ca)
+        folder = self._config_folder()
+        linked(folder, dh_pem=self.pki.dh_parameters)
         verify = {"none": "off", "optional": "optional", "required": "on", "required-crl": "on", "proxy": "optional",
                   "proxy-no-ca": "optional_no_ca", "required-ocsp": "on", "required-ocsp-unreachable": "on",
                   NAMES_DIFFER: "on"}[self.mode]
