@@ -8,11 +8,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from lab.peers.process import PeerUnavailable, free_port, require
-from lab.peers.servers import NAMES_DIFFER, OCSP_MODES, PROXY_MODES, ServerPeer
+from lab.peers.process import PeerUnavailable
+from lab.peers.servers import BASIC_MODES, NAMES_DIFFER, OCSP_MODES, PROXY_MODES, TLS12_13, ServerPeer
 from lab.pki import write_private
 
-TLS12_13 = ("1.2", "1.3")
 APACHE_MODULES = "/usr/lib/apache2/modules"
 
 
@@ -63,15 +62,12 @@ class ApacheServer(ServerPeer):
 
     def supports(self, mode: str) -> bool:
         return self.version in TLS12_13 and (
-            mode in ("none", "optional", "required", "required-crl", *PROXY_MODES, *OCSP_MODES, NAMES_DIFFER)
+            mode in (*BASIC_MODES, *PROXY_MODES, *OCSP_MODES, NAMES_DIFFER)
             or (mode == "renegotiation" and self.version == "1.2")
             or (mode in ("pha", "pha-required") and self.version == "1.3"))
 
     def _start(self) -> "ApacheServer":
-        exe = require("apache2")
-        self._check_mode()
-        self.port = free_port()
-        folder = self._config_folder()
+        exe, folder = self._prepare("apache2")
         location_verify = {"renegotiation": "require", "pha": "optional", "pha-required": "require"}.get(self.mode)
         server_verify = {"optional": "optional", "required": "require", "required-crl": "require", "proxy": "optional",
                          "proxy-no-ca": "optional_no_ca", "required-ocsp": "require",
@@ -122,17 +118,14 @@ class LighttpdServer(ServerPeer):
     versions = TLS12_13
 
     def supports(self, mode: str) -> bool:
-        return self.version in self.versions and mode in ("none", "optional", "required", "required-crl")
+        return self.version in self.versions and mode in BASIC_MODES
 
     def _start(self) -> "LighttpdServer":
-        exe = require("lighttpd")
-        self._check_mode()
         if not os.path.exists(f"/usr/lib/lighttpd/{self.module}.so"):
             package = "lighttpd-" + self.module.replace("_", "-")
             raise PeerUnavailable(f"lighttpd's {self.module} is not installed; run scripts/setup "
                                   f"(apt-get install {package})")
-        self.port = free_port()
-        folder = self._config_folder()
+        exe, folder = self._prepare("lighttpd")
         conf = LIGHTTPD_CONF.format(port=self.port, module=self.module, version=self.version,
                                     activate="disable" if self.mode == "none" else "enable",
                                     enforce="enable" if self.mode in ("required", "required-crl") else "disable",
@@ -200,14 +193,11 @@ class HAProxyServer(ServerPeer):
     name: str = "haproxy"
 
     def supports(self, mode: str) -> bool:
-        return self.version in TLS12_13 and mode in ("none", "optional", "required", "required-crl", *PROXY_MODES,
+        return self.version in TLS12_13 and mode in (*BASIC_MODES, *PROXY_MODES,
                                                       NAMES_DIFFER)
 
     def _start(self) -> "HAProxyServer":
-        exe = require("haproxy")
-        self._check_mode()
-        self.port = free_port()
-        folder = self._config_folder()
+        exe, folder = self._prepare("haproxy")
         srv = self.pki.identity(self.alg, "server")
         with open(srv.cert, "rb") as crt, open(srv.key, "rb") as key:
             pem = crt.read() + key.read()   # HAProxy takes the certificate and its key in one file

@@ -8,8 +8,8 @@ import os
 import sys
 from dataclasses import dataclass
 
-from lab.peers.process import PeerUnavailable, free_port, require
-from lab.peers.servers import ServerPeer
+from lab.peers.process import PeerUnavailable
+from lab.peers.servers import BASIC_MODES, TLS12_13, ServerPeer
 
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "src")
 
@@ -20,13 +20,10 @@ class ErlangServer(ServerPeer):
     name: str = "erlang"
 
     def supports(self, mode: str) -> bool:
-        return self.version in ("1.2", "1.3") and mode in ("none", "optional", "required", "required-crl")
+        return self.version in TLS12_13 and mode in BASIC_MODES
 
     def _start(self) -> "ErlangServer":
-        exe = require("escript")
-        self._check_mode()
-        self.port = free_port()
-        folder = self._config_folder()
+        exe, folder = self._prepare("escript")
         argv = [exe, os.path.join(SRC, "erlang_server.escript"), str(self.port), "server.crt", "server.key",
                 "ca.crt", self.mode, self.version, *(["crl.pem"] if self.mode == "required-crl" else [])]
         self._launch(argv, cwd=folder, ready_timeout=30.0)
@@ -40,15 +37,13 @@ class TlsliteServer(ServerPeer):
     name: str = "tlslite"
 
     def supports(self, mode: str) -> bool:
-        return self.version in ("1.2", "1.3") and (mode in ("none", "optional", "required")
+        return self.version in TLS12_13 and (mode in ("none", "optional", "required")
                                                      or (mode == "pha" and self.version == "1.3"))
 
     def _start(self) -> "TlsliteServer":
         if importlib.util.find_spec("tlslite") is None:
             raise PeerUnavailable("tlslite-ng is not installed; run scripts/setup (pip install tlslite-ng)")
-        self._check_mode()
-        self.port = free_port()
-        folder = self._config_folder()
+        _, folder = self._prepare(None)
         argv = [sys.executable, os.path.join(SRC, "tlslite_server.py"), str(self.port), "server.crt", "server.key",
                 "ca.crt", self.mode, self.version]
         self._launch(argv, cwd=folder)

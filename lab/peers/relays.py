@@ -6,8 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from lab.peers.process import free_port, require
-from lab.peers.servers import ServerPeer
+from lab.peers.servers import BASIC_MODES, TLS12_13, ServerPeer
 
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "src")
 STUNNEL_CONF = """foreground = yes
@@ -34,13 +33,10 @@ class StunnelServer(ServerPeer):
     name: str = "stunnel"
 
     def supports(self, mode: str) -> bool:
-        return self.version in ("1.2", "1.3") and mode in ("none", "optional", "required", "required-crl")
+        return self.version in TLS12_13 and mode in BASIC_MODES
 
     def _start(self) -> "StunnelServer":
-        exe = require("stunnel4")
-        self._check_mode()
-        self.port = free_port()
-        folder = self._config_folder()
+        exe, folder = self._prepare("stunnel4")
         conf = STUNNEL_CONF.format(port=self.port, version=self.version,
                                    verify="no" if self.mode == "none" else "yes",
                                    require="yes" if self.mode in ("required", "required-crl") else "no",
@@ -60,15 +56,12 @@ class NodeServer(ServerPeer):
                     "renegotiate() is TLS 1.2 only)"}
 
     def supports(self, mode: str) -> bool:
-        return self.version in ("1.2", "1.3") and (
-            mode in ("none", "optional", "required", "required-crl")
+        return self.version in TLS12_13 and (
+            mode in BASIC_MODES
             or (mode == "renegotiation" and self.version == "1.2"))
 
     def _start(self) -> "NodeServer":
-        exe = require("node")
-        self._check_mode()
-        self.port = free_port()
-        folder = self._config_folder()
+        exe, folder = self._prepare("node")
         argv = [exe, os.path.join(SRC, "node_server.js"), str(self.port), "server.crt", "server.key", "ca.crt",
                 self.mode, self.version, *(["crl.pem"] if self.mode == "required-crl" else [])]
         self._launch(argv, cwd=folder)

@@ -17,6 +17,8 @@ from lab.pki import Pki
 # OpenSSL 3 allows TLS 1.0/1.1 only at security level 0.
 VERSION_FLAGS = {"1.0": "-tls1", "1.1": "-tls1_1", "1.2": "-tls1_2", "1.3": "-tls1_3"}
 MODES = ("none", "optional", "required", "required-crl", "pha", "pha-required")
+BASIC_MODES = ("none", "optional", "required", "required-crl")
+TLS12_13 = ("1.2", "1.3")
 
 
 def canonical_mode(mode: str) -> str:
@@ -82,6 +84,14 @@ class ServerPeer:
             return unreachable_url()
         self.responder = OcspResponder(self.pki, os.path.join(self.workdir, f"{self.name}-ocsp")).__enter__()
         return self.responder.url
+
+    def _prepare(self, program: str | None) -> tuple[str | None, str]:
+        """Before a configured peer starts: its program (None: none to find), the mode checked, a
+        free port, and its configuration folder (``_config_folder``)."""
+        exe = require(program) if program else None
+        self._check_mode()
+        self.port = free_port()
+        return exe, self._config_folder()
 
     def _config_folder(self) -> str:
         """The peer's own folder, with the PKI files it may need linked under fixed names
