@@ -155,3 +155,24 @@ def test_the_ca_names_sent_are_those_openssl_s_client_lists(stack, pki, tmp_path
     names = [line.strip() for line in listed.splitlines() if line.strip()]
     assert names == list(observed["ca_names"]) and "Other CA" in names[0], (names, observed["ca_names"])
     assert observed["outcome"] == "success"
+
+
+def test_postgresql_as_a_managed_peer_says_what_psql_says(pki, tmp_path) -> None:
+    """The managed PostgreSQL (hostssl ... cert): psql with the lab client's certificate logs in as
+    its CN, as certlab's client does; without a certificate psql gets the FATAL that certlab
+    reports as an application-level rejection, with the same text."""
+    ok = _certlab("tls13-client-cert", "postgresql", pki)
+    refused = _certlab("tls13-no-cert-required", "postgresql", pki)
+    with server_classes()["postgresql"](pki, "1.3", "required", str(tmp_path)) as peer:
+        base = (f"host=127.0.0.1 port={peer.port} user=lab-client dbname=lab-client sslmode=verify-ca "
+                f"sslrootcert={pki.path('rsa', 'ca.crt')}")
+        cert = f" sslcert={pki.path('rsa', 'client.crt')} sslkey={pki.path('rsa', 'client.key')}"
+        env = dict(os.environ, PGSSLCERT="/nonexistent", PGSSLKEY="/nonexistent")   # no ~/.postgresql defaults
+        logged_in = subprocess.run(["psql", base + cert, "-tAc", "select current_user"], capture_output=True,
+                                   text=True, timeout=30, env=env)
+        without = subprocess.run(["psql", base, "-tAc", "select 1"], capture_output=True, text=True, timeout=30,
+                                 env=env)
+    assert logged_in.stdout.strip() == "lab-client", logged_in.stderr
+    assert ok["outcome"] == "success"
+    assert "connection requires a valid client certificate" in without.stderr
+    assert refused["outcome"] == "app_rejected" and refused["reason"] == "connection requires a valid client certificate"

@@ -11,7 +11,8 @@ import sys
 ODD = "My Lab; $HOME #'\"\nü"
 CERTLAB = [sys.executable, "-m", "lab"]
 SERVERS = {"openssl", "python", "nginx", "gnutls", "go", "java", "nss", "apache", "haproxy", "lighttpd-openssl",
-           "lighttpd-gnutls", "lighttpd-wolfssl", "lighttpd-mbedtls", "stunnel", "node", "erlang", "tlslite"}
+           "lighttpd-gnutls", "lighttpd-wolfssl", "lighttpd-mbedtls", "stunnel", "node", "erlang", "tlslite",
+           "postgresql"}
 CLIENTS = {"openssl", "curl", "gnutls", "python", "nss", "go", "java"}
 
 

@@ -13,6 +13,7 @@ SERVER_PROGRAMS: dict[str, str | None] = {"openssl": "openssl", "python": None, 
                                           "gnutls": "gnutls-serv", "nss": "selfserv", "java": "javac", "go": "go",
                                           "apache": "apache2", "haproxy": "haproxy", "stunnel": "stunnel4",
                                           "node": "node", "erlang": "escript", "tlslite": "python:tlslite",
+                                          "postgresql": "/usr/lib/postgresql/*/bin/postgres",
                                           **{f"lighttpd-{lib}": f"/usr/lib/lighttpd/mod_{lib}.so"
                                              for lib in ("openssl", "gnutls", "wolfssl", "mbedtls")}}
 # Client programs, for server-role scenarios.
@@ -29,6 +30,9 @@ def is_installed(program: str | None) -> bool:
     if program is not None and program.startswith("python:"):
         import importlib.util
         return importlib.util.find_spec(program[7:]) is not None
+    if program is not None and "*" in program:
+        import glob
+        return bool(glob.glob(program))
     if program is not None and program.startswith("/"):
         return os.path.exists(program) and (not program.startswith("/usr/lib/lighttpd/") or is_installed("lighttpd"))
     return program is None or bool(shutil.which(program)) or os.path.exists(f"/usr/sbin/{program}")
@@ -55,6 +59,7 @@ _VERSION_COMMANDS: dict[str, list[str]] = {
     "curl": ["curl", "--version"], "go": ["go", "version"], "java": ["java", "-version"],
     "apache": ["apache2", "-v"], "haproxy": ["haproxy", "-v"], "stunnel": ["stunnel4", "-version"],
     "node": ["node", "-v"],
+    "postgresql": ["psql", "--version"],
     "erlang": ["erl", "-noshell", "-eval", "io:format(\"~s~n\", [erlang:system_info(otp_release)]), halt()."],
     **{f"lighttpd-{lib}": ["lighttpd", "-v"] for lib in ("openssl", "gnutls", "wolfssl", "mbedtls")},
 }

@@ -112,6 +112,10 @@ class ServerPeer:
     def supports(self, mode: str) -> bool:
         return mode in ("none", "optional", "required")
 
+    # A peer behind a protocol's own preamble (lab.transport.starttls), and the user its check logs in as
+    starttls: ClassVar[str | None] = None
+    login: ClassVar[str] = "certlab"
+
     # Features this stack does not have at all (scenario tags), with the reason: such scenarios
     # are skipped and say why, rather than failing as if the stack broke an RFC rule.
     lacks: ClassVar[dict[str, str]] = {}
@@ -371,6 +375,7 @@ def server_classes() -> dict:
     from lab.peers.nss import NSSServer
     from lab.peers.httpd import HTTPD_SERVERS
     from lab.peers.libraries import LIBRARY_SERVERS
+    from lab.peers.protocols import PROTOCOL_SERVERS
     from lab.peers.relays import RELAY_SERVERS
     return {**SERVERS, "go": GoServer, "java": JavaServer, "nss": NSSServer, **HTTPD_SERVERS, **RELAY_SERVERS,
-            **LIBRARY_SERVERS}
+            **LIBRARY_SERVERS, **PROTOCOL_SERVERS}

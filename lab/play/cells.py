@@ -61,6 +61,19 @@ def run_scenario(sc: Scenario, setup: Setup, connect: Callable[[], Transport], s
         else result
 
 
+def run_on_peer(sc: Scenario, setup: Setup, peer, stack: str, **options) -> CellResult:
+    """A client-role scenario against a started managed server peer: over TLS from the first
+    byte, or, for a peer behind a protocol's preamble (PostgreSQL), as ``run --to --starttls``
+    plays it (``lab.play.target.for_peer``)."""
+    from lab.play.target import for_peer
+    from lab.transport import SocketTransport
+    target = for_peer(peer)
+    timeout = options.get("timeout", 3.0)
+    connect = (lambda: target.connect(timeout)) if target else (lambda: SocketTransport("127.0.0.1", peer.port))
+    result = run_scenario(sc, setup, connect, stack, hooks=peer.hooks(), target=target, **options)
+    return result.but(version=stack_version(stack)) if target else result
+
+
 def _subject(der: bytes) -> str:
     from lab.crypto import x509view
     return x509view.certificate(der).subject.rfc4514_string()

@@ -157,7 +157,12 @@ def play_client(sc: Scenario, setup: Setup, transport: Transport, *, timeout: fl
     play(closing_steps(conv, settle, answer, app.request if app else (sc.request or PROBE),
                        app.complete if app else whole), conv)
     judge = app.judge if app else classify_response
-    conv.end(judge(b"".join(e.raw for e in answer if e.kind == "application_data")))
+    data = b"".join(e.raw for e in answer if e.kind == "application_data")
+    if app is not None and data and conv.observed is not None and conv.observed.outcome == "closed":
+        # the protocol's answer came (PostgreSQL's FATAL), and the server closed after it: the
+        # answer is the outcome, the close only ended it
+        conv.observed = judge(data).but(when=conv.observed.when)
+    conv.end(judge(data))
     eng = conv.engine
     conv.observed = conv.observed.but(server_errors=tuple(eng.notes), resumed=True if eng.resumed else None,
                                       key_update_answer=eng.key_update_answer, ca_names=_ca_names(eng),

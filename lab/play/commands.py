@@ -10,11 +10,11 @@ from lab.peers.process import PeerUnavailable
 from lab.peers.registry import skip_reason
 from lab.peers.servers import server_classes
 from lab.pki import Pki
-from lab.play.cells import run_scenario, run_server_scenario
+from lab.play.cells import run_on_peer, run_scenario, run_server_scenario
 from lab.play.observed import CellResult
 from lab.script.dsl import REGISTRY, Scenario
 from lab.script.setup import Setup, applicable
-from lab.transport import PeerUnreachable, SocketTransport
+from lab.transport import PeerUnreachable
 
 
 class UsageError(Exception):
@@ -91,10 +91,8 @@ def run(ids: list[str], stack: str, tls: str | None, pcap_dir: str | None, pki_d
                                                    timeout=timeout, trace=trace))
             else:
                 with peer:
-                    results.append(run_scenario(sc, Setup(pki, v),
-                                                lambda: SocketTransport("127.0.0.1", peer.port), stack,
-                                                pcap_dir=pcap_dir, timeout=timeout, hooks=peer.hooks(),
-                                                trace=trace))
+                    results.append(run_on_peer(sc, Setup(pki, v), peer, stack, pcap_dir=pcap_dir, timeout=timeout,
+                                               trace=trace))
         return results
     except (PeerUnavailable, PeerUnreachable) as exc:
         raise UsageError(str(exc)) from None

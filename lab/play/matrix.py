@@ -16,13 +16,13 @@ from lab.files import write_atomic
 from lab.peers.process import PeerUnavailable
 from lab.peers.registry import CLIENT_PROGRAMS, SERVER_PROGRAMS, installed, programs, skip_reason, stack_version
 from lab.pki import Pki
-from lab.play.cells import run_scenario, run_server_scenario
+from lab.play.cells import run_on_peer, run_scenario, run_server_scenario
 from lab.play.commands import UsageError, scenarios
 from lab.play.journal import Cell, Journal, Progress
 from lab.play.observed import CellResult
 from lab.script.dsl import REGISTRY
 from lab.script.setup import Setup, applicable
-from lab.transport import PeerUnreachable, SocketTransport
+from lab.transport import PeerUnreachable
 
 VERSIONS = ("1.0", "1.1", "1.2", "1.3")
 
@@ -122,8 +122,7 @@ def _run_group(key: tuple, cells: list[Cell], pki: Pki, work: str, pcaps: str, p
                     break
                 sc = REGISTRY[cell.scenario]
                 try:
-                    r = run_scenario(sc, Setup(pki, version), lambda: SocketTransport("127.0.0.1", peer.port), stack,
-                                     pcap_dir=pcaps, timeout=timeout, hooks=peer.hooks())
+                    r = run_on_peer(sc, Setup(pki, version), peer, stack, pcap_dir=pcaps, timeout=timeout)
                 except PeerUnreachable as exc:
                     r = _failed(cell, str(exc))
                 except Exception as exc:  # noqa: BLE001 - a broken cell must not lose the others

@@ -203,3 +203,14 @@ def _is_ip(host: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def for_peer(peer) -> "Target | None":
+    """A managed server peer behind a protocol's preamble (``peer.starttls``: PostgreSQL) as a
+    Target: the conversation upgrades as ``run --to --starttls`` does and the protocol's own check
+    judges the login; None for a peer that speaks TLS from the first byte."""
+    if not peer.starttls:
+        return None
+    request, pattern = PROTOCOL_CHECKS[peer.starttls]
+    return Target("127.0.0.1", peer.port, "localhost", peer.pki.identity(peer.alg, "server").ca, False,
+                  AppCheck(request(peer.login), pattern), peer.starttls)

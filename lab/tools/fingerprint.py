@@ -80,6 +80,8 @@ def learn(stacks: list[str] | None = None, timeout: float = 3.0) -> dict[str, An
     try:
         pki = Pki.create(os.path.join(work, "pki"))
         for stack in stacks or installed(SERVER_PROGRAMS):
+            if classes[stack].starttls:   # behind a protocol's preamble: probe speaks TLS from the first byte
+                continue
             merged: dict[str, str] = {}
             for v in VERSIONS:
                 peer = classes[stack](pki, v, "required", work)
