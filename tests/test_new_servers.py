@@ -176,3 +176,21 @@ def test_postgresql_as_a_managed_peer_says_what_psql_says(pki, tmp_path) -> None
     assert ok["outcome"] == "success"
     assert "connection requires a valid client certificate" in without.stderr
     assert refused["outcome"] == "app_rejected" and refused["reason"] == "connection requires a valid client certificate"
+
+
+def test_mosquitto_as_a_managed_peer_says_what_mosquitto_pub_says(pki, tmp_path) -> None:
+    """The managed Mosquitto (require_certificate, use_identity_as_username): mosquitto_pub with
+    the lab client's certificate gets CONNACK 0 as certlab's client does; without one the broker
+    refuses the TLS handshake for both."""
+    ok = _certlab("tls13-client-cert", "mosquitto", pki)
+    refused = _certlab("tls13-no-cert-required", "mosquitto", pki)
+    with server_classes()["mosquitto"](pki, "1.3", "required", str(tmp_path)) as peer:
+        base = ["mosquitto_pub", "-h", "localhost", "-p", str(peer.port), "--cafile", pki.path("rsa", "ca.crt"),
+                "-t", "certlab", "-m", "hello", "-d"]
+        with_cert = subprocess.run([*base, "--cert", pki.path("rsa", "client.crt"), "--key",
+                                    pki.path("rsa", "client.key")], capture_output=True, text=True, timeout=30)
+        without = subprocess.run(base, capture_output=True, text=True, timeout=30)
+    assert "received CONNACK (0)" in with_cert.stdout, with_cert.stdout + with_cert.stderr
+    assert ok["outcome"] == "success"
+    assert without.returncode != 0 and "CONNACK" not in without.stdout
+    assert refused["alert"] == "certificate_required"

@@ -1,5 +1,6 @@
 """Servers that ask for client certificates behind a protocol of their own: PostgreSQL (the
-SSLRequest preamble, then ``hostssl ... cert``: the certificate's CN is the user). A protocol
+SSLRequest preamble, then ``hostssl ... cert``: the certificate's CN is the user) and the
+Mosquitto MQTT broker (TLS first, then MQTT's CONNECT and CONNACK). A protocol
 peer names its upgrade (``starttls``) and login; ``lab.play.target.for_peer`` makes it a Target: the same upgrade and the
 same application check as ``run --to HOST:PORT --starttls postgres``, so success means the server
 accepted the login, not only that TLS finished, and its FATAL is an application-level rejection."""
@@ -87,4 +88,40 @@ class PostgresServer(ServerPeer):
             self.data_root = ""
 
 
-PROTOCOL_SERVERS = {"postgresql": PostgresServer}
+MOSQUITTO_CONF = """user root
+per_listener_settings true
+listener {port} 127.0.0.1
+certfile server.crt
+keyfile server.key
+tls_version tlsv{version}
+log_dest stderr
+log_type error
+log_type warning
+log_type notice
+{verify}
+"""
+
+
+@dataclass
+class MosquittoServer(ServerPeer):
+    """Mosquitto 2.0, an MQTT broker: ``require_certificate true`` with ``use_identity_as_username``
+    (the certificate's CN is the user), and ``crlfile``; without require_certificate it asks for
+    no certificate at all, so it has no optional mode."""
+    name: str = "mosquitto"
+    protocol: ClassVar[str | None] = "mqtt"
+
+    def supports(self, mode: str) -> bool:
+        return self.version in TLS12_13 and mode in ("none", "required", "required-crl")
+
+    def _start(self) -> "MosquittoServer":
+        exe, folder = self._prepare("mosquitto")
+        verify = "" if self.mode == "none" else (
+            "cafile ca.crt\nrequire_certificate true\nuse_identity_as_username true"
+            + ("\ncrlfile crl.pem" if self.mode == "required-crl" else ""))
+        with open(os.path.join(folder, "mosquitto.conf"), "w") as fh:
+            fh.write(MOSQUITTO_CONF.format(port=self.port, version=self.version, verify=verify))
+        self._launch([exe, "-c", "mosquitto.conf"], cwd=folder)
+        return self
+
+
+PROTOCOL_SERVERS = {"postgresql": PostgresServer, "mosquitto": MosquittoServer}

@@ -13,7 +13,7 @@ SERVER_PROGRAMS: dict[str, str | None] = {"openssl": "openssl", "python": None, 
                                           "gnutls": "gnutls-serv", "nss": "selfserv", "java": "javac", "go": "go",
                                           "apache": "apache2", "haproxy": "haproxy", "stunnel": "stunnel4",
                                           "node": "node", "erlang": "escript", "tlslite": "python:tlslite",
-                                          "postgresql": "/usr/lib/postgresql/*/bin/postgres",
+                                          "postgresql": "/usr/lib/postgresql/*/bin/postgres", "mosquitto": "mosquitto",
                                           **{f"lighttpd-{lib}": f"/usr/lib/lighttpd/mod_{lib}.so"
                                              for lib in ("openssl", "gnutls", "wolfssl", "mbedtls")}}
 # Client programs, for server-role scenarios.
@@ -59,7 +59,7 @@ _VERSION_COMMANDS: dict[str, list[str]] = {
     "curl": ["curl", "--version"], "go": ["go", "version"], "java": ["java", "-version"],
     "apache": ["apache2", "-v"], "haproxy": ["haproxy", "-v"], "stunnel": ["stunnel4", "-version"],
     "node": ["node", "-v"],
-    "postgresql": ["psql", "--version"],
+    "postgresql": ["psql", "--version"], "mosquitto": ["mosquitto", "-h"],
     "erlang": ["erl", "-noshell", "-eval", "io:format(\"~s~n\", [erlang:system_info(otp_release)]), halt()."],
     **{f"lighttpd-{lib}": ["lighttpd", "-v"] for lib in ("openssl", "gnutls", "wolfssl", "mbedtls")},
 }

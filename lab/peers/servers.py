@@ -114,6 +114,7 @@ class ServerPeer:
 
     # A peer behind a protocol's own preamble (lab.transport.starttls), and the user its check logs in as
     starttls: ClassVar[str | None] = None
+    protocol: ClassVar[str | None] = None   # the application protocol whose check judges the login (mqtt)
     login: ClassVar[str] = "certlab"
 
     # Features this stack does not have at all (scenario tags), with the reason: such scenarios

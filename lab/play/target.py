@@ -174,6 +174,13 @@ def answer_text(data: bytes) -> str:
     return data.split(b"\n", 1)[0].decode("latin-1").strip()[:120] or "no answer"
 
 
+def _mqtt_connect() -> bytes:
+    """An MQTT 3.1.1 CONNECT (clean session, keep-alive 60 s, client id "certlab"), which a broker
+    answers with CONNACK: return code 0 accepted, 5 not authorized (MQTT 3.1.1 3.1, 3.2)."""
+    body = b"\x00\x04MQTT\x04\x02\x00\x3c" + b"\x00\x07certlab"
+    return b"\x10" + bytes([len(body)]) + body
+
+
 def _pg_startup(user: str) -> bytes:
     """A PostgreSQL StartupMessage (protocol 3.0) for ``user`` and the database of that name."""
     body = (196608).to_bytes(4, "big") + b"user\0" + user.encode() + b"\0database\0" + user.encode() + b"\0\0"
@@ -189,6 +196,7 @@ PROTOCOL_CHECKS = {
     "imap": (lambda _: b"a2 CAPABILITY\r\n", r"a2 OK"),
     "pop3": (lambda _: b"CAPA\r\n", r"^\+OK"),
     "ftp": (lambda _: b"FEAT\r\n", r"^211"),
+    "mqtt": (lambda _: _mqtt_connect(), r"^\x20\x02\x00\x00"),   # CONNACK, return code 0 (accepted)
     "nntp": (lambda _: b"CAPABILITIES\r\n", r"^101"),
 }
 
@@ -206,11 +214,12 @@ def _is_ip(host: str) -> bool:
 
 
 def for_peer(peer) -> "Target | None":
-    """A managed server peer behind a protocol's preamble (``peer.starttls``: PostgreSQL) as a
-    Target: the conversation upgrades as ``run --to --starttls`` does and the protocol's own check
-    judges the login; None for a peer that speaks TLS from the first byte."""
-    if not peer.starttls:
+    """A managed server peer behind a protocol's preamble (``peer.starttls``: PostgreSQL) or
+    speaking a protocol of its own over TLS (``peer.protocol``: MQTT) as a Target: the
+    conversation upgrades as ``run --to --starttls`` does and the protocol's own check judges the
+    login; None for an HTTP peer, which the HTTP probe judges."""
+    if not (peer.starttls or peer.protocol):
         return None
-    request, pattern = PROTOCOL_CHECKS[peer.starttls]
+    request, pattern = PROTOCOL_CHECKS[peer.protocol or peer.starttls]
     return Target("127.0.0.1", peer.port, "localhost", peer.pki.identity(peer.alg, "server").ca, False,
                   AppCheck(request(peer.login), pattern), peer.starttls)
