@@ -194,3 +194,23 @@ def test_mosquitto_as_a_managed_peer_says_what_mosquitto_pub_says(pki, tmp_path)
     assert ok["outcome"] == "success"
     assert without.returncode != 0 and "CONNACK" not in without.stdout
     assert refused["alert"] == "certificate_required"
+
+
+def test_dovecot_as_a_managed_peer_says_what_curl_imap_says(pki, tmp_path) -> None:
+    """The managed Dovecot (STARTTLS, auth_ssl_require_client_cert): curl's IMAP login with the
+    lab client's certificate is accepted as certlab's LOGIN is; with an untrusted one TLS goes on
+    and the login is denied, for both."""
+    ok = _certlab("tls13-client-cert", "dovecot", pki)
+    denied = _certlab("tls13-untrusted-client-cert", "dovecot", pki)
+    with server_classes()["dovecot"](pki, "1.3", "required", str(tmp_path)) as peer:
+        base = ["curl", "-v", "--ssl-reqd", "--cacert", pki.path("rsa", "ca.crt"), "-u", "lab-client:x",
+                "--resolve", f"localhost:{peer.port}:127.0.0.1", f"imap://localhost:{peer.port}/"]
+        good = subprocess.run([*base, "--cert", pki.path("rsa", "client.crt"), "--key", pki.path("rsa", "client.key")],
+                              capture_output=True, text=True, timeout=30)
+        bad = subprocess.run([*base, "--cert", pki.path("rsa", "other-client.crt"), "--key",
+                              pki.path("rsa", "other-client.key")], capture_output=True, text=True, timeout=30)
+    # curl logs in, then lists mailboxes, which this mail-less Dovecot cannot: the login is what counts
+    assert re.search(r"^< A\d+ OK Logged in", good.stderr, re.M), good.stderr[-1500:]
+    assert ok["outcome"] == "success"
+    assert bad.returncode == 67 and "Login denied" in bad.stderr, (bad.returncode, bad.stderr[-1500:])  # LOGIN_DENIED
+    assert denied["outcome"] == "app_rejected" and "valid SSL certificate" in denied["reason"]

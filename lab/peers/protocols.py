@@ -124,4 +124,74 @@ class MosquittoServer(ServerPeer):
         return self
 
 
-PROTOCOL_SERVERS = {"postgresql": PostgresServer, "mosquitto": MosquittoServer}
+
+
+DOVECOT_CONF = """protocols = imap
+listen = 127.0.0.1
+base_dir = {top}/run
+state_dir = {top}/state
+log_path = {top}/dovecot.log
+ssl = yes
+ssl_cert = <server.crt
+ssl_key = <server.key
+ssl_min_protocol = TLSv{version}
+{verify}
+passdb {{
+  driver = static
+  args = nopassword=y
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={top}/home
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+"""
+
+
+@dataclass
+class DovecotServer(ServerPeer):
+    """Dovecot 2.3 IMAP behind STARTTLS: ``ssl_verify_client_cert`` asks for a certificate and
+    ``auth_ssl_require_client_cert`` refuses the login without a valid one: TLS itself goes on,
+    so the outcome is the LOGIN's answer (a password-less static passdb: the certificate decides)."""
+    name: str = "dovecot"
+    starttls: ClassVar[str | None] = "imap"
+    protocol: ClassVar[str | None] = "imap-login"
+    login: ClassVar[str] = USER
+    top: str = ""
+
+    def supports(self, mode: str) -> bool:
+        return self.version in TLS12_13 and mode in ("none", "optional", "required", "required-crl")
+
+    def _start(self) -> "DovecotServer":
+        exe, folder = self._prepare("dovecot")
+        # dovecot's login processes run as other users: its folders must be reachable by them
+        self.top = scratch_folder("dovecot")
+        os.chmod(self.top, 0o755)
+        if self.mode == "required-crl":   # Dovecot reads CRLs from ssl_ca, beside the CA
+            with open(os.path.join(folder, "ca.crt"), "rb") as ca, open(os.path.join(folder, "crl.pem"), "rb") as crl:
+                with open(os.path.join(folder, "ca-crl.pem"), "wb") as out:
+                    out.write(ca.read() + crl.read())
+        verify = "" if self.mode == "none" else (
+            f"ssl_ca = <{'ca-crl.pem' if self.mode == 'required-crl' else 'ca.crt'}\nssl_verify_client_cert = yes\n"
+            + ("auth_ssl_require_client_cert = yes\n" if self.mode != "optional" else "")
+            + f"ssl_require_crl = {'yes' if self.mode == 'required-crl' else 'no'}\n")
+        with open(os.path.join(folder, "dovecot.conf"), "w") as fh:
+            fh.write(DOVECOT_CONF.format(top=self.top, port=self.port, version=self.version, verify=verify))
+        self._launch([exe, "-F", "-c", os.path.join(folder, "dovecot.conf")], cwd=folder)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
+        if self.top:
+            shutil.rmtree(self.top, ignore_errors=True)
+            self.top = ""
+
+
+PROTOCOL_SERVERS = {"postgresql": PostgresServer, "mosquitto": MosquittoServer, "dovecot": DovecotServer}

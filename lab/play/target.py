@@ -194,6 +194,8 @@ PROTOCOL_CHECKS = {
     "postgres": (_pg_startup, r"^R\x00\x00\x00\x08\x00\x00\x00\x00"),   # AuthenticationOk
     "smtp": (lambda _: b"EHLO certlab.test\r\n", r"^250"),
     "imap": (lambda _: b"a2 CAPABILITY\r\n", r"a2 OK"),
+    # a managed IMAP server's login (Dovecot with a password-less passdb: the certificate decides)
+    "imap-login": (lambda user: f"a2 LOGIN {user} x\r\n".encode(), r"a2 OK"),
     "pop3": (lambda _: b"CAPA\r\n", r"^\+OK"),
     "ftp": (lambda _: b"FEAT\r\n", r"^211"),
     "mqtt": (lambda _: _mqtt_connect(), r"^\x20\x02\x00\x00"),   # CONNACK, return code 0 (accepted)
