@@ -12,6 +12,7 @@ import subprocess
 
 import pytest
 
+from lab.peers.registry import SERVER_PROGRAMS
 from lab.peers.servers import server_classes
 from lab.transport import ListeningTransport
 
@@ -29,10 +30,22 @@ def _loopback(addr: str) -> bool:
 
 
 @pytest.mark.stack
-@pytest.mark.parametrize("stack", ["openssl", "python", "nginx", "gnutls", "nss", "go", "java"])
+@pytest.mark.parametrize("stack", sorted(SERVER_PROGRAMS))
 def test_server_peers_listen_on_loopback_only(stack: str, pki, tmp_path) -> None:
-    with server_classes()[stack](pki, "1.3", "required", str(tmp_path)) as peer:
+    version = "1.2" if stack == "lighttpd-mbedtls" else "1.3"
+    with server_classes()[stack](pki, version, "required", str(tmp_path)) as peer:
         addrs = listening_addresses(peer.port)
+    assert addrs and all(_loopback(a) for a in addrs), addrs
+
+
+@pytest.mark.stack
+def test_what_a_peer_starts_beside_it_listens_on_loopback_only(pki, tmp_path) -> None:
+    """The OCSP responder (openssl ocsp has no bind option) and a proxy's application."""
+    with server_classes()["apache"](pki, "1.3", "required-ocsp", str(tmp_path / "a")) as peer:
+        addrs = listening_addresses(peer.responder.port)
+    assert addrs and all(_loopback(a) for a in addrs), addrs
+    with server_classes()["nginx"](pki, "1.3", "proxy", str(tmp_path / "n")) as peer:
+        addrs = listening_addresses(peer.backend.port)
     assert addrs and all(_loopback(a) for a in addrs), addrs
 
 
