@@ -36,6 +36,7 @@ def die_with_parent() -> None:
 
 SCRATCH_PREFIX = "certlab-"
 _STAMP = ".certlab-owner"
+_ORPHANS = ".certlab-adopted"
 _UNSTAMPED_AGE = 3600  # s: a folder without a stamp is an older certlab's, or one being made now
 
 
@@ -67,6 +68,27 @@ def scratch(kind: str):
         shutil.rmtree(path, ignore_errors=True)
 
 
+def adopt(folder: str, pid: int) -> None:
+    """A process that left certlab's process tree (a daemon's master that starts its own
+    session) and works in ``folder``: killed when the folder is swept after a run was killed."""
+    with open(os.path.join(folder, _ORPHANS), "a") as fh:
+        fh.write(f"{pid} {_started(pid)}\n")
+
+
+def _kill_adopted(path: str) -> None:
+    try:
+        with open(os.path.join(path, _ORPHANS)) as fh:
+            entries = [line.split() for line in fh if line.strip()]
+    except OSError:
+        return
+    for pid, started in entries:
+        if pid.isdigit() and _started(int(pid)) == started:   # the same process, not a reused pid
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+
+
 def _owner_gone(path: str) -> bool:
     try:
         with open(os.path.join(path, _STAMP)) as fh:
@@ -93,6 +115,7 @@ def sweep_scratch(base: str | None = None) -> list[str]:
                 continue
         except OSError:
             continue
+        _kill_adopted(entry.path)
         shutil.rmtree(entry.path, ignore_errors=True)
         removed.append(entry.path)
     return removed

@@ -40,7 +40,7 @@ def test_two_matrices_at_once_sharing_a_new_pki_give_the_verdicts_of_one(tmp_pat
     alone.wait(600)
     reference = _verdicts(tmp_path / "alone")
     assert "error" not in reference.values()
-    assert len({(stack, role) for _, stack, role, _ in reference}) == 27   # 20 server stacks, 7 clients
+    assert len({(stack, role) for _, stack, role, _ in reference}) == 28   # 21 server stacks, 7 clients
     assert _verdicts(tmp_path / "report1") == reference
     assert _verdicts(tmp_path / "report2") == reference
 

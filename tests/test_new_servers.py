@@ -214,3 +214,21 @@ def test_dovecot_as_a_managed_peer_says_what_curl_imap_says(pki, tmp_path) -> No
     assert ok["outcome"] == "success"
     assert bad.returncode == 67 and "Login denied" in bad.stderr, (bad.returncode, bad.stderr[-1500:])  # LOGIN_DENIED
     assert denied["outcome"] == "app_rejected" and "valid SSL certificate" in denied["reason"]
+
+
+def test_postfix_as_a_managed_peer_says_what_openssl_s_client_starttls_smtp_sees(pki, tmp_path) -> None:
+    """The managed Postfix (smtpd_tls_req_ccert): after STARTTLS, s_client's EHLO with the lab
+    client's certificate gets 250, with an untrusted one the 421 certlab reports, same text."""
+    ok = _certlab("tls13-client-cert", "postfix", pki)
+    refused = _certlab("tls13-untrusted-client-cert", "postfix", pki)
+    said = {}
+    with server_classes()["postfix"](pki, "1.3", "required", str(tmp_path)) as peer:
+        for who in ("client", "other-client"):
+            proc = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{peer.port}", "-starttls", "smtp",
+                                   "-tls1_3", "-quiet", "-CAfile", pki.path("rsa", "ca.crt"), "-cert",
+                                   pki.path("rsa", f"{who}.crt"), "-key", pki.path("rsa", f"{who}.key")],
+                                  input="EHLO certlab.test\r\nQUIT\r\n", capture_output=True, text=True, timeout=30)
+            said[who] = proc.stdout
+    assert re.search(r"^250[ -]", said["client"], re.M) and ok["outcome"] == "success", said["client"]
+    assert "421 4.7.1" in said["other-client"] and refused["outcome"] == "app_rejected"
+    assert refused["reason"] in said["other-client"], (refused["reason"], said["other-client"])

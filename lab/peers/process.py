@@ -67,21 +67,35 @@ def _listeners(port: int) -> set[str]:
     return found
 
 
-def _session_sockets(session: int) -> set[str]:
-    """The socket inodes open in any process of ``session`` (a peer and what it forked)."""
-    found = set()
+def _session_sockets(root: int) -> set[str]:
+    """The socket inodes open in the peer's processes: its session, and what it started (a
+    daemon's master may start a session of its own: Postfix's)."""
+    stats: dict[int, tuple[int, int]] = {}   # pid -> (parent, session)
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                stats[int(entry)] = (int(fields[1]), int(fields[3]))
+            except (OSError, ValueError, IndexError):
+                continue
+
+    def ours(pid: int) -> bool:
+        for _ in range(64):
+            if pid == root or stats.get(pid, (0, 0))[1] == root:
+                return True
+            pid = stats.get(pid, (0, 0))[0]
+            if pid <= 1:
+                return False
+        return False
+    found = set()
+    for pid in (p for p in stats if ours(p)):
         try:
-            with open(f"/proc/{entry}/stat") as fh:
-                if int(fh.read().rsplit(")", 1)[1].split()[3]) != session:
-                    continue
-            for fd in os.listdir(f"/proc/{entry}/fd"):
-                link = os.readlink(f"/proc/{entry}/fd/{fd}")
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
                 if link.startswith("socket:["):
                     found.add(link[8:-1])
-        except (OSError, ValueError, IndexError):
+        except OSError:
             continue
     return found
 

@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import ClassVar
 
-from lab.children import scratch_folder
+from lab.children import adopt, scratch_folder
 from lab.peers.process import PeerUnavailable
 from lab.peers.servers import BASIC_MODES, TLS12_13, ServerPeer
 
@@ -194,4 +194,94 @@ class DovecotServer(ServerPeer):
             self.top = ""
 
 
-PROTOCOL_SERVERS = {"postgresql": PostgresServer, "mosquitto": MosquittoServer, "dovecot": DovecotServer}
+POSTFIX_MASTER = """127.0.0.1:{port} inet n - n - - smtpd
+cleanup unix n - n - 0 cleanup
+qmgr unix n - n 300 1 qmgr
+tlsmgr unix - - n 1000? 1 tlsmgr
+rewrite unix - - n - - trivial-rewrite
+bounce unix - - n - 0 bounce
+defer unix - - n - 0 bounce
+trace unix - - n - 0 bounce
+verify unix - - n - 1 verify
+proxymap unix - - n - - proxymap
+anvil unix - - n - 1 anvil
+scache unix - - n - 1 scache
+postlog unix-dgram n - n - 1 postlogd
+"""
+
+
+@dataclass
+class PostfixServer(ServerPeer):
+    """Postfix's smtpd behind SMTP STARTTLS (``postfix start-fg``): ``smtpd_tls_ask_ccert``
+    (optional) and, with mandatory TLS, ``smtpd_tls_req_ccert`` (required), which refuses an
+    untrusted or missing certificate after the handshake."""
+    name: str = "postfix"
+    starttls: ClassVar[str | None] = "smtp"
+    top: str = ""
+
+    def supports(self, mode: str) -> bool:
+        return self.version in TLS12_13 and mode in ("none", "optional", "required")
+
+    def _start(self) -> "PostfixServer":
+        exe, folder = self._prepare("postfix")
+        if os.geteuid() != 0:
+            raise PeerUnavailable("Postfix's master starts as root only: run certlab as root for the postfix stack")
+        self.top = scratch_folder("postfix")   # its daemons, as user postfix, reach the queue here
+        if any(c in self.top for c in "$\n"):
+            raise PeerUnavailable(f"Postfix expands '$' in main.cf: set TMPDIR to a folder without it ({self.top!r})")
+        os.chmod(self.top, 0o755)
+        conf = os.path.join(self.top, "conf")
+        for sub in ("conf", "data", "queue"):
+            os.makedirs(os.path.join(self.top, sub))
+        shutil.chown(os.path.join(self.top, "data"), "postfix")
+        for name in ("server.crt", "server.key", "ca.crt"):
+            shutil.copy(os.path.join(folder, name), os.path.join(conf, name))
+        level = {"none": "may", "optional": "may", "required": "encrypt"}[self.mode]
+        ask = "no" if self.mode == "none" else "yes"
+        with open(os.path.join(conf, "main.cf"), "w") as fh:
+            fh.write(f"compatibility_level = 3.6\nqueue_directory = {self.top}/queue\n"
+                     f"data_directory = {self.top}/data\nmail_owner = postfix\nmyhostname = mail.internal\n"
+                     "inet_interfaces = 127.0.0.1\ninet_protocols = ipv4\nmaillog_file = /dev/stdout\n"
+                     f"smtputf8_enable = no\nsmtpd_tls_cert_file = {conf}/server.crt\n"
+                     f"smtpd_tls_key_file = {conf}/server.key\nsmtpd_tls_CAfile = {conf}/ca.crt\n"
+                     f"smtpd_tls_security_level = {level}\nsmtpd_tls_ask_ccert = {ask}\n"
+                     f"smtpd_tls_req_ccert = {'yes' if self.mode == 'required' else 'no'}\n"
+                     f"smtpd_tls_protocols = >=TLSv{self.version}\nsmtpd_tls_loglevel = 1\n")
+        with open(os.path.join(conf, "master.cf"), "w") as fh:
+            fh.write(POSTFIX_MASTER.format(port=self.port))
+        self._launch([exe, "-c", conf, "start-fg"], ready_timeout=30.0)
+        # Postfix's master starts a session of its own: it is stopped by its pid, and adopted so
+        # that a certlab killed with -9 has it killed by the next run's sweep
+        self.master = self._master_pid()
+        if self.master:
+            adopt(self.top, self.master)
+        return self
+
+    def _master_pid(self) -> int | None:
+        try:
+            with open(os.path.join(self.top, "queue", "pid", "master.pid")) as fh:
+                return int(fh.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def __exit__(self, *exc: object) -> None:
+        master = getattr(self, "master", None) or (self._master_pid() if self.top else None)
+        super().__exit__(*exc)
+        if master:
+            import signal
+            import time
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.kill(master, sig)
+                except OSError:
+                    break
+                deadline = time.monotonic() + 3
+                while time.monotonic() < deadline and os.path.exists(f"/proc/{master}"):
+                    time.sleep(0.05)
+        if self.top:
+            shutil.rmtree(self.top, ignore_errors=True)
+            self.top = ""
+
+
+PROTOCOL_SERVERS = {"postgresql": PostgresServer, "mosquitto": MosquittoServer, "dovecot": DovecotServer,
+                    "postfix": PostfixServer}

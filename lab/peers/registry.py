@@ -14,7 +14,7 @@ SERVER_PROGRAMS: dict[str, str | None] = {"openssl": "openssl", "python": None, 
                                           "apache": "apache2", "haproxy": "haproxy", "stunnel": "stunnel4",
                                           "node": "node", "erlang": "escript", "tlslite": "python:tlslite",
                                           "postgresql": "/usr/lib/postgresql/*/bin/postgres", "mosquitto": "mosquitto",
-                                          "dovecot": "dovecot",
+                                          "dovecot": "dovecot", "postfix": "postfix",
                                           **{f"lighttpd-{lib}": f"/usr/lib/lighttpd/mod_{lib}.so"
                                              for lib in ("openssl", "gnutls", "wolfssl", "mbedtls")}}
 # Client programs, for server-role scenarios.
@@ -61,6 +61,7 @@ _VERSION_COMMANDS: dict[str, list[str]] = {
     "apache": ["apache2", "-v"], "haproxy": ["haproxy", "-v"], "stunnel": ["stunnel4", "-version"],
     "node": ["node", "-v"],
     "postgresql": ["psql", "--version"], "mosquitto": ["mosquitto", "-h"], "dovecot": ["dovecot", "--version"],
+    "postfix": ["postconf", "-d", "mail_version"],
     "erlang": ["erl", "-noshell", "-eval", "io:format(\"~s~n\", [erlang:system_info(otp_release)]), halt()."],
     **{f"lighttpd-{lib}": ["lighttpd", "-v"] for lib in ("openssl", "gnutls", "wolfssl", "mbedtls")},
 }
