@@ -72,6 +72,8 @@ class PostgresServer(ServerPeer):
         with open(os.path.join(data, "pg_hba.conf"), "w") as fh:
             fh.write(f"local all all trust\nhostssl all all 127.0.0.1/32 {method}\n")
         self._launch(_as_postgres([f"{bindir}/postgres", "-D", data]), ready_timeout=30.0)
+        # listening is not ready: until recovery ends, connections get "the database system is starting up"
+        self._run([f"{bindir}/pg_isready", "-h", self.data_root, "-p", str(self.port), "-t", "30"], 40)
         for sql in (f'create user "{USER}"', f'create database "{USER}" owner "{USER}"'):
             self._run([f"{bindir}/psql", "-h", self.data_root, "-p", str(self.port), "-U", "postgres", "-c", sql], 30)
         return self
