@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from lab.peers.protocols import POSTFIX_MASTER, dovecot_conf
 from lab.transport.starttls import PROTOCOLS
 from tests import ownpki
 
@@ -100,29 +101,7 @@ def test_postgresql_cert_auth_through_sslrequest_as_psql_and_the_server_log_see_
     assert "SSL request" in ws.stdout and "1" in ws.stdout.split()
 
 
-MASTER_CF = """127.0.0.1:{port} inet n - n - - smtpd
-pickup unix n - n 60 1 pickup
-cleanup unix n - n - 0 cleanup
-qmgr unix n - n 300 1 qmgr
-tlsmgr unix - - n 1000? 1 tlsmgr
-rewrite unix - - n - - trivial-rewrite
-bounce unix - - n - 0 bounce
-defer unix - - n - 0 bounce
-trace unix - - n - 0 bounce
-verify unix - - n - 1 verify
-flush unix n - n 1000? 0 flush
-proxymap unix - - n - - proxymap
-smtp unix - - n - - smtp
-relay unix - - n - - smtp
-showq unix n - n - - showq
-error unix - - n - - error
-retry unix - - n - - error
-discard unix - - n - - discard
-local unix - n n - - local
-anvil unix - - n - 1 anvil
-scache unix - - n - 1 scache
-postlog unix-dgram n - n - 1 postlogd
-"""
+MASTER_CF = POSTFIX_MASTER
 
 
 @pytest.fixture(scope="module")
@@ -227,43 +206,7 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-DOVECOT = """protocols = imap pop3
-listen = 127.0.0.1
-base_dir = {top}/run
-state_dir = {top}/state
-log_path = {top}/dovecot.log
-ssl = yes
-ssl_cert = <{d}/srv.crt
-ssl_key = <{d}/srv.key
-ssl_ca = <{d}/ca.crt
-ssl_verify_client_cert = yes
-ssl_require_crl = no
-auth_ssl_require_client_cert = yes
-passdb {{
-  driver = static
-  args = nopassword=y
-}}
-userdb {{
-  driver = static
-  args = uid=nobody gid=nogroup home={top}/home
-}}
-service imap-login {{
-  inet_listener imap {{
-    port = {imap}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-service pop3-login {{
-  inet_listener pop3 {{
-    port = {pop3}
-  }}
-  inet_listener pop3s {{
-    port = 0
-  }}
-}}
-"""
+
 
 
 def test_dovecot_imap_and_pop3_starttls_as_its_log_says(tmp_path) -> None:
@@ -278,7 +221,8 @@ def test_dovecot_imap_and_pop3_starttls_as_its_log_says(tmp_path) -> None:
     os.chmod(top, 0o755)
     imap, pop3 = ownpki.free_port(), ownpki.free_port()
     with open(os.path.join(top, "dovecot.conf"), "w") as fh:
-        fh.write(DOVECOT.format(top=top, d=d, imap=imap, pop3=pop3))
+        fh.write(dovecot_conf(top, f"{d}/srv.crt", f"{d}/srv.key", f"ssl_ca = <{d}/ca.crt\nssl_verify_client_cert = yes\n"
+                              "ssl_require_crl = no\nauth_ssl_require_client_cert = yes\n", {"imap": imap, "pop3": pop3}))
     proc = _daemon(["dovecot", "-F", "-c", os.path.join(top, "dovecot.conf")], imap, os.path.join(top, "dovecot"))
     try:
         for proto, port in (("imap", imap), ("pop3", pop3)):

@@ -128,33 +128,16 @@ class MosquittoServer(ServerPeer):
 
 
 
-DOVECOT_CONF = """protocols = imap
-listen = 127.0.0.1
-base_dir = {top}/run
-state_dir = {top}/state
-log_path = {top}/dovecot.log
-ssl = yes
-ssl_cert = <server.crt
-ssl_key = <server.key
-ssl_min_protocol = TLSv{version}
-{verify}
-passdb {{
-  driver = static
-  args = nopassword=y
-}}
-userdb {{
-  driver = static
-  args = uid=nobody gid=nogroup home={top}/home
-}}
-service imap-login {{
-  inet_listener imap {{
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-"""
+def dovecot_conf(top: str, cert: str, key: str, verify: str, listeners: dict[str, int]) -> str:
+    """A Dovecot configuration in folder ``top``: ``listeners`` maps imap/pop3 to a STARTTLS
+    port (the implicit-TLS ports closed), ``verify`` the client-certificate lines, and a
+    password-less static passdb, so that the certificate alone decides a login."""
+    services = "".join(f"service {proto}-login {{\n  inet_listener {proto} {{\n    port = {port}\n  }}\n"
+                       f"  inet_listener {proto}s {{\n    port = 0\n  }}\n}}\n" for proto, port in listeners.items())
+    return (f"protocols = {' '.join(listeners)}\nlisten = 127.0.0.1\nbase_dir = {top}/run\nstate_dir = {top}/state\n"
+            f"log_path = {top}/dovecot.log\nssl = yes\nssl_cert = <{cert}\nssl_key = <{key}\n{verify}"
+            "passdb {\n  driver = static\n  args = nopassword=y\n}\n"
+            f"userdb {{\n  driver = static\n  args = uid=nobody gid=nogroup home={top}/home\n}}\n{services}")
 
 
 @dataclass
@@ -185,7 +168,8 @@ class DovecotServer(ServerPeer):
             + ("auth_ssl_require_client_cert = yes\n" if self.mode != "optional" else "")
             + f"ssl_require_crl = {'yes' if self.mode == 'required-crl' else 'no'}\n")
         with open(os.path.join(folder, "dovecot.conf"), "w") as fh:
-            fh.write(DOVECOT_CONF.format(top=self.top, port=self.port, version=self.version, verify=verify))
+            fh.write(dovecot_conf(self.top, "server.crt", "server.key", f"ssl_min_protocol = TLSv{self.version}\n"
+                                  + verify, {"imap": self.port}))
         self._launch([exe, "-F", "-c", os.path.join(folder, "dovecot.conf")], cwd=folder)
         return self
 
@@ -197,6 +181,7 @@ class DovecotServer(ServerPeer):
 
 
 POSTFIX_MASTER = """127.0.0.1:{port} inet n - n - - smtpd
+pickup unix n - n 60 1 pickup
 cleanup unix n - n - 0 cleanup
 qmgr unix n - n 300 1 qmgr
 tlsmgr unix - - n 1000? 1 tlsmgr
@@ -205,7 +190,15 @@ bounce unix - - n - 0 bounce
 defer unix - - n - 0 bounce
 trace unix - - n - 0 bounce
 verify unix - - n - 1 verify
+flush unix n - n 1000? 0 flush
 proxymap unix - - n - - proxymap
+smtp unix - - n - - smtp
+relay unix - - n - - smtp
+showq unix n - n - - showq
+error unix - - n - - error
+retry unix - - n - - error
+discard unix - - n - - discard
+local unix - n n - - local
 anvil unix - - n - 1 anvil
 scache unix - - n - 1 scache
 postlog unix-dgram n - n - 1 postlogd
