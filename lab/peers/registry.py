@@ -100,6 +100,12 @@ def stack_version(stack: str) -> str:
         return f"Node.js {words[0]}"
     if stack == "erlang":
         return f"Erlang/OTP {lines[0]}"
+    if stack == "postgresql":   # psql (PostgreSQL) 15.18 (Debian ...)
+        return f"PostgreSQL {words[2]}" if len(words) > 2 else "PostgreSQL"
+    if stack == "dovecot":      # 2.3.19.1 (9b53102964)
+        return f"Dovecot {words[0]}"
+    if stack == "postfix":      # mail_version = 3.7.11
+        return f"Postfix {words[-1]}"
     if stack == "stunnel":
         return next((" ".join(line.split()[:2]) for line in lines if line.startswith("stunnel ")), "unknown")
     if stack.startswith("lighttpd-"):
