@@ -54,3 +54,15 @@ def proxy_no_ca_self_signed(s: Setup):
           request=SPOOFED)
 def proxy_spoofed_headers(s: Setup):
     return flows.client_auth(s.version, certificate=gen.certificate([]), omit_cv=True)
+
+
+@scenario("proxy-appended-identity-headers", rfc=DOCS, row="N02", versions=BOTH, server_mode="proxy-append",
+          summary="the forged headers of proxy-spoofed-identity-headers through a proxy configured to add its "
+                  "identity headers (Apache RequestHeader add, HAProxy http-request add-header) instead of "
+                  "setting them: the application also gets the client's forged values, a configuration that "
+                  "lets anyone in",
+          expect=Outcome("success", forwarded=(("X-SSL-Client-Verify", "(?!SUCCESS$).*"),
+                                               ("X-SSL-Client-DN", "(?!CN=admin).*"))),
+          request=SPOOFED)
+def proxy_appended_headers(s: Setup):
+    return flows.client_auth(s.version, certificate=gen.certificate([]), omit_cv=True)

@@ -46,8 +46,8 @@ APACHE_ANSWER = """  <Location "/">
 # As Apache's documentation forwards the client's identity (RequestHeader set replaces a header
 # of the same name that the client sent).
 APACHE_PROXY = """  ProxyPass "/" "http://127.0.0.1:{port}/"
-  RequestHeader set X-SSL-Client-Verify "%{{SSL_CLIENT_VERIFY}}s"
-  RequestHeader set X-SSL-Client-DN "%{{SSL_CLIENT_S_DN}}s"
+  RequestHeader {how} X-SSL-Client-Verify "%{{SSL_CLIENT_VERIFY}}s"
+  RequestHeader {how} X-SSL-Client-DN "%{{SSL_CLIENT_S_DN}}s"
 """
 
 
@@ -70,12 +70,15 @@ class ApacheServer(ServerPeer):
         exe, folder = self._prepare("apache2")
         location_verify = {"renegotiation": "require", "pha": "optional", "pha-required": "require"}.get(self.mode)
         server_verify = {"optional": "optional", "required": "require", "required-crl": "require", "proxy": "optional",
+                         "proxy-append": "optional",
                          "proxy-no-ca": "optional_no_ca", "required-ocsp": "require",
                          "required-ocsp-unreachable": "require", NAMES_DIFFER: "require"}.get(self.mode, "none")
         modules = "\n".join(f"LoadModule {m}_module {APACHE_MODULES}/mod_{m}.so" for m in
                             ("mpm_event", "authz_core", "status", "headers", "socache_shmcb", "ssl", "proxy",
                              "proxy_http"))
-        content = APACHE_PROXY.format(port=self._backend_port()) if self.mode in PROXY_MODES else \
+        content = APACHE_PROXY.format(port=self._backend_port(),
+                                      how="add" if self.mode == "proxy-append" else "set") \
+            if self.mode in PROXY_MODES else \
             APACHE_ANSWER.format(location_verify=f"SSLVerifyClient {location_verify}" if location_verify else "")
         conf = APACHE_CONF.format(modules=modules, port=self.port, version=self.version,
                                   server_verify=server_verify, content=content,
@@ -178,9 +181,9 @@ frontend lab
 HAPROXY_ANSWER = ('http-request return status 200 content-type text/plain lf-string '
                   '"verify=%[ssl_c_verify] used=%[ssl_c_used] dn=%[ssl_c_s_dn]\\n"')
 # As HAProxy's documentation forwards the client's identity (set-header replaces the client's).
-HAPROXY_PROXY = """http-request set-header X-SSL-Client-Verify %[ssl_c_verify]
-  http-request set-header X-SSL-Client-Used %[ssl_c_used]
-  http-request set-header X-SSL-Client-DN %{{+Q}}[ssl_c_s_dn]
+HAPROXY_PROXY = """http-request {how}-header X-SSL-Client-Verify %[ssl_c_verify]
+  http-request {how}-header X-SSL-Client-Used %[ssl_c_used]
+  http-request {how}-header X-SSL-Client-DN %{{+Q}}[ssl_c_s_dn]
   default_backend app
 backend app
   server app 127.0.0.1:{port}"""
@@ -203,10 +206,12 @@ class HAProxyServer(ServerPeer):
             pem = crt.read() + key.read()   # HAProxy takes the certificate and its key in one file
         write_private(os.path.join(folder, "server.pem"), pem)
         verify = {"none": "none", "optional": "optional", "required": "required", "required-crl": "required",
-                  "proxy": "optional", "proxy-no-ca": "optional ca-ignore-err all crt-ignore-err all",
+                  "proxy": "optional", "proxy-append": "optional",
+                  "proxy-no-ca": "optional ca-ignore-err all crt-ignore-err all",
                   NAMES_DIFFER: "required"}
         cas = "ca-file other-ca.crt ca-verify-file ca.crt" if self.mode == NAMES_DIFFER else "ca-file ca.crt"
-        content = HAPROXY_PROXY.format(port=self._backend_port()) if self.mode in PROXY_MODES else HAPROXY_ANSWER
+        content = HAPROXY_PROXY.format(port=self._backend_port(), how="add" if self.mode == "proxy-append" else "set") \
+            if self.mode in PROXY_MODES else HAPROXY_ANSWER
         conf = HAPROXY_CONF.format(port=self.port, verify=verify[self.mode], version=self.version, content=content,
                                    cas=cas, crl="crl-file crl.pem" if self.mode == "required-crl" else "")
         with open(os.path.join(folder, "haproxy.cfg"), "w") as fh:

@@ -286,7 +286,7 @@ NGINX_ANSWER = 'default_type text/plain; return 200 "verify=$ssl_client_verify d
 NGINX_PROXY = ("proxy_pass http://127.0.0.1:{port}; proxy_set_header X-SSL-Client-Verify $ssl_client_verify; "
                "proxy_set_header X-SSL-Client-DN $ssl_client_s_dn; "
                "proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;")
-PROXY_MODES = ("proxy", "proxy-no-ca")
+PROXY_MODES = ("proxy", "proxy-no-ca", "proxy-append")   # proxy-append: a header added, not set (spoofable)
 OCSP_MODES = ("required-ocsp", "required-ocsp-unreachable")
 # names-differ: the CertificateRequest names the Other CA while the lab CA is trusted too
 # (Apache SSLCADNRequestFile, nginx ssl_trusted_certificate, HAProxy ca-verify-file)
@@ -309,7 +309,9 @@ class NginxServer(ServerPeer):
     name: str = "nginx"
 
     def supports(self, mode: str) -> bool:
-        return mode in ("none", "optional", "required", "required-crl", *PROXY_MODES, *OCSP_MODES, NAMES_DIFFER)
+        # proxy-append: nginx's proxy_set_header always replaces the client's header; it cannot append
+        return mode in ("none", "optional", "required", "required-crl", *PROXY_MODES, *OCSP_MODES, NAMES_DIFFER) \
+            and mode != "proxy-append"
 
     def _start(self) -> "NginxServer":
         exe = require("nginx")

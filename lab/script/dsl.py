@@ -92,11 +92,14 @@ class Outcome:
         if self.named and not any(re.fullmatch(self.named, n) for n in observed.ca_names or ()):
             return False
         if self.forwarded:
-            got = {h.split(":", 1)[0].strip().lower(): h.split(":", 1)[1].strip()
-                   for h in observed.forwarded or () if ":" in h}
-            if observed.forwarded is None or not all(re.fullmatch(rx, got.get(name.lower(), ""))
-                                                     for name, rx in self.forwarded):
+            if observed.forwarded is None:
                 return False
+            pairs = [(h.split(":", 1)[0].strip().lower(), h.split(":", 1)[1].strip())
+                     for h in observed.forwarded if ":" in h]
+            for name, rx in self.forwarded:   # every value the application got (a header may come twice)
+                values = [v for n, v in pairs if n == name.lower()] or [""]
+                if not all(re.fullmatch(rx, v) for v in values):
+                    return False
         return self.alert is None or observed.alert == self.alert
 
     def describe(self) -> str:
