@@ -46,7 +46,7 @@ def seeds(folders: list[str]) -> tuple[list[str], list[str]]:
             path = os.path.join(folder, name)
             if name.endswith(CAPTURE_ENDINGS):
                 captures.append(path)
-            elif name.endswith((".keys", ".log")) and os.path.getsize(path) < 1 << 20:
+            elif name.endswith((".keys", ".keylog")) and os.path.getsize(path) < 1 << 20:
                 keylogs.append(path)
     return captures, keylogs
 

@@ -82,13 +82,13 @@ def main() -> None:
 
     # Key logs that are not, or not quite, key logs.
     lines = keys.decode().splitlines()
-    with open(os.path.join(HERE, "keys-binary.log"), "wb") as fh:
+    with open(os.path.join(HERE, "keys-binary.keylog"), "wb") as fh:
         fh.write(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)))
-    with open(os.path.join(HERE, "keys-endless-line.log"), "w") as fh:
+    with open(os.path.join(HERE, "keys-endless-line.keylog"), "w") as fh:
         fh.write("CLIENT_RANDOM " + "ab" * 5000 + "\n")
-    with open(os.path.join(HERE, "keys-secret-cut-short.log"), "w") as fh:   # a write cut off mid-line
+    with open(os.path.join(HERE, "keys-secret-cut-short.keylog"), "w") as fh:   # a write cut off mid-line
         fh.write("\n".join(line[:-2] if line.startswith("CLIENT_HANDSHAKE") else line for line in lines) + "\n")
-    with open(os.path.join(HERE, "keys-secret-of-sha384-length.log"), "w") as fh:   # 48 bytes for a SHA-256 suite
+    with open(os.path.join(HERE, "keys-secret-of-sha384-length.keylog"), "w") as fh:   # 48 bytes for a SHA-256 suite
         fh.write("\n".join(line + "00" * 16 if line.startswith("SERVER_HANDSHAKE") else line for line in lines)
                  + "\n")
 
