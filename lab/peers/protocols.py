@@ -9,7 +9,9 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -263,8 +265,6 @@ class PostfixServer(ServerPeer):
         master = getattr(self, "master", None) or (self._master_pid() if self.top else None)
         super().__exit__(*exc)
         if master:
-            import signal
-            import time
             for sig in (signal.SIGTERM, signal.SIGKILL):
                 try:
                     os.kill(master, sig)

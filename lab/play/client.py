@@ -9,6 +9,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterator
 
+from lab.dissect.describe import certificate_request_facts
 from lab.engine.client import ClientConfig, ClientEngine
 from lab.engine.endpoint import Event
 from lab.peers.backend import received
@@ -151,9 +152,7 @@ def play_client(sc: Scenario, setup: Setup, transport: Transport, *, timeout: fl
     play(sc.build(setup), conv)
     answer: list[Event] = []
     # A proxy's backend answers in several records: what it was told is only in the whole answer.
-    expected = sc.expect(setup.version)
-    whole = http_complete if any(getattr(o, "forwarded", ()) for o in getattr(expected, "outcomes", (expected,))) \
-        else None
+    whole = http_complete if any(o.forwarded for o in sc.expect(setup.version).outcomes) else None
     play(closing_steps(conv, settle, answer, app.request if app else (sc.request or PROBE),
                        app.complete if app else whole), conv)
     judge = app.judge if app else classify_response
@@ -175,7 +174,6 @@ def _ca_names(engine: ClientEngine) -> tuple[str, ...] | None:
     """The CA names the server's CertificateRequest carried, as RFC 4514 strings."""
     if engine.cert_request is None:
         return None
-    from lab.dissect.describe import certificate_request_facts
     try:
         return tuple(certificate_request_facts(engine.cert_request.payload).get("certificate_authorities", []))
     except (AttributeError, TypeError, ValueError):

@@ -22,7 +22,7 @@ from lab.play.capture import save_capture
 from lab.play.client import ClientConversation, play_client
 from lab.play.conversation import play
 from lab.script import generators as gen
-from lab.script.dsl import ExpectAlert, ReadUntil, Scenario, Send, SendCCS, SendRecords
+from lab.script.dsl import Expect, ExpectAlert, ReadUntil, Scenario, Send, SendCCS, SendRecords
 from lab.script.setup import Setup
 from lab.transport import SocketTransport
 from layers.registry import HandshakeType as H
@@ -153,7 +153,7 @@ def replay_client_auth(c: ConnectionInfo, host: str, port: int, timeout: float) 
                  SendCCS(), Send(gen.finished(), label="Finished"), ReadUntil(("finished",), label="server Finished")]
     sc = Scenario("replay-client-auth", "RFC 5246 7.4.8; RFC 8446 4.4.3", "-", "client", frozenset({version}),
                   "captured Certificate and CertificateVerify in a new handshake", "required",
-                  lambda s: steps, lambda v: ExpectAlert("decrypt_error"))
+                  lambda s: steps, lambda v: Expect((ExpectAlert("decrypt_error"),)))
     observed = play_client(sc, _NoPki(None, version), SocketTransport(host, port), timeout=timeout).observed
     # Only a server that received the grafted messages can have judged them: one that closed,
     # hung or broke off before is neither an acceptance nor a rejection of the signature.
