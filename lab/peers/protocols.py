@@ -74,11 +74,23 @@ class PostgresServer(ServerPeer):
         with open(os.path.join(data, "pg_hba.conf"), "w") as fh:
             fh.write(f"local all all trust\nhostssl all all 127.0.0.1/32 {method}\n")
         self._launch(_as_postgres([f"{bindir}/postgres", "-D", data]), ready_timeout=30.0)
-        # listening is not ready: until recovery ends, connections get "the database system is starting up"
-        self._run([f"{bindir}/pg_isready", "-h", self.data_root, "-p", str(self.port), "-t", "30"], 40)
+        self._wait_ready(bindir)
         for sql in (f'create user "{USER}"', f'create database "{USER}" owner "{USER}"'):
             self._run([f"{bindir}/psql", "-h", self.data_root, "-p", str(self.port), "-U", "postgres", "-c", sql], 30)
         return self
+
+    def _wait_ready(self, bindir: str, wait: float = 30.0) -> None:
+        """Listening is not ready: until recovery ends, connections get "the database system is
+        starting up", and pg_isready says so at once (exit 1) rather than waiting."""
+        deadline = time.monotonic() + wait
+        argv = _as_postgres([f"{bindir}/pg_isready", "-h", self.data_root, "-p", str(self.port)])
+        while True:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=wait)
+            if proc.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise PeerUnavailable(f"PostgreSQL was not ready after {wait:g} s: {proc.stdout.strip()}")
+            time.sleep(0.1)
 
     def _run(self, argv: list[str], timeout: float) -> None:
         proc = subprocess.run(_as_postgres(argv), capture_output=True, text=True, timeout=timeout)
