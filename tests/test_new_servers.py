@@ -182,6 +182,27 @@ def test_postgresql_as_a_managed_peer_says_what_psql_says(pki, tmp_path) -> None
     assert refused["outcome"] == "app_rejected" and refused["reason"] == "connection requires a valid client certificate"
 
 
+def test_mariadb_as_a_managed_peer_says_what_the_mariadb_client_says(pki, tmp_path) -> None:
+    """The managed MariaDB (a user created REQUIRE X509): the `mariadb` client with the lab
+    client's certificate logs in as lab-client, as certlab's client does; without one both are
+    refused at login with the same "Access denied" (error 1045), which certlab reports as an
+    application-level rejection after a completed handshake."""
+    ok = _certlab("tls13-client-cert", "mariadb", pki)
+    refused = _certlab("tls13-no-cert-required", "mariadb", pki)
+    with server_classes()["mariadb"](pki, "1.3", "required", str(tmp_path)) as peer:
+        base = ["mariadb", "--no-defaults", "-h", "127.0.0.1", "-P", str(peer.port), "-u", "lab-client",
+                f"--ssl-ca={pki.path('rsa', 'ca.crt')}", "--ssl", "-N", "-e", "select current_user()"]
+        with_cert = subprocess.run([*base, f"--ssl-cert={pki.path('rsa', 'client.crt')}",
+                                    f"--ssl-key={pki.path('rsa', 'client.key')}"], capture_output=True, text=True,
+                                   timeout=30)
+        without = subprocess.run(base, capture_output=True, text=True, timeout=30)
+    assert with_cert.stdout.strip() == "lab-client@%", with_cert.stderr
+    assert ok["outcome"] == "success"
+    denied = re.search(r"ERROR 1045 \(28000\)[^:]*: (.*)", without.stderr)
+    assert denied, without.stderr
+    assert refused["outcome"] == "app_rejected" and refused["reason"] == f"ERROR 1045: {denied.group(1).strip()}"
+
+
 def test_mosquitto_as_a_managed_peer_says_what_mosquitto_pub_says(pki, tmp_path) -> None:
     """The managed Mosquitto (require_certificate, use_identity_as_username): mosquitto_pub with
     the lab client's certificate gets CONNACK 0 as certlab's client does; without one the broker

@@ -12,7 +12,7 @@ ODD = "My Lab; $HOME #'\"\nü"
 CERTLAB = [sys.executable, "-m", "lab"]
 SERVERS = {"openssl", "python", "nginx", "gnutls", "go", "java", "nss", "apache", "haproxy", "lighttpd-openssl",
            "lighttpd-gnutls", "lighttpd-wolfssl", "lighttpd-mbedtls", "stunnel", "node", "erlang", "tlslite",
-           "postgresql", "mosquitto", "dovecot", "postfix"}
+           "postgresql", "mosquitto", "dovecot", "postfix", "mariadb"}
 CLIENTS = {"openssl", "curl", "gnutls", "python", "nss", "go", "java"}
 
 

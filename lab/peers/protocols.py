@@ -1,108 +1,24 @@
-"""Servers that ask for client certificates behind a protocol of their own: PostgreSQL (the
-SSLRequest preamble, then ``hostssl ... cert``: the certificate's CN is the user) and the
-Mosquitto MQTT broker (TLS first, then MQTT's CONNECT and CONNACK). A protocol
-peer names its upgrade (``starttls``) and login; ``lab.play.target.for_peer`` makes it a Target: the same upgrade and the
-same application check as ``run --to HOST:PORT --starttls postgres``, so success means the server
-accepted the login, not only that TLS finished, and its FATAL is an application-level rejection."""
+"""Mail and MQTT servers that ask for client certificates behind a protocol of their own: the
+Mosquitto MQTT broker (TLS first, then MQTT's CONNECT and CONNACK), Dovecot's IMAP and Postfix's
+SMTP behind STARTTLS. A protocol peer names its upgrade (``starttls``), the protocol whose check
+judges the login (``protocol``) and its user; ``lab.play.target.for_peer`` makes it a Target: the same
+upgrade and the same application check as ``run --to HOST:PORT --starttls imap``, so success means
+the server accepted the login, not only that TLS finished, and a refusal after TLS (IMAP's NO,
+SMTP's 421) is an application-level rejection. The database servers are in ``lab.peers.databases``."""
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import signal
-import subprocess
 import time
 from dataclasses import dataclass
 from typing import ClassVar
 
 from lab.children import adopt, scratch_folder
 from lab.peers.process import PeerUnavailable
-from lab.peers.servers import BASIC_MODES, TLS12_13, ServerPeer
+from lab.peers.servers import TLS12_13, ServerPeer
 
-USER = "lab-client"   # the lab client certificate's CN: the PostgreSQL user it logs in as
-
-
-def postgres_bindir() -> str | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
-    return os.path.dirname(found[-1]) if found else None
-
-
-def _as_postgres(argv: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: as root, its programs run as the postgres user."""
-    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
-
-
-@dataclass
-class PostgresServer(ServerPeer):
-    """PostgreSQL (15 on Debian 12) with ``ssl = on``; mode none: no ssl_ca_file (no request),
-    optional: ssl_ca_file and ``trust``, required: ``hostssl all all 127.0.0.1/32 cert``,
-    required-crl: and ssl_crl_file."""
-    name: str = "postgresql"
-    data_root: str = ""
-
-    def supports(self, mode: str) -> bool:
-        return self.version in TLS12_13 and mode in BASIC_MODES
-
-    starttls: ClassVar[str | None] = "postgres"   # lab.play.target.for_peer: the upgrade and the login
-    login: ClassVar[str] = USER
-
-    def _start(self) -> "PostgresServer":
-        bindir = postgres_bindir()
-        if bindir is None:
-            raise PeerUnavailable("PostgreSQL is not installed; run scripts/setup (apt-get install postgresql)")
-        _, folder = self._prepare(None)
-        # the postgres user cannot enter certlab's own (0700) folders: a scratch folder of its own
-        self.data_root = scratch_folder("pg")
-        data = os.path.join(self.data_root, "data")
-        if os.geteuid() == 0:
-            shutil.chown(self.data_root, "postgres")
-        self._run([f"{bindir}/initdb", "-D", data, "-U", "postgres", "--auth=trust"], 120)
-        for name in ("server.crt", "server.key", "ca.crt", "crl.pem"):
-            shutil.copy(os.path.join(folder, name), os.path.join(data, name))
-            os.chmod(os.path.join(data, name), 0o600)
-            if os.geteuid() == 0:
-                shutil.chown(os.path.join(data, name), "postgres")
-        tls = f"TLSv{self.version}"
-        with open(os.path.join(data, "postgresql.conf"), "a") as fh:
-            fh.write(f"listen_addresses = '127.0.0.1'\nport = {self.port}\nunix_socket_directories = '{self.data_root}'\n"
-                     f"ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
-                     f"ssl_min_protocol_version = '{tls}'\nssl_max_protocol_version = '{tls}'\n"
-                     + ("ssl_ca_file = 'ca.crt'\n" if self.mode != "none" else "")
-                     + ("ssl_crl_file = 'crl.pem'\n" if self.mode == "required-crl" else "")
-                     + "log_connections = on\n")
-        method = "cert" if self.mode in ("required", "required-crl") else "trust"
-        with open(os.path.join(data, "pg_hba.conf"), "w") as fh:
-            fh.write(f"local all all trust\nhostssl all all 127.0.0.1/32 {method}\n")
-        self._launch(_as_postgres([f"{bindir}/postgres", "-D", data]), ready_timeout=30.0)
-        self._wait_ready(bindir)
-        for sql in (f'create user "{USER}"', f'create database "{USER}" owner "{USER}"'):
-            self._run([f"{bindir}/psql", "-h", self.data_root, "-p", str(self.port), "-U", "postgres", "-c", sql], 30)
-        return self
-
-    def _wait_ready(self, bindir: str, wait: float = 30.0) -> None:
-        """Listening is not ready: until recovery ends, connections get "the database system is
-        starting up", and pg_isready says so at once (exit 1) rather than waiting."""
-        deadline = time.monotonic() + wait
-        argv = _as_postgres([f"{bindir}/pg_isready", "-h", self.data_root, "-p", str(self.port)])
-        while True:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=wait)
-            if proc.returncode == 0:
-                return
-            if time.monotonic() > deadline:
-                raise PeerUnavailable(f"PostgreSQL was not ready after {wait:g} s: {proc.stdout.strip()}")
-            time.sleep(0.1)
-
-    def _run(self, argv: list[str], timeout: float) -> None:
-        proc = subprocess.run(_as_postgres(argv), capture_output=True, text=True, timeout=timeout)
-        if proc.returncode != 0:
-            raise PeerUnavailable(f"{os.path.basename(argv[0])} failed: {proc.stderr.strip()[-300:]}")
-
-    def __exit__(self, *exc: object) -> None:
-        super().__exit__(*exc)
-        if self.data_root:
-            shutil.rmtree(self.data_root, ignore_errors=True)
-            self.data_root = ""
-
+USER = "lab-client"   # the lab client certificate's CN: the user a certificate login is
 
 MOSQUITTO_CONF = """user root
 per_listener_settings true
@@ -290,5 +206,5 @@ class PostfixServer(ServerPeer):
             self.top = ""
 
 
-PROTOCOL_SERVERS = {"postgresql": PostgresServer, "mosquitto": MosquittoServer, "dovecot": DovecotServer,
+PROTOCOL_SERVERS = {"mosquitto": MosquittoServer, "dovecot": DovecotServer,
                     "postfix": PostfixServer}

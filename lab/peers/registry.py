@@ -14,7 +14,7 @@ SERVER_PROGRAMS: dict[str, str | None] = {"openssl": "openssl", "python": None, 
                                           "apache": "apache2", "haproxy": "haproxy", "stunnel": "stunnel4",
                                           "node": "node", "erlang": "escript", "tlslite": "python:tlslite",
                                           "postgresql": "/usr/lib/postgresql/*/bin/postgres", "mosquitto": "mosquitto",
-                                          "dovecot": "dovecot", "postfix": "postfix",
+                                          "dovecot": "dovecot", "postfix": "postfix", "mariadb": "mariadbd",
                                           **{f"lighttpd-{lib}": f"/usr/lib/lighttpd/mod_{lib}.so"
                                              for lib in ("openssl", "gnutls", "wolfssl", "mbedtls")}}
 # Client programs, for server-role scenarios.
@@ -61,7 +61,7 @@ _VERSION_COMMANDS: dict[str, list[str]] = {
     "apache": ["apache2", "-v"], "haproxy": ["haproxy", "-v"], "stunnel": ["stunnel4", "-version"],
     "node": ["node", "-v"],
     "postgresql": ["psql", "--version"], "mosquitto": ["mosquitto", "-h"], "dovecot": ["dovecot", "--version"],
-    "postfix": ["postconf", "-d", "mail_version"],
+    "postfix": ["postconf", "-d", "mail_version"], "mariadb": ["/usr/sbin/mariadbd", "--version"],
     "erlang": ["erl", "-noshell", "-eval", "io:format(\"~s~n\", [erlang:system_info(otp_release)]), halt()."],
     **{f"lighttpd-{lib}": ["lighttpd", "-v"] for lib in ("openssl", "gnutls", "wolfssl", "mbedtls")},
 }
@@ -104,6 +104,8 @@ def stack_version(stack: str) -> str:
         return f"PostgreSQL {words[2]}" if len(words) > 2 else "PostgreSQL"
     if stack == "dovecot":      # 2.3.19.1 (9b53102964)
         return f"Dovecot {words[0]}"
+    if stack == "mariadb":      # mariadbd  Ver 10.11.19-MariaDB-0+deb12u1 for debian-linux-gnu
+        return f"MariaDB {words[2].split('-')[0]}" if len(words) > 2 else "MariaDB"
     if stack == "postfix":      # mail_version = 3.7.11
         return f"Postfix {words[-1]}"
     if stack == "stunnel":

@@ -378,7 +378,8 @@ def server_classes() -> dict:
     from lab.peers.nss import NSSServer
     from lab.peers.httpd import HTTPD_SERVERS
     from lab.peers.libraries import LIBRARY_SERVERS
+    from lab.peers.databases import DATABASE_SERVERS
     from lab.peers.protocols import PROTOCOL_SERVERS
     from lab.peers.relays import RELAY_SERVERS
     return {**SERVERS, "go": GoServer, "java": JavaServer, "nss": NSSServer, **HTTPD_SERVERS, **RELAY_SERVERS,
-            **LIBRARY_SERVERS, **PROTOCOL_SERVERS}
+            **LIBRARY_SERVERS, **PROTOCOL_SERVERS, **DATABASE_SERVERS}

@@ -171,6 +171,9 @@ def answer_text(data: bytes) -> str:
     (its ``M`` field), else the first line."""
     if data[:1] == b"E" and b"\0M" in data:
         return data.split(b"\0M", 1)[1].split(b"\0", 1)[0].decode("utf-8", "replace")
+    if len(data) > 7 and data[4] == 0xFF:   # a MySQL ERR packet: code, '#' and SQL state, message
+        code, text = int.from_bytes(data[5:7], "little"), data[7:4 + int.from_bytes(data[:3], "little")]
+        return f"ERROR {code}: " + (text[6:] if text[:1] == b"#" else text).decode("utf-8", "replace")
     return data.split(b"\n", 1)[0].decode("latin-1").strip()[:120] or "no answer"
 
 
@@ -179,6 +182,17 @@ def _mqtt_connect() -> bytes:
     answers with CONNACK: return code 0 accepted, 5 not authorized (MQTT 3.1.1 3.1, 3.2)."""
     body = b"\x00\x04MQTT\x04\x02\x00\x3c" + b"\x00\x07certlab"
     return b"\x10" + bytes([len(body)]) + body
+
+
+def _mysql_login(user: str) -> bytes:
+    """The MySQL/MariaDB login that follows the SSL request inside TLS: a HandshakeResponse41
+    (sequence 2, after the greeting and the SSL request) with the same capabilities, ``user`` and
+    an empty password, which the server answers with an OK packet (0x00) or ERR (0xff), as the
+    "Connection Phase" of the MySQL client/server protocol documents."""
+    from lab.transport.starttls import MYSQL_41, MYSQL_SECURE, MYSQL_SSL
+    body = ((MYSQL_SSL | MYSQL_41 | MYSQL_SECURE).to_bytes(4, "little") + (1 << 24).to_bytes(4, "little")
+            + b"\x21" + bytes(23) + user.encode() + b"\0" + b"\0")   # auth response of length 0
+    return len(body).to_bytes(3, "little") + b"\x02" + body
 
 
 def _pg_startup(user: str) -> bytes:
@@ -198,6 +212,7 @@ PROTOCOL_CHECKS = {
     "imap-login": (lambda user: f"a2 LOGIN {user} x\r\n".encode(), r"a2 OK"),
     "pop3": (lambda _: b"CAPA\r\n", r"^\+OK"),
     "ftp": (lambda _: b"FEAT\r\n", r"^211"),
+    "mysql": (_mysql_login, r"^[\x00-\xff]{3}\x03\x00"),        # OK packet, sequence 3
     "mqtt": (lambda _: _mqtt_connect(), r"^\x20\x02\x00\x00"),   # CONNACK, return code 0 (accepted)
     "nntp": (lambda _: b"CAPABILITIES\r\n", r"^101"),
 }
