@@ -5,9 +5,10 @@ from __future__ import annotations
 from lab.script import flows
 from lab.script import generators as gen
 from lab.script.setup import Setup
+from layers import http2
 from layers.finished import KeyUpdate
 from layers.handshake import Handshake
-from lab.script.dsl import (ExpectAlert, ExpectAppRejected, ExpectClose, ExpectSuccess, Outcome, ReadUntil, Send,
+from lab.script.dsl import (Expect, ExpectAlert, ExpectAppRejected, ExpectClose, ExpectSuccess, Outcome, ReadUntil, Send,
                           SendAppData, SendCCS, SendRecords, Trigger, scenario)
 
 
@@ -135,3 +136,20 @@ def pha_interleaved(s: Setup):
     return steps + [SendAppData(b"interleaved\n", label="application data (interleaved)"),
                     Send(gen.certificate_verify(), gen.finished(), label="CertificateVerify, Finished"),
                     Trigger("respond", label="server answers")]
+
+
+# RFC 7540 9.2.1: renegotiation "MUST occur prior to sending the connection preface" and "a
+# server might use an error (Section 5.4) of type HTTP_1_1_REQUIRED to request the client use a
+# protocol that supports renegotiation"; RFC 8740 3: "HTTP/2 servers MUST NOT send post-handshake
+# TLS 1.3 CertificateRequest messages". A 403 refuses without breaking either rule.
+H2_REFUSED = Outcome("app_rejected", because=r"RST_STREAM on stream 1: HTTP_1_1_REQUIRED|:status 403")
+
+
+@scenario("h2-per-location-client-cert", rfc="RFC 7540 9.2.1; RFC 8740 3", row="Q03/G04", versions={"1.2", "1.3"},
+          server_mode="h2-location", tags={"pha"}, request=http2.request("/"), client={"alpn": ("h2",)},
+          summary="HTTP/2 (ALPN h2) to a path that asks for a certificate per <Location>: the server may neither "
+          "renegotiate nor send a post-handshake CertificateRequest (offered here in TLS 1.3), so it must refuse "
+          "the stream (HTTP_1_1_REQUIRED, which sends the client back to HTTP/1.1) or answer 403",
+          expect=Expect((H2_REFUSED,)))
+def h2_per_location(s: Setup):
+    return flows.handshake(s.version)

@@ -93,6 +93,43 @@ def test_apache_per_location_asks_after_the_request_as_curl_reports(pki, tmp_pat
     assert asked["alert"] == "certificate_required", asked
 
 
+@pytest.mark.parametrize("version", ["1.2", "1.3"])
+def test_apache_per_location_over_http2_refuses_the_stream_as_curl_reports(version, pki, tmp_path) -> None:
+    """The same per-<Location> request over HTTP/2, where Apache may neither renegotiate nor ask
+    after the handshake (RFC 7540 9.2.1, RFC 8740): curl --http2 reports stream 1 reset with
+    HTTP_1_1_REQUIRED, retries over HTTP/1.1 and there is asked (renegotiation in TLS 1.2,
+    post-handshake auth in TLS 1.3), 200 with its certificate; certlab's HTTP/2 client, which
+    offers post-handshake auth in TLS 1.3 too, sees the same reset and no CertificateRequest."""
+    observed = _certlab("h2-per-location-client-cert", "apache", pki, version)
+    with server_classes()["apache"](pki, version, "h2-location", str(tmp_path)) as peer:
+        curl = subprocess.run(["curl", "-sv", "-o", "/dev/null", "-w", "%{http_code} %{http_version}", "--http2",
+                               f"--tlsv{version}", "--tls-max", version, "--resolve", f"localhost:{peer.port}:127.0.0.1",
+                               "--cacert", pki.path("rsa", "ca.crt"), "--cert", pki.path("rsa", "client.crt"),
+                               "--key", pki.path("rsa", "client.key"), f"https://localhost:{peer.port}/"],
+                              capture_output=True, text=True, timeout=30)
+    assert "HTTP/2 stream 1 was not closed cleanly: HTTP_1_1_REQUIRED" in curl.stderr, curl.stderr
+    assert curl.stdout == "200 1.1", curl.stdout
+    assert observed["outcome"] == "app_rejected", observed
+    assert observed["reason"].startswith("HTTP/2 RST_STREAM on stream 1: HTTP_1_1_REQUIRED"), observed
+
+
+def test_the_http2_exchange_in_the_pcap_is_what_tshark_dissects(pki, tmp_path) -> None:
+    """The pcap of the HTTP/2 cell, opened as Wireshark opens it (decrypted by its embedded
+    secrets): tshark's own HTTP/2 dissector finds certlab's GET of / on stream 1 and Apache's
+    RST_STREAM with error 13 (HTTP_1_1_REQUIRED) on it, the frames certlab judged."""
+    subprocess.run([sys.executable, "-m", "lab", "run", "h2-per-location-client-cert", "--stack", "apache", "--tls",
+                    "1.3", "--pki", pki.root, "--pcap-dir", str(tmp_path)], cwd=ROOT, capture_output=True, timeout=120)
+    [pcap] = tmp_path.glob("*.pcapng")
+    out = subprocess.run(["tshark", "-r", str(pcap), "-Y", "http2", "-T", "fields", "-E", "separator=;", "-e",
+                          "http2.type", "-e", "http2.streamid", "-e", "http2.rst_stream.error", "-e",
+                          "http2.header.name", "-e", "http2.header.value"], capture_output=True, text=True,
+                         timeout=60).stdout
+    rows = [line.split(";") for line in out.splitlines()]
+    assert any("1" in r[0].split(",") and ":path" in r[3] and r[4].split(",")[r[3].split(",").index(":path")] == "/"
+               for r in rows), out
+    assert any("3" in r[0].split(",") and r[2] == "13" for r in rows), out
+
+
 def _identity(lines) -> list[tuple[str, str]]:
     return sorted((h.split(":", 1)[0].lower(), h.split(":", 1)[1].strip()) for h in lines or ()
                   if "client" in h.split(":", 1)[0].lower())

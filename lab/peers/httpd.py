@@ -13,6 +13,9 @@ from lab.peers.servers import BASIC_MODES, NAMES_DIFFER, OCSP_MODES, PROXY_MODES
 from lab.pki import write_private
 
 APACHE_MODULES = "/usr/lib/apache2/modules"
+# the per-<Location> request of mode renegotiation/pha-required, on a server that speaks HTTP/2,
+# where neither renegotiation nor post-handshake auth is allowed (RFC 7540 9.2.1, RFC 8740)
+H2_LOCATION = "h2-location"
 
 
 APACHE_CONF = """ServerName localhost
@@ -64,18 +67,19 @@ class ApacheServer(ServerPeer):
         return self.version in TLS12_13 and (
             mode in (*BASIC_MODES, *PROXY_MODES, *OCSP_MODES, NAMES_DIFFER)
             or (mode == "renegotiation" and self.version == "1.2")
-            or (mode in ("pha", "pha-required") and self.version == "1.3"))
+            or (mode in ("pha", "pha-required") and self.version == "1.3") or mode == H2_LOCATION)
 
     def _start(self) -> "ApacheServer":
         exe, folder = self._prepare("apache2")
-        location_verify = {"renegotiation": "require", "pha": "optional", "pha-required": "require"}.get(self.mode)
+        location_verify = {"renegotiation": "require", "pha": "optional", "pha-required": "require",
+                           H2_LOCATION: "require"}.get(self.mode)
         server_verify = {"optional": "optional", "required": "require", "required-crl": "require", "proxy": "optional",
                          "proxy-append": "optional",
                          "proxy-no-ca": "optional_no_ca", "required-ocsp": "require",
                          "required-ocsp-unreachable": "require", NAMES_DIFFER: "require"}.get(self.mode, "none")
         modules = "\n".join(f"LoadModule {m}_module {APACHE_MODULES}/mod_{m}.so" for m in
                             ("mpm_event", "authz_core", "status", "headers", "socache_shmcb", "ssl", "proxy",
-                             "proxy_http"))
+                             "proxy_http", "http2"))
         content = APACHE_PROXY.format(port=self._backend_port(),
                                       how="add" if self.mode == "proxy-append" else "set") \
             if self.mode in PROXY_MODES else \
@@ -87,6 +91,8 @@ class ApacheServer(ServerPeer):
                                   "SSLOCSPEnable leaf\n  SSLOCSPOverrideResponder on\n  SSLOCSPResponderTimeout 3\n"
                                   f"  SSLOCSPDefaultResponder {self._ocsp_url()}" if self.mode in OCSP_MODES else
                                   "SSLCADNRequestFile other-ca.crt" if self.mode == NAMES_DIFFER else "")
+        if self.mode == H2_LOCATION:   # HTTP/2 offered first (ALPN), the per-<Location> request the same
+            conf = conf.replace("  SSLEngine on\n", "  SSLEngine on\n  Protocols h2 http/1.1\n")
         with open(os.path.join(folder, "httpd.conf"), "w") as fh:
             fh.write(conf)
         self._launch([exe, "-X", "-d", folder, "-f", "httpd.conf"])

@@ -13,11 +13,13 @@ from lab.dissect.describe import certificate_request_facts
 from lab.engine.client import ClientConfig, ClientEngine
 from lab.engine.endpoint import Event
 from lab.peers.backend import received
+from lab.play import http2
 from lab.play.conversation import HTTP_INFORMATIONAL, HTTP_STATUS, Conversation, play
 from lab.play.observed import Observed
 from lab.script.dsl import ReadUntil, Reconnect, Scenario, SendAppData, Step, Trigger
 from lab.script.setup import Setup
 from lab.transport import Transport
+from layers.http2 import is_request as opens_http2
 
 PROBE = b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"
 Hooks = dict[str, Callable[[], bytes | None]]
@@ -95,18 +97,21 @@ class ClientConversation(Conversation):
 
 
 def closing_steps(conv: ClientConversation, settle: float, answer: list[Event],
-                  probe: bytes | None = PROBE, complete: Callable[[bytes], bool] | None = None) -> Iterator[Step]:
+                  probe: bytes | None = PROBE, complete: Callable[[bytes], bool] | None = None,
+                  server_speaks_first: bool = False) -> Iterator[Step]:
     """Listen ``settle`` seconds (0 skips it), then send ``probe`` (None: nothing) unless the server
     already answered; ``answer`` receives the events that hold the server's answer. ``complete``
     says whether the answer so far is whole (an IMAP tagged reply after its untagged lines comes
-    in a record of its own): until it is, the read goes on while the server keeps sending."""
+    in a record of its own): until it is, the read goes on while the server keeps sending.
+    ``server_speaks_first``: what came while listening is not an answer (HTTP/2's SETTINGS) but
+    the start of one; the probe is sent anyway."""
     if settle > 0:
         yield ReadUntil((), "after our last flight", when="after_client_finished", timeout=settle)
         answer[:] = [e for e in conv.last if not (e.kind == "application_data" and HTTP_INFORMATIONAL.match(e.raw))]
-    if probe is not None and not any(e.kind == "application_data" for e in answer):
+    if probe is not None and (server_speaks_first or not any(e.kind == "application_data" for e in answer)):
         yield SendAppData(probe, label="application data (probe)")
         yield ReadUntil((), "response to the probe", when="on_first_read")
-        answer[:] = conv.last
+        answer[:] = (answer if server_speaks_first else []) + conv.last
         while complete is not None and conv.observed is None and not conv.quiet and \
                 not complete(b"".join(e.raw for e in answer if e.kind == "application_data")):
             yield ReadUntil((), "rest of the response", when="on_first_read", quiet_ok=True)
@@ -153,9 +158,12 @@ def play_client(sc: Scenario, setup: Setup, transport: Transport, *, timeout: fl
     answer: list[Event] = []
     # A proxy's backend answers in several records: what it was told is only in the whole answer.
     whole = http_complete if any(o.forwarded for o in sc.expect(setup.version).outcomes) else None
-    play(closing_steps(conv, settle, answer, app.request if app else (sc.request or PROBE),
-                       app.complete if app else whole), conv)
     judge = app.judge if app else classify_response
+    h2 = app is None and opens_http2(sc.request)   # the scenario speaks HTTP/2 (ALPN h2)
+    if h2:
+        whole, judge = http2.complete, http2.judge
+    play(closing_steps(conv, settle, answer, app.request if app else (sc.request or PROBE),
+                       app.complete if app else whole, server_speaks_first=h2), conv)
     data = b"".join(e.raw for e in answer if e.kind == "application_data")
     if app is not None and data and conv.observed is not None and conv.observed.outcome == "closed":
         # the protocol's answer came (PostgreSQL's FATAL), and the server closed after it: the

@@ -77,6 +77,7 @@ class Outcome:
     # Success also needs the peer's KeyUpdate answering our update_requested (RFC 8446 4.6.3)
     key_update_answered: bool = False
     named: str = ""                  # a regex one of the CertificateRequest's CA names must match
+    because: str = ""                # a regex the observed reason must contain (HTTP/2's error code)
 
     def __or__(self, other: "Outcome | Expect") -> "Expect":
         return Expect((self,)) | other
@@ -90,6 +91,8 @@ class Outcome:
         if self.key_update_answered and observed.key_update_answer != "answered":
             return False
         if self.named and not any(re.fullmatch(self.named, n) for n in observed.ca_names or ()):
+            return False
+        if self.because and not re.search(self.because, observed.reason or ""):
             return False
         if self.forwarded:
             if observed.forwarded is None:
@@ -108,6 +111,8 @@ class Outcome:
             text += " (after the peer's own KeyUpdate)"
         if self.named:
             text += f" (the request naming {self.named})"
+        if self.because:
+            text += f" ({self.because})"
         if self.forwarded:
             text += " (backend saw " + ", ".join(f"{n} ~ {rx}" for n, rx in self.forwarded) + ")"
         return f"{text} (client certificate {self.certificate})" if self.certificate else text

@@ -14,6 +14,14 @@ def until_server_flight(version: str) -> list[Step]:
             ReadUntil(names, label="server flight")]
 
 
+def handshake(version: str) -> list[Step]:
+    """A whole handshake in which the server asks for no certificate (and none is sent)."""
+    if version == "1.3":
+        return [*until_server_flight("1.3"), SendCCS(), Send(gen.finished(), label="Finished")]
+    return [*until_server_flight("1.2"), Send(gen.client_key_exchange(), label="ClientKeyExchange"), SendCCS(),
+            Send(gen.finished(), label="Finished"), ReadUntil(("finished",), label="server Finished")]
+
+
 def client_auth(version: str, certificate=None, certificate_verify=None, *, omit_cv: bool = False,
                 fragment: int | None = None) -> list[Step]:
     """The whole client-authenticated handshake; pass generators to replace the Certificate or
@@ -35,8 +43,8 @@ def client_auth(version: str, certificate=None, certificate_verify=None, *, omit
 def post_handshake_auth(*answer, request: bool = True) -> list[Step]:
     """TLS 1.3 handshake without client auth, a request, the peer's post-handshake
     CertificateRequest (``request_certificate`` pokes stacks that need it), then ``answer``."""
-    steps = [*until_server_flight("1.3"), SendCCS(), Send(gen.finished(), label="Finished"),
-             SendAppData(label="request"), Trigger("request_certificate", label="server asks for a certificate")]
+    steps = [*handshake("1.3"), SendAppData(label="request"),
+             Trigger("request_certificate", label="server asks for a certificate")]
     if request:
         steps.append(ReadUntil(("certificate_request",), label="post-handshake CertificateRequest"))
     if answer:
@@ -47,8 +55,6 @@ def post_handshake_auth(*answer, request: bool = True) -> list[Step]:
 def renegotiation(*second: Step) -> list[Step]:
     """A TLS 1.2 handshake without client auth, a request, then the server's HelloRequest and
     ``second`` (the renegotiation handshake)."""
-    return [*until_server_flight("1.2"), Send(gen.client_key_exchange(), label="ClientKeyExchange"), SendCCS(),
-            Send(gen.finished(), label="Finished"), ReadUntil(("finished",), label="server Finished"),
-            SendAppData(label="request"), Trigger("renegotiate", label="server sends HelloRequest"),
+    return [*handshake("1.2"), SendAppData(label="request"), Trigger("renegotiate", label="server sends HelloRequest"),
             ReadUntil(("hello_request",), label="HelloRequest"), *second,
             Trigger("respond", label="server answers")]
