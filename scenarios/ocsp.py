@@ -1,6 +1,6 @@
 """OCSP, for the servers that ask a responder about client certificates (catalogue row L04;
 RFC 6960): Apache's SSLOCSPEnable and nginx's ssl_ocsp, against a responder of the lab's
-(lab.peers.ocsp) that says good or revoked, or against an address where nothing answers."""
+(lab.peers.ocsp) that says good, revoked or unknown, or against an address where nothing answers."""
 from __future__ import annotations
 
 from lab.script import flows
@@ -34,4 +34,14 @@ def ocsp_revoked(s: Setup):
           expect=ExpectSuccess() | ExpectAlert("certificate_unknown") | ExpectAlert("bad_certificate")
           | ExpectAlert("internal_error") | ExpectAlert("handshake_failure") | ExpectAppRejected() | ExpectClose())
 def ocsp_unreachable(s: Setup):
+    return flows.client_auth(s.version)
+
+
+@scenario("ocsp-unknown-client-cert", rfc="RFC 6960 2.2 (unknown: the responder doesn't know about the certificate)",
+          row="L04", versions=BOTH, server_mode="required-ocsp-unknown", level="MAY",
+          summary="the responder answers \"unknown\" for a valid client certificate (it is not in its index): RFC "
+                  "6960 leaves the decision to the relying party, so both letting it in and refusing it are recorded",
+          expect=ExpectSuccess() | ExpectAlert("certificate_unknown") | ExpectAlert("bad_certificate")
+          | ExpectAlert("handshake_failure") | ExpectAppRejected())
+def ocsp_unknown(s: Setup):
     return flows.client_auth(s.version)

@@ -167,6 +167,21 @@ def test_the_ocsp_responder_answers_as_openssl_ocsp_reads_it(pki, tmp_path) -> N
                                   pki.path("rsa", f"{who}.crt"), "-url", responder.url, "-CAfile",
                                   pki.path("rsa", "ca.crt")], capture_output=True, text=True, timeout=30)
             assert f"{who}.crt: {status}" in out.stdout and "Response verify OK" in out.stderr, out
+    with OcspResponder(pki, str(tmp_path / "ocsp-unknown"), unknown=("client.crt",)) as responder:
+        out = subprocess.run(["openssl", "ocsp", "-issuer", pki.path("rsa", "ca.crt"), "-cert",
+                              pki.path("rsa", "client.crt"), "-url", responder.url, "-CAfile",
+                              pki.path("rsa", "ca.crt")], capture_output=True, text=True, timeout=30)
+        assert "client.crt: unknown" in out.stdout and "Response verify OK" in out.stderr, out
+
+
+@pytest.mark.parametrize("stack", ["apache", "nginx"])
+def test_an_unknown_answer_is_judged_as_s_client_sees_it(stack, pki, tmp_path) -> None:
+    """Mode required-ocsp-unknown (the responder has no record of the lab client certificate):
+    what certlab observes is what openssl s_client (and curl for the status) sees."""
+    observed = _certlab("ocsp-unknown-client-cert", stack, pki, "1.2")
+    with server_classes()[stack](pki, "1.2", "required-ocsp-unknown", str(tmp_path)) as peer:
+        seen = _s_client(peer.port, "1.2", pki, "client")
+    assert seen == (observed["alert"], observed["http_status"]), (seen, observed)
 
 
 @pytest.mark.parametrize("stack", ["apache", "nginx"])

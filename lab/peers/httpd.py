@@ -76,7 +76,8 @@ class ApacheServer(ServerPeer):
         server_verify = {"optional": "optional", "required": "require", "required-crl": "require", "proxy": "optional",
                          "proxy-append": "optional",
                          "proxy-no-ca": "optional_no_ca", "required-ocsp": "require",
-                         "required-ocsp-unreachable": "require", NAMES_DIFFER: "require"}.get(self.mode, "none")
+                         "required-ocsp-unreachable": "require", "required-ocsp-unknown": "require",
+                         NAMES_DIFFER: "require"}.get(self.mode, "none")
         modules = "\n".join(f"LoadModule {m}_module {APACHE_MODULES}/mod_{m}.so" for m in
                             ("mpm_event", "authz_core", "status", "headers", "socache_shmcb", "ssl", "proxy",
                              "proxy_http", "http2"))

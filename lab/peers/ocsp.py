@@ -23,8 +23,10 @@ def _index_line(cert: x509.Certificate, revoked: set[int]) -> str:
 class OcspResponder:
     """``with OcspResponder(pki, folder) as r:`` answers at ``r.url`` until the block ends."""
 
-    def __init__(self, pki, folder: str) -> None:
-        self.pki, self.folder = pki, folder
+    def __init__(self, pki, folder: str, unknown: tuple[str, ...] = ()) -> None:
+        """``unknown``: files of the rsa family left out of the index, so that the responder
+        answers "unknown" for them (RFC 6960 2.2)."""
+        self.pki, self.folder, self.unknown = pki, folder, unknown
 
     def __enter__(self) -> "OcspResponder":
         exe = require("openssl")
@@ -33,6 +35,8 @@ class OcspResponder:
         ca = x509.load_pem_x509_certificate(open(self.pki.path("rsa", "ca.crt"), "rb").read())
         lines = []
         for path in sorted(glob.glob(self.pki.path("rsa", "*.crt"))):
+            if os.path.basename(path) in self.unknown:
+                continue
             with open(path, "rb") as fh:
                 cert = x509.load_pem_x509_certificates(fh.read())[0]
             if cert.issuer == ca.subject and cert.subject != ca.subject:

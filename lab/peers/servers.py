@@ -77,12 +77,14 @@ class ServerPeer:
                 setattr(self, helper, None)
 
     def _ocsp_url(self) -> str:
-        """Mode required-ocsp: a responder of ours started, its URL; required-ocsp-unreachable:
-        a URL where nothing answers."""
+        """Mode required-ocsp: a responder of ours started, its URL; required-ocsp-unknown: one
+        that does not know the lab client certificate; required-ocsp-unreachable: a URL where
+        nothing answers."""
         from lab.peers.ocsp import OcspResponder, unreachable_url
         if self.mode == "required-ocsp-unreachable":
             return unreachable_url()
-        self.responder = OcspResponder(self.pki, os.path.join(self.workdir, f"{self.name}-ocsp")).__enter__()
+        self.responder = OcspResponder(self.pki, os.path.join(self.workdir, f"{self.name}-ocsp"),
+                                       unknown=("client.crt",) if self.mode == "required-ocsp-unknown" else ()).__enter__()
         return self.responder.url
 
     def _prepare(self, program: str | None) -> tuple[str | None, str]:
@@ -287,7 +289,8 @@ NGINX_PROXY = ("proxy_pass http://127.0.0.1:{port}; proxy_set_header X-SSL-Clien
                "proxy_set_header X-SSL-Client-DN $ssl_client_s_dn; "
                "proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;")
 PROXY_MODES = ("proxy", "proxy-no-ca", "proxy-append")   # proxy-append: a header added, not set (spoofable)
-OCSP_MODES = ("required-ocsp", "required-ocsp-unreachable")
+# required-ocsp-unknown: the responder has no record of the lab client certificate ("unknown")
+OCSP_MODES = ("required-ocsp", "required-ocsp-unreachable", "required-ocsp-unknown")
 # names-differ: the CertificateRequest names the Other CA while the lab CA is trusted too
 # (Apache SSLCADNRequestFile, nginx ssl_trusted_certificate, HAProxy ca-verify-file)
 NAMES_DIFFER = "names-differ"
@@ -320,6 +323,7 @@ class NginxServer(ServerPeer):
         linked(folder, dh_pem=self.pki.dh_parameters)
         verify = {"none": "off", "optional": "optional", "required": "on", "required-crl": "on", "proxy": "optional",
                   "proxy-no-ca": "optional_no_ca", "required-ocsp": "on", "required-ocsp-unreachable": "on",
+                  "required-ocsp-unknown": "on",
                   NAMES_DIFFER: "on"}[self.mode]
         crl = "ssl_crl crl.pem;" if self.mode == "required-crl" else \
             f"ssl_ocsp on; ssl_ocsp_responder {self._ocsp_url()};" if self.mode in OCSP_MODES else \
