@@ -3,12 +3,14 @@ written as each library's documentation shows client authentication: Erlang/OTP 
 (lab/peers/src/erlang_server.escript) and tlslite-ng, pure Python (lab/peers/src/tlslite_server.py)."""
 from __future__ import annotations
 
+import glob
 import importlib.util
 import os
 import sys
 from dataclasses import dataclass
 
 from lab.peers.process import PeerUnavailable
+from lab.peers.registry import ERLANG_SSL
 from lab.peers.servers import BASIC_MODES, TLS12_13, ServerPeer
 
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "src")
@@ -24,6 +26,9 @@ class ErlangServer(ServerPeer):
 
     def _start(self) -> "ErlangServer":
         exe, folder = self._prepare("escript")
+        if not glob.glob(ERLANG_SSL):
+            raise PeerUnavailable("Erlang's ssl application is not installed; run scripts/setup "
+                                  "(apt-get install erlang-ssl erlang-public-key erlang-crypto erlang-asn1)")
         argv = [exe, os.path.join(SRC, "erlang_server.escript"), str(self.port), "server.crt", "server.key",
                 "ca.crt", self.mode, self.version, *(["crl.pem"] if self.mode == "required-crl" else [])]
         self._launch(argv, cwd=folder, ready_timeout=30.0)

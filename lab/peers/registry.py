@@ -7,12 +7,13 @@ import os
 import shutil
 import subprocess
 
+ERLANG_SSL = "/usr/lib/erlang/lib/ssl-*"   # Erlang's ssl application (erlang-ssl), beside escript
 # Server stacks, for client-role scenarios (None: needs no program, it runs in-process).
 # A path names a file that must exist (a lighttpd TLS module), "python:M" a module certlab's Python imports.
 SERVER_PROGRAMS: dict[str, str | None] = {"openssl": "openssl", "python": None, "nginx": "nginx",
                                           "gnutls": "gnutls-serv", "nss": "selfserv", "java": "javac", "go": "go",
                                           "apache": "apache2", "haproxy": "haproxy", "stunnel": "stunnel4",
-                                          "node": "node", "erlang": "escript", "tlslite": "python:tlslite",
+                                          "node": "node", "erlang": ERLANG_SSL, "tlslite": "python:tlslite",
                                           "postgresql": "/usr/lib/postgresql/*/bin/postgres", "mosquitto": "mosquitto",
                                           "dovecot": "dovecot", "postfix": "postfix", "mariadb": "mariadbd",
                                           **{f"lighttpd-{lib}": f"/usr/lib/lighttpd/mod_{lib}.so"
