@@ -33,6 +33,13 @@ ALGORITHMS = ("rsa", "ec")
 # The external PSK the lab's server and its clients share for the PSK scenarios (TLS 1.3,
 # SHA-256): an identity and a 32-byte key. A test secret, fixed so runs are comparable.
 LAB_PSK = (b"certlab", bytes(range(0x40, 0x60)))
+# What a client holds in the certificate-choice scenarios (role C, tag "wallet"), in the order it
+# is given them, each of the rsa family: the CertificateRequest decides which one it should send.
+WALLET = ("client",             # RSA key, issued by Lab Root CA RSA (CA A)
+          "other-client",       # RSA key, issued by Other CA RSA (CA B)
+          "client-p256",        # ECDSA P-256 key, issued by CA A
+          "client-chained",     # RSA key, issued by Lab Intermediate CA RSA (under CA A), sent with it
+          "client-eku-server")  # RSA key, issued by CA A, extKeyUsage serverAuth only (RFC 5280 4.2.1.12)
 CLIENT_AUTH, SERVER_AUTH = ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH
 
 

@@ -1,3 +1,3 @@
 """Declarative client-auth scenarios (no I/O). Importing the package registers them all."""
-from scenarios import (chains, clientauth, encoding, ocsp, posthandshake, proxies, revocation, serverlater,  # noqa: F401
+from scenarios import (chains, choice, clientauth, encoding, ocsp, posthandshake, proxies, revocation, serverlater,  # noqa: F401
                        serverrole, verify)

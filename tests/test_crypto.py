@@ -115,3 +115,38 @@ def test_keylog_parse_and_errors() -> None:
         KeyLog.parse("CLIENT_RANDOM zz zz")
     with pytest.raises(KeyLogError, match="line 2"):
         KeyLog.parse("\nnot a key log line")
+
+
+def test_the_choice_rules_on_the_lab_wallet(pki) -> None:
+    """lab.crypto.choice on the wallet's certificates, against what the RFC text says of each:
+    a P-256 key cannot sign rsa_pss_rsae_* (RFC 8446 4.2.3), an RSA key cannot make a TLS 1.3
+    ECDSA signature, ecdsa_sign excludes RSA keys in TLS 1.2 (RFC 5246 7.4.6), a serverAuth-only
+    extKeyUsage keeps a certificate out of client auth (RFC 5280 4.2.1.12), and the intermediate's
+    name makes only the chained certificate "named"."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+    from lab.crypto.choice import Request, judge
+    from lab.crypto.x509view import certificate
+    from lab.pki import WALLET
+    from lab.script.setup import Setup
+    s = Setup(pki, "1.3")
+    chains = {w: s.chain(w) for w in WALLET}
+    by = lambda req: {v.name: v for v in judge(req, chains)}   # noqa: E731
+    pss = by(Request("1.3", (0x0804,), None))
+    assert [n for n, v in pss.items() if v.fits] == ["client", "other-client", "client-chained"]
+    assert "signature_algorithms" in pss["client-p256"].why and "clientAuth" in pss["client-eku-server"].why
+    assert all(v.named is None for v in pss.values())
+    ecdsa = by(Request("1.3", (0x0403,), None))
+    assert [n for n, v in ecdsa.items() if v.fits] == ["client-p256"]
+    types = by(Request("1.2", (0x0401, 0x0403), (), (64,)))
+    assert [n for n, v in types.items() if v.fits] == ["client-p256"] and types["client"].named is None
+    intermediate = certificate(s.chain("client-chained")[1]).subject.public_bytes()
+    named = by(Request("1.2", (0x0401,), (intermediate,), (1, 64)))
+    assert [n for n, v in named.items() if v.named] == ["client-chained"]
+    # the same CA name written with PrintableString: the same name (RFC 5280 7.1)
+    ca = certificate(s.chain("client")[0]).issuer
+    from cryptography.x509.name import _ASN1Type
+    printable = x509.Name([x509.NameAttribute(a.oid, a.value, _type=_ASN1Type.PrintableString) for a in ca])
+    assert printable.public_bytes() != ca.public_bytes() and ca.get_attributes_for_oid(NameOID.COMMON_NAME)
+    again = by(Request("1.2", (0x0401,), (printable.public_bytes(),), (1, 64)))
+    assert [n for n, v in again.items() if v.named] == ["client", "client-p256", "client-chained", "client-eku-server"]

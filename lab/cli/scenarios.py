@@ -135,6 +135,9 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     credential_args(p, "server")
     p.add_argument("--client-ca", metavar="FILE", help="check the client's certificate against these CAs "
                    "(the result's client_certificate_check)")
+    p.add_argument("--holds", action="append", metavar="FILE", default=[],
+                   help="a certificate (PEM, leaf first) your client holds; repeat for each: the result says "
+                        "which one it sent and which ones the request allows (MUST) and names (SHOULD)")
 
 
 def _serve_run(args: argparse.Namespace) -> int:
@@ -152,13 +155,14 @@ def _serve_run(args: argparse.Namespace) -> int:
         identity = load_credentials(args.cert, args.key, None, args.p12, args.password_file)
         if args.client_ca:
             load_certificates(args.client_ca, "CA file")
+        holds = {path: load_certificates(path, "--holds file") for path in args.holds}
     except CredentialError as exc:
         raise CommandError(str(exc)) from None
     try:
         from lab.transport.starttls import protocol_for
         result = serve(args.scenario, args.port, args.tls, args.pki, args.pcap_dir, args.wait, on_listen,
                        trace=_trace_sink() if args.verbose else None, starttls=protocol_for(args.starttls, args.port),
-                       identity=identity, client_ca=args.client_ca, timeout=args.timeout)
+                       identity=identity, client_ca=args.client_ca, timeout=args.timeout, holds=holds)
     except UsageError as exc:
         raise CommandError(str(exc)) from None
     print(render([result], args.json))

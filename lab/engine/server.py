@@ -272,6 +272,12 @@ class ServerEngine(Endpoint):
         self.auth.empty = not self.auth.chain
         self._client_key = x509view.certificate(self.auth.chain[0]).public_key() if self.auth.chain else None
 
+    def _compressed_certificate(self, msg: Packet, body: Packet, raw: bytes) -> None:
+        # RFC 8879 4: its algorithm MUST be one the peer listed in its compress_certificate
+        # extension, which this server never sends; the message is not decompressed
+        self.notes.append("the client sent a CompressedCertificate though the CertificateRequest had no "
+                          "compress_certificate extension (RFC 8879 4): no Certificate message came")
+
     def _check_certificate_verify(self, msg: Packet, body: Packet, raw: bytes) -> None:
         self._check_client_signature(body)
 
@@ -354,6 +360,7 @@ class ServerEngine(Endpoint):
                H.finished: (None, _finished_sent)}
     READERS = {H.client_hello: (_client_hello_before, _client_hello),
                H.certificate: (_client_certificate, None),
+               H.compressed_certificate: (_compressed_certificate, None),
                H.certificate_verify: (_check_certificate_verify, None),
                H.client_key_exchange: (None, _client_key_exchange),
                H.finished: (_check_client_finished, _client_finished)}

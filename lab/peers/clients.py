@@ -43,6 +43,9 @@ class ClientPeer:
     _thread: threading.Thread | None = None
     _release: threading.Event = field(default_factory=threading.Event)
     lacks: ClassVar[dict[str, str]] = {}   # scenario tag -> why this client cannot run it
+    # What the program can hold at once, and how it chooses among what it holds (certificate choice)
+    holds: ClassVar[str] = "one certificate (the first it is given)"
+    chooses: ClassVar[str] = "it has no choice to make: it sends its one certificate when asked"
     _process: ManagedProcess | None = None
 
     def supports(self, mode: str) -> bool:
@@ -57,6 +60,26 @@ class ClientPeer:
         self._release.set()
         if self._process is not None:
             self._process.stop()
+
+    def held_chains(self, setup) -> dict[str, list[bytes]]:
+        """What the client was given, by name: each identity's chain (DER, leaf first)."""
+        return {who: setup.chain(who) for who in self.certs}
+
+    @property
+    def finished(self) -> bool:
+        """Whether the client program has ended (``wait`` then returns at once)."""
+        return self._result is not None
+
+    def first_per_key_type(self) -> list[str]:
+        """The first certificate of each key type among ``certs``, in the order given: what a
+        program on OpenSSL can hold at once (one per key type; another of the same type replaces it)."""
+        from cryptography import x509
+        kept: dict[str, str] = {}
+        for who in self.certs:
+            with open(_ident(self, who).cert, "rb") as fh:
+                kind = type(x509.load_pem_x509_certificates(fh.read())[0].public_key()).__name__
+            kept.setdefault(kind, who)
+        return list(kept.values())
 
     def argv(self, port: int) -> list[str]:
         raise NotImplementedError
@@ -102,14 +125,19 @@ def _ident(peer: ClientPeer, who: str):
 @dataclass
 class OpenSSLClient(ClientPeer):
     name: str = "openssl"
+    holds = "several (-xcert/-xkey, s_client's extended certificates)"
+    chooses = "the first that SSL_check_chain finds usable for the request (s_client's certificate callback)"
 
     def argv(self, port: int) -> list[str]:
         argv = [require("openssl"), "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "localhost",
                 "-CAfile", _ident(self, "server").ca, "-verify_return_error", "-quiet",
                 "-tls1_3" if self.version == "1.3" else "-tls1_2"]
-        if self.certs:
+        if len(self.certs) == 1:
             ident = _ident(self, self.certs[0])
             argv += ["-cert", ident.cert, "-key", ident.key]
+        for who in self.certs if len(self.certs) > 1 else ():   # several: s_client's "extended certificates"
+            ident = _ident(self, who)
+            argv += ["-xcert", ident.cert, "-xkey", ident.key]
         if "anon" in self.features:
             argv += ["-cipher", "ADH:@SECLEVEL=0"]
         if "psk" in self.features:
@@ -157,6 +185,8 @@ class GnuTLSClient(ClientPeer):
 class PythonClient(ClientPeer):
     """Python's ssl client in a thread of this process."""
     name: str = "python"
+    holds = "one certificate per key type (load_cert_chain again replaces the one of the same type)"
+    chooses = "OpenSSL picks the key type by the request's signature algorithms"
     lacks = {"rsa-kx": "Python's ssl client offers no RSA key exchange suites (its default cipher string)",
              "psk": "Python 3.11's ssl has no external PSK (set_psk_client_callback came in 3.13)"}
 
@@ -170,8 +200,8 @@ class PythonClient(ClientPeer):
             if "anon" in self.features:  # no server certificate to check
                 ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
                 ctx.set_ciphers("ADH:@SECLEVEL=0")
-            if self.certs:
-                ident = _ident(self, self.certs[0])
+            for who in self.first_per_key_type():
+                ident = _ident(self, who)
                 ctx.load_cert_chain(ident.cert, ident.key)
             ctx.post_handshake_auth = self.offer_pha
             try:
@@ -195,6 +225,8 @@ class PythonClient(ClientPeer):
 class GoClient(ClientPeer):
     """Go's crypto/tls client; with several certificates it chooses by the server's request."""
     name: str = "go"
+    holds = "several (tls.Config.Certificates)"
+    chooses = "the first that CertificateRequestInfo.SupportsCertificate accepts (CA names, schemes); none: empty"
     lacks = {"dhe": "Go's crypto/tls has no finite-field DHE suites", "anon": "Go's crypto/tls has no anonymous suites",
              "psk": "Go's crypto/tls has no external PSK", "pha": "Go's crypto/tls has no post-handshake auth"}
 
@@ -211,6 +243,8 @@ class GoClient(ClientPeer):
 class JavaClient(ClientPeer):
     """JSSE's client; its key manager chooses among the key store's entries by the CA names."""
     name: str = "java"
+    holds = "a key store (PKCS#12, one entry per certificate)"
+    chooses = "the X509KeyManager's chooseClientAlias: by key type and the request's issuers"
     lacks = {"anon": "JSSE disables anonymous suites (jdk.tls.disabledAlgorithms)",
              "psk": "JSSE has no external PSK", "pha": "JSSE (Java 17) has no post-handshake auth"}
 
@@ -270,6 +304,8 @@ class NSSClient(ClientPeer):
     reading stdin, tstclnt never leaves, even after the server has closed."""
     name: str = "nss"
     lacks = {"anon": "NSS has no anonymous TLS suites"}
+    holds = "a database (every certificate, with its key)"
+    chooses = "NSS_GetClientAuthData: the first user certificate whose issuer the request names"
 
     def argv(self, port: int) -> list[str]:
         from lab.peers.nss import nss_database
@@ -295,11 +331,21 @@ CLIENTS = {"openssl": OpenSSLClient, "curl": CurlClient, "gnutls": GnuTLSClient,
            "go": GoClient, "java": JavaClient, "nss": NSSClient}
 
 
+def all_clients() -> dict[str, type[ClientPeer]]:
+    """Every client stack: these and those of ``lab.peers.appclients``."""
+    from lab.peers.appclients import APP_CLIENTS
+    return {**CLIENTS, **APP_CLIENTS}
+
+
 @dataclass
 class ExternalClient(ClientPeer):
     """Whatever client connects (``certlab serve``): nothing to start, nothing to wait for; no
     program result exists, so the result is what the wire showed."""
     name: str = "external"
+    held: dict[str, list[bytes]] = field(default_factory=dict)   # serve --holds: the user's certificates
+
+    def held_chains(self, setup) -> dict[str, list[bytes]]:
+        return self.held
 
     def start(self, port: int, timeout: float = 10.0) -> None:
         return None
@@ -310,8 +356,10 @@ class ExternalClient(ClientPeer):
 
 def client_for(stack: str, sc, pki: Pki, version: str, workdir: str) -> ClientPeer:
     """The client peer for a server-role scenario: it offers post-handshake auth when the scenario
-    says so, and two certificates from different CAs for a ``two-certs`` scenario (the stacks that
-    choose, Go and Java, pick by the CA names; the others send the first)."""
-    certs = ("client", "other-client") if "two-certs" in sc.tags else ("client",)
-    return CLIENTS[stack](pki, version, workdir, certs=certs, offer_pha="pha" in sc.tags,
+    says so, two certificates from different CAs for a ``two-certs`` scenario, and all of
+    ``lab.pki.WALLET`` for a certificate-choice scenario (tag ``wallet``): each holds what it can
+    (``holds``) and chooses as it does (``chooses``)."""
+    from lab.pki import WALLET
+    certs = WALLET if "wallet" in sc.tags else ("client", "other-client") if "two-certs" in sc.tags else ("client",)
+    return all_clients()[stack](pki, version, workdir, certs=certs, offer_pha="pha" in sc.tags,
                           features=frozenset(sc.tags & {"anon", "psk"}))

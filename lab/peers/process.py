@@ -111,6 +111,7 @@ class ManagedProcess:
         self.argv, self.log_prefix, self.port = list(argv), log_prefix, port
         self.env, self.want_stdin, self.cwd, self.ready_timeout = env, stdin, cwd, ready_timeout
         self.proc: subprocess.Popen | None = None
+        self._stopped: subprocess.Popen | None = None
         self._out = self._err = None
 
     @property
@@ -155,9 +156,10 @@ class ManagedProcess:
         self.proc.stdin.flush()
 
     def wait(self, timeout: float) -> int | None:
-        assert self.proc
+        proc = self.proc or self._stopped   # stopped meanwhile: its exit status is known
+        assert proc
         try:
-            return self.proc.wait(timeout)
+            return proc.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
 
@@ -170,24 +172,27 @@ class ManagedProcess:
         return " | ".join(lines[-n:])
 
     def stop(self) -> None:
-        if self.proc is not None:
-            if self.proc.poll() is None:
+        """Terminate, then kill, the process group; safe to call from two threads at once (a
+        client's own thread and an interrupted run): the first takes the process."""
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            self._stopped = proc
+            if proc.poll() is None:
                 for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 5.0)):
                     try:
-                        os.killpg(self.proc.pid, sig)
+                        os.killpg(proc.pid, sig)
                     except ProcessLookupError:
                         break
                     try:
-                        self.proc.wait(wait)
+                        proc.wait(wait)
                         break
                     except subprocess.TimeoutExpired:
                         continue
-            if self.proc.stdin:
+            if proc.stdin:
                 try:
-                    self.proc.stdin.close()
-                except BrokenPipeError:
+                    proc.stdin.close()
+                except (BrokenPipeError, ValueError):
                     pass
-            self.proc = None
         for fh in (self._out, self._err):
             if fh:
                 fh.close()

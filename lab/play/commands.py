@@ -132,17 +132,30 @@ def run_against(ids: list[str], target, tls: str | None, pcap_dir: str | None, p
 
 
 def _client(sc: Scenario, stack: str, pki: Pki, version: str, work: str):
-    from lab.peers.clients import CLIENTS, client_for
-    if stack not in CLIENTS:
-        raise UsageError(f"{sc.id} needs a client stack: one of {', '.join(sorted(CLIENTS))}")
+    from lab.peers.clients import all_clients, client_for
+    if stack not in all_clients():
+        raise UsageError(f"{sc.id} needs a client stack: one of {', '.join(sorted(all_clients()))}")
     return client_for(stack, sc, pki, version, work)
+
+
+def _judged_choice(result: CellResult) -> CellResult:
+    """A certificate-choice scenario played with the user's client: the MUST is judged on what
+    it sent (an empty Certificate, or a certificate the request allows), not on the lab's wallet."""
+    o = result.observed
+    allowed = [h["name"] for h in o.holdings or () if h["fits"]]
+    sent = next((h for h in o.holdings or () if h["name"] == o.client_choice), None)
+    ok = o.outcome != "error" and (o.client_certificate == "empty" or bool(sent and sent["fits"]))
+    expected = ("success (client certificate empty)",
+                *([f"success (client sent {' or '.join(allowed)})"] if allowed else []))
+    return result.but(verdict="error" if o.outcome == "error" else "pass" if ok else "fail", expected=expected)
 
 
 def serve(sid: str, port: int, tls: str | None, pki_dir: str | None, pcap_dir: str | None, wait: float,
           on_listen, trace=None, starttls: str | None = None, identity=None, client_ca: str | None = None,
-          timeout: float = 3.0) -> CellResult:
+          timeout: float = 3.0, holds: dict[str, list[bytes]] | None = None) -> CellResult:
     """``certlab serve``: listen on 127.0.0.1:PORT, play a server-role scenario with the first
-    client that connects, and return what it did."""
+    client that connects, and return what it did. ``holds``: the certificates the user's client
+    holds (name: chain), each judged against the request and named if it is the one sent."""
     from lab.peers.clients import ExternalClient
     from lab.transport import ListeningTransport
     registry = scenarios()
@@ -162,11 +175,14 @@ def serve(sid: str, port: int, tls: str | None, pki_dir: str | None, pcap_dir: s
             raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
         on_listen(transport.port, pki)
         setup = Setup(pki, versions[-1], server_identity=identity)
-        result = run_server_scenario(sc, setup, ExternalClient(pki, versions[-1], work), "client",
+        client = ExternalClient(pki, versions[-1], work, held=dict(holds or {}))
+        result = run_server_scenario(sc, setup, client, "client",
                                      pcap_dir=pcap_dir, transport=transport, accept_timeout=wait, trace=trace,
                                      starttls=starttls, client_ca=client_ca, timeout=timeout)
         if result.observed.reason == "the client did not connect":
             raise UsageError(f"no client connected within {wait:g} s")
+        if "wallet" in sc.tags:
+            result = _judged_choice(result)
         # We did not run that client: there is no program to report on.
         return result.but(observed=result.observed.but(client_exit=None, client_output=None))
     finally:

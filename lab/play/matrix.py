@@ -228,6 +228,13 @@ def summary(results: list[CellResult]) -> tuple[Counter, dict[str, tuple[int, st
     return counts, failing
 
 
+def client_holdings(stacks: set[str]) -> dict[str, str]:
+    """What each client program can hold and how it chooses (the certificate-choice view's legend)."""
+    from lab.peers.clients import all_clients
+    known = all_clients()
+    return {s: f"{known[s].holds}; it chooses {known[s].chooses}" for s in sorted(stacks) if s in known}
+
+
 def write_results(cells: list[CellResult], out_dir: str, meta: dict | None = None) -> dict[str, str]:
     """results.json, report.md and report.html, every path in them relative to ``out_dir``."""
     from lab.play.report import html_report, markdown_report
@@ -241,6 +248,7 @@ def write_results(cells: list[CellResult], out_dir: str, meta: dict | None = Non
     meta = dict(meta or {})
     counts, _ = summary(cells)
     meta["counts"] = {k: counts.get(k, 0) for k in ("pass", "fail", "skip", "error")}
+    meta.setdefault("holds", client_holdings({r.stack for r in cells if r.should is not None and r.role == "client"}))
     paths = {"json": os.path.join(out_dir, "results.json"), "md": os.path.join(out_dir, "report.md"),
              "html": os.path.join(out_dir, "report.html")}
     write_atomic(paths["json"], json.dumps({**meta, "results": results}, indent=2) + "\n")

@@ -33,6 +33,10 @@ class Observed:
     wire: str | None = None                  # what the connection showed when the client program failed
     client_certificate: str | None = None    # "sent" | "empty" | "none"
     client_chain: tuple[str, ...] | None = None
+    client_choice: str | None = None        # which of the certificates the client held it sent (lab.pki.WALLET)
+    # serve --holds: each certificate the user's client holds, judged against the request
+    # (lab.crypto.choice.Verdict as a dict: name, fits, why, named)
+    holdings: tuple[dict, ...] | None = None
     cv_scheme: str | None = None            # the CertificateVerify's scheme, by name
     cv_verified: bool | None = None
     client_sent_request: bool | None = None
@@ -80,6 +84,7 @@ class CellResult:
     role: str = "server"                     # the stack's role: "server" (client-role scenario) or "client"
     version: str | None = None               # the stack's version, as its program states it
     ladder: tuple[dict, ...] | None = None   # the conversation as read back from its pcap (lab.dissect.ladder)
+    should: tuple[str, ...] | None = None    # a certificate-choice scenario's SHOULD (Scenario.should)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -88,7 +93,7 @@ class CellResult:
         expect: Expect = sc.expect(tls)
         verdict = "error" if observed.outcome == "error" else "pass" if expect.matches(observed) else "fail"
         return cls(sc.id, stack, tls, verdict, observed, tuple(expect.describe()), sc.rfc, sc.row, sc.level,
-                   pcap, role=stack_role(sc), **facts)
+                   pcap, role=stack_role(sc), should=sc.should, **facts)
 
     @classmethod
     def skipped(cls, sc: Scenario, stack: str, tls: str, reason: str, verdict: str = "skip",
@@ -96,7 +101,7 @@ class CellResult:
         """A cell this stack cannot run (skip: what it declares it lacks), or that could not run
         (error: a peer that did not start, a cell that broke), with the reason."""
         return cls(sc.id, stack, tls, verdict, None, tuple(sc.expect(tls).describe()), sc.rfc, sc.row,
-                   sc.level, None, reason, role=stack_role(sc), **facts)
+                   sc.level, None, reason, role=stack_role(sc), should=sc.should, **facts)
 
     def but(self, **changes: Any) -> "CellResult":
         return dataclasses.replace(self, **changes)
@@ -106,14 +111,18 @@ class CellResult:
                 "verdict": self.verdict, "observed": self.observed.to_json() if self.observed else None,
                 "expected": list(self.expected), "rfc": self.rfc, "row": self.row, "level": self.level,
                 "pcap": self.pcap, "reason": self.reason, "role": self.role, "version": self.version,
-                "ladder": list(self.ladder) if self.ladder is not None else None, **self.extra}
+                "ladder": list(self.ladder) if self.ladder is not None else None,
+                "should": list(self.should) if self.should is not None else None, **self.extra}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "CellResult":
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         obs = data.get("observed")
         ladder = data.get("ladder")
-        return cls(**{k: v for k, v in data.items() if k in known and k not in ("observed", "expected", "ladder")},
+        should = data.get("should")
+        return cls(**{k: v for k, v in data.items() if k in known and k not in ("observed", "expected", "ladder",
+                                                                                   "should")},
+                   should=tuple(should) if should is not None else None,
                    observed=Observed.from_json(obs) if obs else None, expected=tuple(data.get("expected", ())),
                    ladder=tuple(ladder) if ladder is not None else None,
                    extra={k: v for k, v in data.items() if k not in known})

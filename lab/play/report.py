@@ -3,7 +3,8 @@ report's folder). A header with the date, the command line and the counts; the c
 or could not run first; then one table per role (server stacks for the client-role scenarios,
 client programs for the server-role ones), each column naming the stack, its version and its
 role, each cell the observed outcome coloured by its verdict and linked to its pcap and to its
-ladder diagram; then the scenarios where stacks really disagree (outcome or alert)."""
+ladder diagram; the certificate-choice view (``choiceview``); then the scenarios where stacks
+really disagree (outcome or alert)."""
 from __future__ import annotations
 
 import html
@@ -11,6 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 from lab.dissect.ladder import svg
+from lab.play import choiceview
 
 ROLES = (("server", "certlab as the client: server stacks"), ("client", "certlab as the server: client programs"))
 VERDICT_TEXT = {"pass": "pass", "fail": "FAIL", "error": "ERROR", "skip": "n/a"}
@@ -101,7 +103,9 @@ def _why(r: dict[str, Any]) -> str:
     told = [h for h in (r.get("observed") or {}).get("forwarded") or () if "client" in h.split(":", 1)[0].lower()]
     saw = f"; the application behind it was told: {'; '.join(told) or 'no client identity header'}" \
         if (r.get("observed") or {}).get("forwarded") is not None else ""
-    return f"{cell_text(r)}{saw}; acceptable: {' or '.join(r['expected'])} ({r['rfc']})"
+    found = (r.get("observed") or {}).get("client_errors") or ()
+    noted = f"; certlab's server found: {'; '.join(found)}" if found else ""
+    return f"{cell_text(r)}{saw}{noted}; acceptable: {' or '.join(r['expected'])} ({r['rfc']})"
 
 
 def markdown_report(results: list[dict[str, Any]], meta: dict[str, Any] | None = None) -> str:
@@ -132,6 +136,7 @@ def markdown_report(results: list[dict[str, Any]], meta: dict[str, Any] | None =
                 row.append(f"[{text}]({r['pcap']})" if r.get("pcap") else text)
             lines.append(f"| {sid} | {v} | " + " | ".join(row) + " |")
         lines.append("")
+    lines += choiceview.markdown(results, meta.get("holds"))
     lines += ["## Where stacks disagree", ""]
     for sid, v, seen, expected, rfc in disagreements(results):
         lines.append(f"- **{sid}** (TLS {v}; {rfc}; acceptable: {' or '.join(expected)}): "
@@ -180,6 +185,7 @@ def html_report(results: list[dict[str, Any]], meta: dict[str, Any] | None = Non
                            f"style='background:{colors[r['verdict']]}' title='{title_text}'>{inner}</td>")
             out.append(f"<tr><td>{esc(sid)}</td><td>{esc(v)}</td>{''.join(tds)}</tr>")
         out.append("</table>")
+    out += choiceview.html_table(results, colors)
     out.append("<h2>Where stacks disagree</h2><ul>")
     for sid, v, seen, expected, rfc in disagreements(results):
         items = "; ".join(f"{esc(s)}: {esc(t)}" for s, t in sorted(seen.items()))

@@ -4,6 +4,7 @@ sent or an empty Certificate, its CertificateVerify, its alerts) and what the cl
 itself reported (exit status, error text)."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 
 from lab.crypto import x509view
@@ -11,7 +12,8 @@ from lab.crypto.kx import KeyExchangeError
 from lab.engine.endpoint import Event
 from lab.engine.server import ServerConfig, ServerEngine
 from lab.engine.state import EngineError
-from lab.peers.clients import ClientPeer, ClientResult
+from lab.crypto.choice import Request, judge
+from lab.peers.clients import ClientPeer, ClientResult, ExternalClient
 from lab.play.conversation import HTTP_STATUS, Conversation, play
 from lab.play.observed import Observed
 from lab.script.dsl import Negotiate, ReadUntil, Scenario, SendAlert, SendRecords, Shutdown, Step
@@ -140,7 +142,39 @@ def play_server(sc: Scenario, setup: Setup, client: ClientPeer, *, timeout: floa
         raise
     transport.close()
     conv.observed = judge_client(conv, result)
+    chains = client.held_chains(setup)
+    sent = list(conv.engine.auth.chain or ())
+    if sent:
+        who = next((who for who, chain in chains.items() if chain[0] == sent[0]), None)
+        if who is None and isinstance(client, ExternalClient):   # not one it was said to hold: judged as sent
+            who = f"the certificate it sent ({x509view.summary(sent[0]).get('subject', '?')})"
+            chains = {**chains, who: sent}
+        conv.observed = conv.observed.but(client_choice=who or "a certificate it was not given")
+    if chains and conv.engine.cert_request is not None and (isinstance(client, ExternalClient) or "wallet" in sc.tags):
+        request = request_of(conv.engine.cert_request.payload, setup.version)
+        conv.observed = conv.observed.but(holdings=tuple(dataclasses.asdict(v) for v in judge(request, chains)))
     return conv
+
+
+def request_of(body, version: str) -> Request:
+    """The fields of a CertificateRequest (either form) that decide which certificate fits."""
+    import scapy.asn1.ber as ber
+    import scapy.asn1.mib  # noqa: F401 - scapy's OID table, which its BER decoder needs
+    if version != "1.3":
+        return Request(version, tuple(body.supported_signature_algorithms),
+                       tuple(bytes(d.dn) for d in body.certificate_authorities), tuple(body.certificate_types))
+    schemes, authorities, eku = (), None, ()
+    for ext in body.extensions:
+        if ext.extension_type == 13:
+            schemes = tuple(ext.payload.supported_signature_algorithms)
+        elif ext.extension_type == 47:
+            authorities = tuple(bytes(d.dn) for d in ext.payload.authorities)
+        elif ext.extension_type == 48:
+            for f in ext.payload.filters:
+                if bytes(f.certificate_extension_oid) == b"\x55\x1d\x25":   # extKeyUsage: its values are OIDs
+                    seq, _ = ber.BERcodec_Object.dec(bytes(f.certificate_extension_values))
+                    eku += tuple(str(o.val) for o in seq.val)
+    return Request(version, schemes, authorities, None, eku)
 
 
 def _upgrade(conv: ServerConversation, proto: str, timeout: float) -> None:

@@ -22,6 +22,8 @@ def render(results: list[CellResult], as_json: bool) -> str:
             what += f" after certlab sent {ALERT_NAMES.get(o.server_alert, o.server_alert)} ({o.server_alert})"
         if o and o.client_certificate:
             what += f", client certificate {o.client_certificate}"
+        if o and o.client_choice:
+            what += f" ({o.client_choice})"
         if o and o.client_exit is not None:
             what += f", client exit {o.client_exit}"
         if o and o.client_failed:
@@ -37,6 +39,14 @@ def render(results: list[CellResult], as_json: bool) -> str:
             lines.append(f"      backend saw: {'; '.join(told) or 'no client identity header'}")
         if o and o.server_errors:
             lines.append(f"      server errors: {'; '.join(o.server_errors)}")
+        if o and o.client_errors:
+            lines.append(f"      client errors: {'; '.join(o.client_errors)}")
+        for h in (o.holdings or ()) if o else ():   # serve --holds: each certificate against the request
+            named = {None: "the request names no CA", True: "issued under a CA the request names (SHOULD)",
+                     False: "not issued under any CA the request names"}[h["named"]]
+            sent = " <- sent" if o.client_choice == h["name"] else ""
+            lines.append(f"      holds {h['name']}: {'allowed' if h['fits'] else 'not allowed: ' + h['why']}; "
+                         f"{named}{sent}")
         if r.pcap:
             lines.append(f"      pcap: {r.pcap}")
         if r.reason:

@@ -78,6 +78,7 @@ class Outcome:
     key_update_answered: bool = False
     named: str = ""                  # a regex one of the CertificateRequest's CA names must match
     because: str = ""                # a regex the observed reason must contain (HTTP/2's error code)
+    chosen: tuple[str, ...] = ()     # role C, the client holding lab.pki.WALLET: the ones it may send
 
     def __or__(self, other: "Outcome | Expect") -> "Expect":
         return Expect((self,)) | other
@@ -87,6 +88,8 @@ class Outcome:
         if observed.outcome != self.kind:
             return False
         if self.certificate is not None and observed.client_certificate != self.certificate:
+            return False
+        if self.chosen and observed.client_choice not in self.chosen:
             return False
         if self.key_update_answered and observed.key_update_answer != "answered":
             return False
@@ -115,6 +118,8 @@ class Outcome:
             text += f" ({self.because})"
         if self.forwarded:
             text += " (backend saw " + ", ".join(f"{n} ~ {rx}" for n, rx in self.forwarded) + ")"
+        if self.chosen:
+            return f"{text} (client sent {' or '.join(self.chosen)})"
         return f"{text} (client certificate {self.certificate})" if self.certificate else text
 
 
@@ -197,6 +202,9 @@ class Scenario:
     tags: frozenset[str] = field(default_factory=frozenset)
     client: tuple[tuple[str, Any], ...] = ()   # ClientConfig overrides, e.g. (("cipher_suites", (0x9C,)),)
     request: bytes | None = None               # the request sent after the handshake (default: GET /)
+    # A certificate-choice scenario (the client holds lab.pki.WALLET): the certificates the RFC's
+    # SHOULD points to, () for none of them (an empty Certificate, or any, at the client's choice)
+    should: tuple[str, ...] | None = None
 
 
 REGISTRY: dict[str, Scenario] = {}
@@ -205,7 +213,7 @@ REGISTRY: dict[str, Scenario] = {}
 def scenario(id: str, *, rfc: str, row: str, versions: set[str], summary: str, expect: Expect | Callable,
              server_mode: str = "required", role: str = "client", level: str = "MUST",
              tags: set[str] | None = None, client: dict[str, Any] | None = None,
-             request: bytes | None = None) -> Callable:
+             request: bytes | None = None, should: tuple[str, ...] | None = None) -> Callable:
     """Register a scenario. ``expect`` may be a function of the TLS version."""
     def deco(fn: Callable[..., Sequence[Step]]) -> Callable[..., Sequence[Step]]:
         if id in REGISTRY:
@@ -218,6 +226,7 @@ def scenario(id: str, *, rfc: str, row: str, versions: set[str], summary: str, e
         else:
             exp = expect
         REGISTRY[id] = Scenario(id, rfc, row, role, frozenset(versions), summary, server_mode, fn, exp,
-                                level, frozenset(tags or ()), tuple(sorted((client or {}).items())), request)
+                                level, frozenset(tags or ()), tuple(sorted((client or {}).items())), request,
+                                should)
         return fn
     return deco

@@ -103,7 +103,7 @@ def namespace(pki_dir: str | None = None) -> dict[str, Any]:
     """What the shell starts with: the layers, the PKI, peers and helpers."""
     import layers
     import layers.extensions as extensions
-    from lab.peers.clients import CLIENTS
+    from lab.peers.clients import all_clients
     from lab.peers.servers import server_classes
     ns: dict[str, Any] = {name: getattr(layers, name) for name in dir(layers) if not name.startswith("_")}
     ns.update({name: getattr(extensions, name) for name in dir(extensions) if not name.startswith("_")})
@@ -130,7 +130,7 @@ def namespace(pki_dir: str | None = None) -> dict[str, Any]:
         print(render(results, False))
         return results
 
-    ns.update(pki=pki, server=server, connect=connect, run=run, client_peers=CLIENTS, Connection=Connection)
+    ns.update(pki=pki, server=server, connect=connect, run=run, client_peers=all_clients(), Connection=Connection)
     return ns
 
 
