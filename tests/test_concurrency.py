@@ -42,7 +42,7 @@ def test_two_matrices_at_once_sharing_a_new_pki_give_the_verdicts_of_one(tmp_pat
     with open(tmp_path / "alone" / "results.json") as fh:
         errors = [(r["stack"], r["scenario"], r["reason"]) for r in json.load(fh)["results"] if r["verdict"] == "error"]
     assert errors == []
-    assert len({(stack, role) for _, stack, role, _ in reference}) == 33   # 22 server stacks, 11 clients
+    assert len({(stack, role) for _, stack, role, _ in reference}) == 34   # 22 server stacks, 12 clients
     assert _verdicts(tmp_path / "report1") == reference
     assert _verdicts(tmp_path / "report2") == reference
 

@@ -13,7 +13,7 @@ CERTLAB = [sys.executable, "-m", "lab"]
 SERVERS = {"openssl", "python", "nginx", "gnutls", "go", "java", "nss", "apache", "haproxy", "lighttpd-openssl",
            "lighttpd-gnutls", "lighttpd-wolfssl", "lighttpd-mbedtls", "stunnel", "node", "erlang", "tlslite",
            "postgresql", "mosquitto", "dovecot", "postfix", "mariadb"}
-CLIENTS = {"openssl", "curl", "gnutls", "python", "nss", "go", "java", "node", "erlang", "tlslite", "wget"}
+CLIENTS = {"openssl", "curl", "gnutls", "python", "nss", "go", "java", "node", "erlang", "tlslite", "wget", "chromium"}
 
 
 def test_a_matrix_with_odd_folder_names_runs_on_every_stack(tmp_path) -> None:

@@ -165,7 +165,7 @@ def _serve_run(args: argparse.Namespace) -> int:
                        identity=identity, client_ca=args.client_ca, timeout=args.timeout, holds=holds)
     except UsageError as exc:
         raise CommandError(str(exc)) from None
-    print(render([result], args.json))
+    print(render([result], args.json, holdings=True))
     if result.observed.client_chain and not args.json:
         print("      client chain: " + "; ".join(result.observed.client_chain))
     return EXIT_OK if result.verdict == "pass" else EXIT_MISMATCH

@@ -1,14 +1,17 @@
 """Client programs people point at an mTLS server, beyond the TLS libraries' own tools: Node.js
-(``tls.connect``), Erlang/OTP ``ssl``, wget and tlslite-ng (small clients of ours in ``src/``,
+(``tls.connect``), Erlang/OTP ``ssl``, wget, tlslite-ng (small clients of ours in ``src/``,
 written as each documentation shows client certificates, for the libraries without a client
-program). Each declares what it can hold and how it chooses (the certificate-choice scenarios),
+program) and headless Chromium. Each declares what it can hold and how it chooses (the certificate-choice scenarios),
 and reports a rejection its own way: its exit status and message, which the base class records."""
 from __future__ import annotations
 
+import fcntl
 import glob
+import json
 import os
+import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lab.peers.clients import ClientPeer, _ident
 from lab.peers.libraries import SRC
@@ -84,4 +87,86 @@ class WgetClient(NodeClient):
         return argv + [f"https://localhost:{port}/"]
 
 
-APP_CLIENTS = {"node": NodeClient, "erlang": ErlangClient, "tlslite": TlsliteClient, "wget": WgetClient}
+CHROMIUM_POLICIES = "/etc/chromium/policies/managed"   # the only place Chromium on Linux reads policies from
+# One file for every Chromium that certlab runs at once: Chromium reads each file of the folder but
+# keeps one AutoSelectCertificateForUrls list, so two files would leave one browser without its rule
+# (it then waits for a dialog that headless never shows).
+CHROMIUM_POLICY = os.path.join(CHROMIUM_POLICIES, "certlab.json")
+
+
+def _edit_policy(add: str | None = None, remove: str | None = None) -> None:
+    """Add or remove one AutoSelectCertificateForUrls rule in certlab's policy file, under a lock
+    (other certlab processes edit it too); the file goes when its last rule does."""
+    os.makedirs(CHROMIUM_POLICIES, exist_ok=True)
+    with open(os.path.join(CHROMIUM_POLICIES, ".certlab.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with open(CHROMIUM_POLICY) as fh:
+                rules = json.load(fh).get("AutoSelectCertificateForUrls", [])
+        except (OSError, ValueError):
+            rules = []
+        rules = [r for r in rules if r != remove] + ([add] if add and add not in rules else [])
+        if not rules:
+            if os.path.exists(CHROMIUM_POLICY):
+                os.unlink(CHROMIUM_POLICY)
+            return
+        tmp = f"{CHROMIUM_POLICY}.{os.getpid()}.tmp"
+        with open(tmp, "w") as fh:
+            json.dump({"AutoSelectCertificateForUrls": rules}, fh)
+        os.replace(tmp, CHROMIUM_POLICY)
+
+
+@dataclass
+class ChromiumClient(ClientPeer):
+    """Debian's Chromium, headless (``--dump-dom``), with an NSS database (``$HOME/.pki/nssdb``)
+    that trusts the lab CA and holds every certificate it is given, and the managed policy that
+    lets it choose one without a dialog: ``AutoSelectCertificateForUrls`` for this server's URL
+    with an empty filter (``filter``: a policy filter such as ``{"ISSUER": {"CN": "..."}}``)."""
+    name: str = "chromium"
+    filter: dict = field(default_factory=dict)
+    lacks = {"anon": "Chromium has no anonymous suites", "psk": "Chromium offers no external PSK",
+             "pha": "Chromium does not offer post-handshake auth",
+             "dhe": "Chromium offers no finite-field DHE suites (its ClientHello has none)"}
+    holds = "an NSS database (every certificate, with its key)"
+    chooses = ("the AutoSelectCertificateForUrls policy picks among the certificates whose issuer the "
+               "request names (all of them for an empty list)")
+    _rule: str = ""
+
+    def argv(self, port: int) -> list[str]:
+        from lab.peers.nss import nss_database
+        if os.geteuid() != 0:
+            raise PeerUnavailable(f"Chromium reads policies only from {CHROMIUM_POLICIES}: run certlab as root "
+                                  "for the chromium client")
+        home = os.path.join(self.workdir, f"chromium-home-{port}")
+        os.makedirs(os.path.join(home, ".pki"), exist_ok=True)
+        db = nss_database(self.pki, self.alg, self.workdir, *self.certs)
+        if not os.path.exists(os.path.join(home, ".pki", "nssdb")):   # a copy of its own: Chromium writes to it
+            shutil.copytree(db, os.path.join(home, ".pki", "nssdb"))
+        self._home = home
+        self._rule = json.dumps({"pattern": f"https://localhost:{port}", "filter": self.filter})
+        _edit_policy(add=self._rule)
+        return [require("chromium"), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                f"--user-data-dir={os.path.join(home, 'profile')}", "--dump-dom", f"https://localhost:{port}/"]
+
+    def env(self) -> dict[str, str]:
+        return {"HOME": getattr(self, "_home", self.workdir)}
+
+    def wait(self, timeout: float = 20.0):
+        try:
+            return super().wait(timeout)
+        finally:
+            if self.finished:
+                self._drop_rule()
+
+    def stop(self) -> None:
+        super().stop()
+        self._drop_rule()
+
+    def _drop_rule(self) -> None:
+        if self._rule:
+            rule, self._rule = self._rule, ""
+            _edit_policy(remove=rule)
+
+
+APP_CLIENTS = {"node": NodeClient, "erlang": ErlangClient, "tlslite": TlsliteClient, "wget": WgetClient,
+               "chromium": ChromiumClient}

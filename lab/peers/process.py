@@ -23,7 +23,7 @@ PACKAGES = {"openssl": "openssl", "gnutls-serv": "gnutls-bin", "gnutls-cli": "gn
             "curl": "curl", "tcpdump": "tcpdump", "tshark": "tshark", "go": "golang-go",
             "java": "openjdk-17-jdk-headless", "javac": "openjdk-17-jdk-headless", "apache2": "apache2",
             "haproxy": "haproxy", "lighttpd": "lighttpd", "stunnel4": "stunnel4", "node": "nodejs", "mosquitto": "mosquitto",
-            "mariadbd": "mariadb-server",
+            "mariadbd": "mariadb-server", "chromium": "chromium", "wget": "wget",
             "escript": "erlang-base erlang-ssl erlang-public-key erlang-crypto erlang-asn1"}
 
 

@@ -22,7 +22,7 @@ SERVER_PROGRAMS: dict[str, str | None] = {"openssl": "openssl", "python": None, 
 CLIENT_PROGRAMS: dict[str, str | None] = {"openssl": "openssl", "python": None, "curl": "curl",
                                           "gnutls": "gnutls-cli", "go": "go", "java": "javac", "nss": "tstclnt",
                                           "node": "node", "erlang": ERLANG_SSL, "tlslite": "python:tlslite",
-                                          "wget": "wget"}
+                                          "wget": "wget", "chromium": "chromium"}
 
 
 def programs(role: str) -> dict[str, str | None]:
@@ -62,7 +62,7 @@ _VERSION_COMMANDS: dict[str, list[str]] = {
     "openssl": ["openssl", "version"], "nginx": ["nginx", "-v"], "gnutls": ["gnutls-cli", "--version"],
     "curl": ["curl", "--version"], "go": ["go", "version"], "java": ["java", "-version"],
     "apache": ["apache2", "-v"], "haproxy": ["haproxy", "-v"], "stunnel": ["stunnel4", "-version"],
-    "node": ["node", "-v"], "wget": ["wget", "--version"],
+    "node": ["node", "-v"], "wget": ["wget", "--version"], "chromium": ["chromium", "--version"],
     "postgresql": ["psql", "--version"], "mosquitto": ["mosquitto", "-h"], "dovecot": ["dovecot", "--version"],
     "postfix": ["postconf", "-d", "mail_version"], "mariadb": ["/usr/sbin/mariadbd", "--version"],
     "erlang": ["erl", "-noshell", "-eval", "io:format(\"~s~n\", [erlang:system_info(otp_release)]), halt()."],

@@ -129,6 +129,14 @@ def play_server(sc: Scenario, setup: Setup, client: ClientPeer, *, timeout: floa
         elif starttls:
             _upgrade(conv, starttls, timeout)
         play(sc.build(setup), conv)
+        for _ in range(4):   # a browser's next connection, its choice made (it may have opened two at once)
+            earlier = _came_back(conv, transport)
+            if not earlier:
+                break
+            trace_sink = conv.trace
+            conv = ServerConversation(ServerEngine(cfg), transport, timeout)
+            conv.earlier, conv.trace, conv.retried = earlier, trace_sink, True
+            play(sc.build(setup), conv)
         play(closing_steps(conv), conv)
         transport.shutdown()
         client.release()
@@ -142,6 +150,34 @@ def play_server(sc: Scenario, setup: Setup, client: ClientPeer, *, timeout: floa
         raise
     transport.close()
     conv.observed = judge_client(conv, result)
+    if getattr(conv, "retried", False) and conv.observed.reason is None:
+        conv.observed = conv.observed.but(reason=RETRIED)
+    return _what_it_chose(conv, client, setup, sc)
+
+
+RETRIED = ("the client closed its connection on the CertificateRequest without a word and came back on a new one "
+           "with its choice made (as browsers do); the result is the last connection's, the pcap holds them all")
+
+
+def _came_back(conv: ServerConversation, transport: ListeningTransport, wait: float = 10.0) -> list | None:
+    """If the client left at our CertificateRequest without a word (no Certificate, no alert)
+    and connected again, as Chromium does (it aborts the handshake to choose a certificate, then
+    starts over with it): the first connection, for the pcap; else None."""
+    eng = conv.engine
+    if conv.observed is None or conv.observed.outcome != "closed" or eng.cert_request is None \
+            or eng.auth.empty is not None or conv.request:
+        return None
+    first, old = conv.connections(), transport.sock
+    if not transport.accept(wait):
+        return None
+    if old is not None:
+        old.close()
+    return first
+
+
+def _what_it_chose(conv: ServerConversation, client: ClientPeer, setup: Setup, sc: Scenario) -> ServerConversation:
+    """Which of the certificates the client held it sent, and (for a certificate-choice
+    scenario, or ``serve --holds``) how the request judges each of them."""
     chains = client.held_chains(setup)
     sent = list(conv.engine.auth.chain or ())
     if sent:

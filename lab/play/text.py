@@ -8,8 +8,9 @@ from lab.play.observed import CellResult
 from layers.registry import ALERT_NAMES
 
 
-def render(results: list[CellResult], as_json: bool) -> str:
-    """``CellResult``s as JSON (the README's contract) or as two lines each for people."""
+def render(results: list[CellResult], as_json: bool, holdings: bool = False) -> str:
+    """``CellResult``s as JSON (the README's contract) or as two lines each for people;
+    ``holdings``: and a line per certificate the client held (``serve --holds``)."""
     if as_json:
         return json.dumps({"results": [r.to_json() for r in results]}, indent=2)
     lines = []
@@ -41,7 +42,7 @@ def render(results: list[CellResult], as_json: bool) -> str:
             lines.append(f"      server errors: {'; '.join(o.server_errors)}")
         if o and o.client_errors:
             lines.append(f"      client errors: {'; '.join(o.client_errors)}")
-        for h in (o.holdings or ()) if o else ():   # serve --holds: each certificate against the request
+        for h in (o.holdings or ()) if o and holdings else ():   # serve --holds: each certificate against the request
             named = {None: "the request names no CA", True: "issued under a CA the request names (SHOULD)",
                      False: "not issued under any CA the request names"}[h["named"]]
             sent = " <- sent" if o.client_choice == h["name"] else ""
