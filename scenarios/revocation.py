@@ -31,3 +31,14 @@ def crl_expired_valid(s: Setup):
 def crl_expired_revoked(s: Setup):
     return flows.client_auth(s.version, certificate=gen.certificate(s.chain("client-revoked")),
                              certificate_verify=gen.certificate_verify(key=s.key("client-revoked")))
+
+
+@scenario("crl-missing-for-intermediate", rfc="RFC 5280 6.3.3 (no CRL for an issuer in the path: the status is "
+          "undetermined, the relying party's policy decides)", row="L03", versions=BOTH, level="MAY",
+          server_mode="required-crl",
+          summary="a valid certificate issued by the intermediate, sent with it, to a server whose CRL file holds "
+                  "the root's CRL only: a server that checks the whole chain has no CRL for the intermediate",
+          expect=_ANY_POLICY)
+def crl_missing_for_intermediate(s: Setup):
+    return flows.client_auth(s.version, certificate=gen.certificate(s.chain("client-chained")),
+                             certificate_verify=gen.certificate_verify(key=s.key("client-chained")))

@@ -128,6 +128,7 @@ class ChromiumClient(ClientPeer):
              "pha": "Chromium does not offer post-handshake auth",
              "dhe": "Chromium offers no finite-field DHE suites (its ClientHello has none)"}
     holds = "an NSS database (every certificate, with its key)"
+    reconnects = True
     chooses = ("the AutoSelectCertificateForUrls policy picks among the certificates whose issuer the "
                "request names (all of them for an empty list)")
     _rule: str = ""

@@ -45,6 +45,8 @@ class ClientPeer:
     lacks: ClassVar[dict[str, str]] = {}   # scenario tag -> why this client cannot run it
     # What the program can hold at once, and how it chooses among what it holds (certificate choice)
     holds: ClassVar[str] = "one certificate (the first it is given)"
+    # It leaves at a CertificateRequest and connects again with its choice made (browsers)
+    reconnects: ClassVar[bool] = False
     chooses: ClassVar[str] = "it has no choice to make: it sends its one certificate when asked"
     _process: ManagedProcess | None = None
 
@@ -342,6 +344,7 @@ class ExternalClient(ClientPeer):
     """Whatever client connects (``certlab serve``): nothing to start, nothing to wait for; no
     program result exists, so the result is what the wire showed."""
     name: str = "external"
+    reconnects = True   # whatever connects may be a browser
     held: dict[str, list[bytes]] = field(default_factory=dict)   # serve --holds: the user's certificates
 
     def held_chains(self, setup) -> dict[str, list[bytes]]:

@@ -34,6 +34,7 @@ class ServerConversation(Conversation):
         super().__init__(engine, transport, timeout)
         self.request = b""
         self.server_alert: int | None = None
+        self.retried = False   # a later connection of a client that left at the CertificateRequest
 
     @property
     def phase(self) -> str:
@@ -129,7 +130,7 @@ def play_server(sc: Scenario, setup: Setup, client: ClientPeer, *, timeout: floa
         elif starttls:
             _upgrade(conv, starttls, timeout)
         play(sc.build(setup), conv)
-        for _ in range(4):   # a browser's next connection, its choice made (it may have opened two at once)
+        for _ in range(4 if client.reconnects else 0):   # a browser's next connection, its choice made
             earlier = _came_back(conv, transport)
             if not earlier:
                 break
@@ -150,7 +151,7 @@ def play_server(sc: Scenario, setup: Setup, client: ClientPeer, *, timeout: floa
         raise
     transport.close()
     conv.observed = judge_client(conv, result)
-    if getattr(conv, "retried", False) and conv.observed.reason is None:
+    if conv.retried and conv.observed.reason is None:
         conv.observed = conv.observed.but(reason=RETRIED)
     return _what_it_chose(conv, client, setup, sc)
 
@@ -188,14 +189,23 @@ def _what_it_chose(conv: ServerConversation, client: ClientPeer, setup: Setup, s
         conv.observed = conv.observed.but(client_choice=who or "a certificate it was not given")
     if chains and conv.engine.cert_request is not None and (isinstance(client, ExternalClient) or "wallet" in sc.tags):
         request = request_of(conv.engine.cert_request.payload, setup.version)
-        conv.observed = conv.observed.but(holdings=tuple(dataclasses.asdict(v) for v in judge(request, chains)))
+        if request is not None:   # None: a request forged past reading (the scenario's own point)
+            conv.observed = conv.observed.but(holdings=tuple(dataclasses.asdict(v) for v in judge(request, chains)))
     return conv
 
 
-def request_of(body, version: str) -> Request:
-    """The fields of a CertificateRequest (either form) that decide which certificate fits."""
+def request_of(body, version: str) -> Request | None:
+    """The fields of a CertificateRequest (either form) that decide which certificate fits; None
+    when its fields cannot be read (a scenario's forged request)."""
     import scapy.asn1.ber as ber
     import scapy.asn1.mib  # noqa: F401 - scapy's OID table, which its BER decoder needs
+    try:
+        return _request_of(body, version, ber)
+    except (AttributeError, TypeError, ValueError, ber.BER_Decoding_Error):
+        return None
+
+
+def _request_of(body, version: str, ber) -> Request:
     if version != "1.3":
         return Request(version, tuple(body.supported_signature_algorithms),
                        tuple(bytes(d.dn) for d in body.certificate_authorities), tuple(body.certificate_types))
