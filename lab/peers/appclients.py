@@ -30,14 +30,7 @@ class NodeClient(ClientPeer):
 
     def argv(self, port: int) -> list[str]:
         return [require("node"), os.path.join(SRC, "node_client.js"), str(port), _ident(self, "server").ca,
-                self.version, *self._pairs(self.first_per_key_type())]
-
-    def _pairs(self, certs) -> list[str]:
-        out = []
-        for who in certs:
-            ident = _ident(self, who)
-            out += [ident.cert, ident.key]
-        return out
+                self.version, *self.pair_args(self.first_per_key_type())]
 
 
 @dataclass
@@ -54,7 +47,7 @@ class ErlangClient(NodeClient):
             raise PeerUnavailable("Erlang's ssl application is not installed; run scripts/setup "
                                   "(apt-get install erlang-ssl erlang-public-key erlang-crypto erlang-asn1)")
         return [require("escript"), os.path.join(SRC, "erlang_client.escript"), str(port), _ident(self, "server").ca,
-                self.version, *self._pairs(self.certs)]
+                self.version, *self.pair_args(self.certs)]
 
 
 @dataclass
@@ -66,7 +59,7 @@ class TlsliteClient(NodeClient):
 
     def argv(self, port: int) -> list[str]:
         return [sys.executable, os.path.join(SRC, "tlslite_client.py"), str(port), _ident(self, "server").ca,
-                self.version, *self._pairs(self.certs[:1])]
+                self.version, *self.pair_args(self.certs[:1])]
 
 
 @dataclass

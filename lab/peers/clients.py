@@ -67,6 +67,10 @@ class ClientPeer:
         """What the client was given, by name: each identity's chain (DER, leaf first)."""
         return {who: setup.chain(who) for who in self.certs}
 
+    def pair_args(self, certs) -> list[str]:
+        """CERT KEY CERT KEY ...: the files of each identity, for the clients of ours."""
+        return [path for who in certs for path in (_ident(self, who).cert, _ident(self, who).key)]
+
     @property
     def finished(self) -> bool:
         """Whether the client program has ended (``wait`` then returns at once)."""
@@ -234,11 +238,7 @@ class GoClient(ClientPeer):
 
     def argv(self, port: int) -> list[str]:
         from lab.peers.compiled import go_client_binary
-        argv = [go_client_binary(), str(port), _ident(self, "server").ca, self.version]
-        for who in self.certs:
-            ident = _ident(self, who)
-            argv += [ident.cert, ident.key]
-        return argv
+        return [go_client_binary(), str(port), _ident(self, "server").ca, self.version, *self.pair_args(self.certs)]
 
 
 @dataclass

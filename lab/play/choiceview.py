@@ -50,6 +50,12 @@ def choice_rows(results: list[dict[str, Any]]):
     return clients, [(sid, v, next(iter(cells.values()))["should"], cells) for (sid, v), cells in sorted(rows.items())]
 
 
+def _grid(clients, rows):
+    """(scenario, TLS, should, [(result or None, its mark)]) per row, a cell per client."""
+    for sid, v, should, cells in rows:
+        yield sid, v, should, [(cells.get(s), mark(cells[s]) if s in cells else "") for s, _ in clients]
+
+
 def markdown(results: list[dict[str, Any]], holds: dict[str, str] | None = None) -> list[str]:
     clients, rows = choice_rows(results)
     if not rows:
@@ -61,15 +67,11 @@ def markdown(results: list[dict[str, Any]], holds: dict[str, str] | None = None)
         lines += [f"- {s}: holds {holds[s]}" for s, _ in clients if s in holds] + [""]
     lines += ["| request | TLS | the RFC's SHOULD | " + " | ".join(f"{s} ({v})" for s, v in clients) + " |",
               "|---|---|---|" + "---|" * len(clients)]
-    for sid, v, should, cells in rows:
+    for sid, v, should, cells in _grid(clients, rows):
         row = []
-        for s, _ in clients:
-            r = cells.get(s)
-            if r is None:
-                row.append("")
-                continue
-            m = mark(r)
-            text = (f"**{m}** " if m in ("FAIL", "ERROR") else "") + sent(r) + (f" ({m})" if m == "not the SHOULD" else "")
+        for r, m in cells:
+            text = "" if r is None else \
+                (f"**{m}** " if m in ("FAIL", "ERROR") else "") + sent(r) + (f" ({m})" if m == "not the SHOULD" else "")
             row.append(text.replace("|", "\\|"))
         lines.append(f"| {sid} | {v} | {should_text(should)} | " + " | ".join(row) + " |")
     return lines + [""]
@@ -84,14 +86,12 @@ def html_table(results: list[dict[str, Any]], colors: dict[str, str]) -> list[st
            "client holds the lab's wallet, or as much of it as it can. Orange: the MUST kept, not the SHOULD.</p>",
            "<table><tr><th>request</th><th>TLS</th><th>the RFC's SHOULD</th>"
            + "".join(f"<th>{esc(s)}<br><small>{esc(v)}</small></th>" for s, v in clients) + "</tr>"]
-    for sid, v, should, cells in rows:
+    for sid, v, should, cells in _grid(clients, rows):
         tds = []
-        for s, _ in clients:
-            r = cells.get(s)
+        for r, m in cells:
             if r is None:
                 tds.append("<td></td>")
                 continue
-            m = mark(r)
             color = "#fbe3c0" if m == "not the SHOULD" else colors[r["verdict"]]
             tip = esc(f"expected: {' or '.join(r['expected'])} ({r['rfc']})")
             tds.append(f"<td class='{r['verdict']}' style='background:{color}' title='{tip}'>{esc(sent(r))}"
