@@ -177,7 +177,7 @@ def _matrix_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scenarios", help="comma-separated scenario ids (default: all)")
     p.add_argument("--rows", help="catalogue groups or rows, e.g. A,C or D01 (default: all)")
     p.add_argument("--tls", help="comma-separated versions, e.g. 1.2,1.3 (default: each scenario's)")
-    p.add_argument("--jobs", type=int, default=4, help="peer groups run in parallel (default 4: most of a cell is waiting)")
+    p.add_argument("--jobs", type=int, default=6, help="peer groups run in parallel (default 6: most of a cell is waiting)")
     p.add_argument("--out", required=True, help="folder for results.json, report.md, report.html, pcaps/")
     p.add_argument("--pki", help="folder of the test PKI (default: OUT/pki)")
     p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for each answer (default 3)")

@@ -94,11 +94,20 @@ class ClientPeer:
         return {}
 
     def start(self, port: int, timeout: float = 10.0) -> None:
-        """Start the client in the background (its result comes from ``wait``)."""
+        """Start the client in the background (its result comes from ``wait``). What keeps it
+        from starting at all (a missing program: PeerUnavailable) is raised here, not in the thread."""
+        argv = self.argv(port)
+
         def run() -> None:
+            try:
+                attempt()
+            except OSError as exc:   # the program could not be started at all
+                self._result = ClientResult(127, f"{self.name} could not be started: {exc}", 0.0)
+
+        def attempt() -> None:
             t0 = time.monotonic()
             prefix = os.path.join(self.workdir, f"{self.name}-client-{port}")
-            with ManagedProcess(self.argv(port), prefix, env=self.env(), stdin=True) as proc:
+            with ManagedProcess(argv, prefix, env=self.env(), stdin=True) as proc:
                 self._process = proc
                 try:
                     proc.send(REQUEST)
