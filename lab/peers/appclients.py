@@ -146,11 +146,12 @@ class ChromiumClient(ClientPeer):
         return {"HOME": getattr(self, "_home", self.workdir)}
 
     def wait(self, timeout: float = 20.0):
+        """The server is done with it when it waits: the rule goes, finished or not (a browser
+        that has not left by the deadline is stopped by its thread)."""
         try:
             return super().wait(timeout)
         finally:
-            if self.finished:
-                self._drop_rule()
+            self._drop_rule()
 
     def stop(self) -> None:
         super().stop()
