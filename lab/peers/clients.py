@@ -141,7 +141,8 @@ def _ident(peer: ClientPeer, who: str):
 class OpenSSLClient(ClientPeer):
     name: str = "openssl"
     holds = "several (-xcert/-xkey, s_client's extended certificates)"
-    chooses = "the first that SSL_check_chain finds usable for the request (s_client's certificate callback)"
+    chooses = ("s_client's certificate callback tries the last one given first and takes the first that "
+               "SSL_check_chain finds usable (key type, signature algorithms; not the CA names or the extKeyUsage)")
 
     def argv(self, port: int) -> list[str]:
         argv = [require("openssl"), "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "localhost",

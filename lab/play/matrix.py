@@ -245,7 +245,7 @@ def client_holdings(stacks: set[str]) -> dict[str, str]:
     """What each client program can hold and how it chooses (the certificate-choice view's legend)."""
     from lab.peers.clients import all_clients
     known = all_clients()
-    return {s: f"{known[s].holds}; it chooses {known[s].chooses}" for s in sorted(stacks) if s in known}
+    return {s: f"{known[s].holds}; chooses: {known[s].chooses}" for s in sorted(stacks) if s in known}
 
 
 def write_results(cells: list[CellResult], out_dir: str, meta: dict | None = None) -> dict[str, str]:
