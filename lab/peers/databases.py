@@ -46,7 +46,6 @@ class PostgresServer(ServerPeer):
     optional: ssl_ca_file and ``trust``, required: ``hostssl all all 127.0.0.1/32 cert``,
     required-crl: and ssl_crl_file."""
     name: str = "postgresql"
-    data_root: str = ""
 
     def supports(self, mode: str) -> bool:
         return self.version in TLS12_13 and mode in BASIC_MODES
@@ -60,10 +59,10 @@ class PostgresServer(ServerPeer):
             raise PeerUnavailable("PostgreSQL is not installed; run scripts/setup (apt-get install postgresql)")
         _, folder = self._prepare(None)
         # the postgres user cannot enter certlab's own (0700) folders: a scratch folder of its own
-        self.data_root = scratch_folder("pg")
-        data = os.path.join(self.data_root, "data")
+        self.scratch = scratch_folder("pg")
+        data = os.path.join(self.scratch, "data")
         if os.geteuid() == 0:
-            shutil.chown(self.data_root, "postgres")
+            shutil.chown(self.scratch, "postgres")
         _run([f"{bindir}/initdb", "-D", data, "-U", "postgres", "--auth=trust"], 120, "postgres")
         for name in ("server.crt", "server.key", "ca.crt", "crl.pem"):
             shutil.copy(os.path.join(folder, name), os.path.join(data, name))
@@ -72,7 +71,7 @@ class PostgresServer(ServerPeer):
                 shutil.chown(os.path.join(data, name), "postgres")
         tls = f"TLSv{self.version}"
         with open(os.path.join(data, "postgresql.conf"), "a") as fh:
-            fh.write(f"listen_addresses = '127.0.0.1'\nport = {self.port}\nunix_socket_directories = '{self.data_root}'\n"
+            fh.write(f"listen_addresses = '127.0.0.1'\nport = {self.port}\nunix_socket_directories = '{self.scratch}'\n"
                      f"ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
                      f"ssl_min_protocol_version = '{tls}'\nssl_max_protocol_version = '{tls}'\n"
                      + ("ssl_ca_file = 'ca.crt'\n" if self.mode != "none" else "")
@@ -84,7 +83,7 @@ class PostgresServer(ServerPeer):
         self._launch(_as_user("postgres", [f"{bindir}/postgres", "-D", data]), ready_timeout=30.0)
         self._wait_ready(bindir)
         for sql in (f'create user "{USER}"', f'create database "{USER}" owner "{USER}"'):
-            _run([f"{bindir}/psql", "-h", self.data_root, "-p", str(self.port), "-U", "postgres", "-c", sql], 30,
+            _run([f"{bindir}/psql", "-h", self.scratch, "-p", str(self.port), "-U", "postgres", "-c", sql], 30,
                  "postgres")
         return self
 
@@ -92,7 +91,7 @@ class PostgresServer(ServerPeer):
         """Listening is not ready: until recovery ends, connections get "the database system is
         starting up", and pg_isready says so at once (exit 1) rather than waiting."""
         deadline = time.monotonic() + wait
-        argv = _as_user("postgres", [f"{bindir}/pg_isready", "-h", self.data_root, "-p", str(self.port)])
+        argv = _as_user("postgres", [f"{bindir}/pg_isready", "-h", self.scratch, "-p", str(self.port)])
         while True:
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=wait)
             if proc.returncode == 0:
@@ -100,12 +99,6 @@ class PostgresServer(ServerPeer):
             if time.monotonic() > deadline:
                 raise PeerUnavailable(f"PostgreSQL was not ready after {wait:g} s: {proc.stdout.strip()}")
             time.sleep(0.1)
-
-    def __exit__(self, *exc: object) -> None:
-        super().__exit__(*exc)
-        if self.data_root:
-            shutil.rmtree(self.data_root, ignore_errors=True)
-            self.data_root = ""
 
 
 @dataclass
@@ -118,17 +111,16 @@ class MariaDBServer(ServerPeer):
     name: str = "mariadb"
     starttls: ClassVar[str | None] = "mysql"
     login: ClassVar[str] = USER
-    data_root: str = ""
 
     def supports(self, mode: str) -> bool:
         return self.version in TLS12_13 and mode in ("optional", "required", "required-crl")
 
     def _start(self) -> "MariaDBServer":
         exe, folder = self._prepare("mariadbd")
-        self.data_root = scratch_folder("mariadb")   # mariadbd runs as mysql: a folder it can enter
+        self.scratch = scratch_folder("mariadb")   # mariadbd runs as mysql: a folder it can enter
         for name in ("server.crt", "server.key", "ca.crt", "crl.pem"):
-            shutil.copy(os.path.join(folder, name), os.path.join(self.data_root, name))
-        top = self.data_root
+            shutil.copy(os.path.join(folder, name), os.path.join(self.scratch, name))
+        top = self.scratch
         owner = ["--user=mysql"] if os.geteuid() == 0 else []
         os.makedirs(f"{top}/tmp")   # its own temporary tables: two installs at once collide in /tmp
         if os.geteuid() == 0:
@@ -146,12 +138,6 @@ class MariaDBServer(ServerPeer):
         _run(["mariadb", "--no-defaults", "-S", f"{top}/sock", "-u", "root", "-e",
               f"CREATE USER '{USER}'@'%' REQUIRE {require}"], 30)
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        super().__exit__(*exc)
-        if self.data_root:
-            shutil.rmtree(self.data_root, ignore_errors=True)
-            self.data_root = ""
 
 
 DATABASE_SERVERS = {"postgresql": PostgresServer, "mariadb": MariaDBServer}

@@ -79,7 +79,6 @@ class DovecotServer(ServerPeer):
     starttls: ClassVar[str | None] = "imap"
     protocol: ClassVar[str | None] = "imap-login"
     login: ClassVar[str] = USER
-    top: str = ""
 
     def supports(self, mode: str) -> bool:
         return self.version in TLS12_13 and mode in ("none", "optional", "required", "required-crl")
@@ -87,8 +86,8 @@ class DovecotServer(ServerPeer):
     def _start(self) -> "DovecotServer":
         exe, folder = self._prepare("dovecot")
         # dovecot's login processes run as other users: its folders must be reachable by them
-        self.top = scratch_folder("dovecot")
-        os.chmod(self.top, 0o755)
+        self.scratch = scratch_folder("dovecot")
+        os.chmod(self.scratch, 0o755)
         if self.mode == "required-crl":   # Dovecot reads CRLs from ssl_ca, beside the CA
             with open(os.path.join(folder, "ca.crt"), "rb") as ca, open(os.path.join(folder, "crl.pem"), "rb") as crl:
                 with open(os.path.join(folder, "ca-crl.pem"), "wb") as out:
@@ -98,16 +97,10 @@ class DovecotServer(ServerPeer):
             + ("auth_ssl_require_client_cert = yes\n" if self.mode != "optional" else "")
             + f"ssl_require_crl = {'yes' if self.mode == 'required-crl' else 'no'}\n")
         with open(os.path.join(folder, "dovecot.conf"), "w") as fh:
-            fh.write(dovecot_conf(self.top, "server.crt", "server.key", f"ssl_min_protocol = TLSv{self.version}\n"
+            fh.write(dovecot_conf(self.scratch, "server.crt", "server.key", f"ssl_min_protocol = TLSv{self.version}\n"
                                   + verify, {"imap": self.port}))
         self._launch([exe, "-F", "-c", os.path.join(folder, "dovecot.conf")], cwd=folder)
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        super().__exit__(*exc)
-        if self.top:
-            shutil.rmtree(self.top, ignore_errors=True)
-            self.top = ""
 
 
 POSTFIX_MASTER = """127.0.0.1:{port} inet n - n - - smtpd
@@ -142,7 +135,6 @@ class PostfixServer(ServerPeer):
     untrusted or missing certificate after the handshake."""
     name: str = "postfix"
     starttls: ClassVar[str | None] = "smtp"
-    top: str = ""
 
     def supports(self, mode: str) -> bool:
         return self.version in TLS12_13 and mode in ("none", "optional", "required")
@@ -151,21 +143,21 @@ class PostfixServer(ServerPeer):
         exe, folder = self._prepare("postfix")
         if os.geteuid() != 0:
             raise PeerUnavailable("Postfix's master starts as root only: run certlab as root for the postfix stack")
-        self.top = scratch_folder("postfix")   # its daemons, as user postfix, reach the queue here
-        if any(c in self.top for c in "$\n"):
-            raise PeerUnavailable(f"Postfix expands '$' in main.cf: set TMPDIR to a folder without it ({self.top!r})")
-        os.chmod(self.top, 0o755)
-        conf = os.path.join(self.top, "conf")
+        self.scratch = scratch_folder("postfix")   # its daemons, as user postfix, reach the queue here
+        if any(c in self.scratch for c in "$\n"):
+            raise PeerUnavailable(f"Postfix expands '$' in main.cf: set TMPDIR to a folder without it ({self.scratch!r})")
+        os.chmod(self.scratch, 0o755)
+        conf = os.path.join(self.scratch, "conf")
         for sub in ("conf", "data", "queue"):
-            os.makedirs(os.path.join(self.top, sub))
-        shutil.chown(os.path.join(self.top, "data"), "postfix")
+            os.makedirs(os.path.join(self.scratch, sub))
+        shutil.chown(os.path.join(self.scratch, "data"), "postfix")
         for name in ("server.crt", "server.key", "ca.crt"):
             shutil.copy(os.path.join(folder, name), os.path.join(conf, name))
         level = {"none": "may", "optional": "may", "required": "encrypt"}[self.mode]
         ask = "no" if self.mode == "none" else "yes"
         with open(os.path.join(conf, "main.cf"), "w") as fh:
-            fh.write(f"compatibility_level = 3.6\nqueue_directory = {self.top}/queue\n"
-                     f"data_directory = {self.top}/data\nmail_owner = postfix\nmyhostname = mail.internal\n"
+            fh.write(f"compatibility_level = 3.6\nqueue_directory = {self.scratch}/queue\n"
+                     f"data_directory = {self.scratch}/data\nmail_owner = postfix\nmyhostname = mail.internal\n"
                      "inet_interfaces = 127.0.0.1\ninet_protocols = ipv4\nmaillog_file = /dev/stdout\n"
                      f"smtputf8_enable = no\nsmtpd_tls_cert_file = {conf}/server.crt\n"
                      f"smtpd_tls_key_file = {conf}/server.key\nsmtpd_tls_CAfile = {conf}/ca.crt\n"
@@ -179,19 +171,19 @@ class PostfixServer(ServerPeer):
         # that a certlab killed with -9 has it killed by the next run's sweep
         self.master = self._master_pid()
         if self.master:
-            adopt(self.top, self.master)
+            adopt(self.scratch, self.master)
         return self
 
     def _master_pid(self) -> int | None:
         try:
-            with open(os.path.join(self.top, "queue", "pid", "master.pid")) as fh:
+            with open(os.path.join(self.scratch, "queue", "pid", "master.pid")) as fh:
                 return int(fh.read().split()[0])
         except (OSError, ValueError, IndexError):
             return None
 
     def __exit__(self, *exc: object) -> None:
-        master = getattr(self, "master", None) or (self._master_pid() if self.top else None)
-        super().__exit__(*exc)
+        """The master first (it left certlab's process tree), then the peer and its folder."""
+        master = getattr(self, "master", None) or (self._master_pid() if self.scratch else None)
         if master:
             for sig in (signal.SIGTERM, signal.SIGKILL):
                 try:
@@ -201,9 +193,7 @@ class PostfixServer(ServerPeer):
                 deadline = time.monotonic() + 3
                 while time.monotonic() < deadline and os.path.exists(f"/proc/{master}"):
                     time.sleep(0.05)
-        if self.top:
-            shutil.rmtree(self.top, ignore_errors=True)
-            self.top = ""
+        super().__exit__(*exc)
 
 
 PROTOCOL_SERVERS = {"mosquitto": MosquittoServer, "dovecot": DovecotServer,

@@ -3,6 +3,7 @@ mode (none, optional, required, pha) and pinned to one TLS version."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import ssl
 import threading
@@ -39,6 +40,9 @@ class ServerPeer:
     backend: Any = None          # the application behind a proxy (modes proxy, proxy-no-ca)
     responder: Any = None        # the OCSP responder of mode required-ocsp
     stale_crl: bool = False      # mode required-crl-expired: required-crl with a CRL past its nextUpdate
+    # A folder outside certlab's own (lab.children.scratch_folder), which a daemon running as
+    # another user can enter (its data, its queue); removed when the peer stops
+    scratch: str = ""
 
     def __post_init__(self) -> None:
         self.stale_crl = self.stale_crl or self.mode == "required-crl-expired"
@@ -75,6 +79,9 @@ class ServerPeer:
             if getattr(self, helper) is not None:
                 getattr(self, helper).__exit__()
                 setattr(self, helper, None)
+        if self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = ""
 
     def _ocsp_url(self) -> str:
         """Mode required-ocsp: a responder of ours started, its URL; required-ocsp-unknown: one
